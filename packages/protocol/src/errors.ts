@@ -1,0 +1,49 @@
+/**
+ * The one catalogue of runtime errors. Every error Runlet itself answers with has a stable
+ * `code` here, one HTTP status and one default message; `docs/errors.md` documents each and a
+ * test fails when the two drift apart. Clients branch on `code`, never on the message.
+ */
+export const errorCatalogue = {
+  AUTH_MISSING: { status: 401, message: 'An API key is required: send "Authorization: Bearer <key>".' },
+  AUTH_INVALID: { status: 401, message: 'The API key is not valid.' },
+  KEY_REVOKED: { status: 401, message: 'The API key has been revoked.' },
+  KEY_SPENT: { status: 403, message: 'This one-time key has been used; it can only read the run it started.' },
+  SERVICE_NOT_FOUND: { status: 404, message: 'No service with that id.' },
+  RUN_NOT_FOUND: { status: 404, message: 'No request with that id.' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No such endpoint.' },
+  PROVISION_NOT_FOUND: { status: 404, message: 'The provisioned request id is unknown or has expired.' },
+  PROVISION_USED: { status: 409, message: 'The provisioned request id has already been used by a run.' },
+  INVALID_REQUEST: { status: 400, message: 'The request is not valid.' },
+  INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'This endpoint takes a JSON body.' },
+  BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the configured limit.' },
+  INPUT_INVALID: { status: 422, message: 'The input does not match the service input schema.' },
+  QUEUE_FULL: { status: 429, message: 'Too many calls are waiting for this service; retry later.' },
+  RUN_RESULT_PENDING: { status: 408, message: 'The run has not finished yet.' },
+  SYNC_TIMEOUT: { status: 504, message: 'The run passed the synchronous time limit; it goes on, and its result will be at /result/{request_id}.' },
+  WORKER_CRASHED: { status: 502, message: 'The service worker exited during the call.' },
+  WORKER_START_FAILED: { status: 503, message: 'The service could not be started.' },
+  RUN_TIMED_OUT: { status: 504, message: 'The run passed its time limit and was stopped.' },
+  RUNTIME_RESTARTED: { status: 503, message: 'The runtime restarted while this run was in flight.' },
+  SHUTTING_DOWN: { status: 503, message: 'The runtime is shutting down; retry shortly.' },
+  INTERNAL: { status: 500, message: 'Internal runtime error.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export const errorCodes = Object.keys(errorCatalogue) as ErrorCode[];
+
+/** The JSON body of every runtime error. `request_id` is present when a run exists. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  request_id?: string;
+  details?: unknown;
+}
+
+/** Header set on every runtime error response, so a client can tell it from a service's own error. */
+export const RUNTIME_ERROR_HEADER = 'x-runlet-error';
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(errorCatalogue, value);
+}

@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './run.js';
+export * from './logs.js';
+export * from './worker.js';
+export * from './keys.js';

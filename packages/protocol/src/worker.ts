@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { LogLevel } from './logs.js';
+
+/**
+ * The channel between a worker process and the runtime that is not the HTTP response:
+ * newline-delimited JSON written by the worker on file descriptor 3. A call's answer never
+ * travels here, and nothing here is ever treated as an answer.
+ */
+export const WORKER_CHANNEL_FD = 3;
+
+/** Environment variables the runtime gives a worker (and nothing of its own besides). */
+export const workerEnv = {
+  socket: 'RUNLET_SOCKET',
+  serviceId: 'RUNLET_SERVICE_ID',
+  runtimeUrl: 'RUNLET_URL',
+  apiKey: 'RUNLET_API_KEY',
+  entry: 'RUNLET_SERVICE_ENTRY',
+} as const;
+
+/** Headers the runtime adds to a call it forwards to a worker. */
+export const workerHeaders = {
+  requestId: 'x-runlet-request-id',
+  correlationId: 'x-correlation-id',
+} as const;
+
+export const ServiceDescription = z.object({
+  description: z.string().optional(),
+  inputSchema: z.unknown().optional(),
+  outputSchema: z.unknown().optional(),
+  /** Most workers (calls at once) the service wants; the runtime's own bound still applies. */
+  maxWorkers: z.number().int().positive().optional(),
+  /** Whether an async run interrupted by a dying node may run again. */
+  retryable: z.boolean().optional(),
+});
+export type ServiceDescription = z.infer<typeof ServiceDescription>;
+
+export const WorkerMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready'), service: ServiceDescription }),
+  z.object({
+    type: z.literal('log'),
+    level: LogLevel,
+    message: z.string(),
+    fields: z.record(z.string(), z.unknown()).optional(),
+  }),
+]);
+export type WorkerMessage = z.infer<typeof WorkerMessage>;

@@ -1,0 +1,157 @@
+/**
+ * The entry point of a worker process that hosts one TypeScript/JavaScript service: it loads
+ * the service module named by RUNLET_SERVICE_ENTRY, serves HTTP on the unix socket named by
+ * RUNLET_SOCKET, and says `ready` (with the service's description) on the runtime channel.
+ * It serves one call at a time because the runtime sends it one at a time.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { RUNTIME_ERROR_HEADER, workerEnv, workerHeaders, type ServiceDescription } from '@runlet/protocol';
+import { z } from 'zod';
+import { sendToRuntime } from './channel.js';
+import { HttpError } from './errors.js';
+import { createLogger } from './logger.js';
+import { runService } from './run-service.js';
+import { isService, type Service, type ServiceContext } from './service.js';
+import type { StandardSchemaV1 } from './standard-schema.js';
+
+const entry = process.env[workerEnv.entry];
+const socket = process.env[workerEnv.socket];
+if (!entry || !socket) {
+  console.error(`the Runlet worker host needs ${workerEnv.entry} and ${workerEnv.socket}`);
+  process.exit(2);
+}
+
+// The runtime holds our stdin open for as long as it lives: when it goes, so do we.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('error', () => process.exit(0));
+process.stdin.resume();
+
+const mod = (await import(pathToFileURL(entry).href)) as { default?: unknown };
+const service = mod.default;
+if (!isService(service)) {
+  console.error(`${entry} must export a service as its default export: export default defineService({ ... })`);
+  process.exit(3);
+}
+
+const logger = createLogger();
+
+const server = createServer((req, res) => {
+  handle(service, req, res).catch((err: unknown) => {
+    console.error(err);
+    if (!res.headersSent) sendJson(res, 500, { error: err instanceof Error ? err.message : String(err) });
+    else res.destroy();
+  });
+});
+server.keepAliveTimeout = 0;
+server.listen(socket, () => sendToRuntime({ type: 'ready', service: describe(service) }));
+
+async function handle(svc: Service, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const request = toWebRequest(req);
+  const url = new URL(request.url);
+  const ctx: ServiceContext = {
+    requestId: req.headers[workerHeaders.requestId]?.toString() ?? '',
+    correlationId: req.headers[workerHeaders.correlationId]?.toString() ?? null,
+    path: decodeURIComponent(url.pathname).replace(/^\/+/, ''),
+    query: url.searchParams,
+    headers: request.headers,
+    request,
+    logger,
+    env: process.env,
+    runService: (serviceId, input, options) =>
+      runService(serviceId, input, { ...options, correlationId: req.headers[workerHeaders.correlationId]?.toString() ?? null }),
+  };
+  let response: Response;
+  try {
+    response = 'fetch' in svc ? await svc.fetch(request, ctx) : await callHandler(svc, request, ctx);
+  } catch (err) {
+    if (err instanceof HttpError) return sendJson(res, err.status, err.body);
+    throw err;
+  }
+  await sendResponse(res, response);
+}
+
+async function callHandler(svc: Service, request: Request, ctx: ServiceContext): Promise<Response> {
+  if (!('handler' in svc)) throw new Error('service has neither handler nor fetch');
+  const text = await request.text();
+  const type = request.headers.get('content-type') ?? '';
+  let input: unknown = text;
+  if (text.trim() === '') input = {};
+  else if (type.includes('json') || type === '') {
+    try {
+      input = JSON.parse(text);
+    } catch {
+      if (type.includes('json')) return runtimeError(400, 'INVALID_JSON', 'The request body is not valid JSON.');
+    }
+  }
+  if (svc.input) {
+    const result = await svc.input['~standard'].validate(input);
+    if (result.issues) {
+      const details = result.issues.map((i) => ({ path: (i.path ?? []).map((p) => (typeof p === 'object' ? p.key : p)).map(String), message: i.message }));
+      return runtimeError(422, 'INPUT_INVALID', `The input does not match the service input schema: ${details.map((d) => `${d.path.join('.') || '(root)'}: ${d.message}`).join('; ')}`, details);
+    }
+    input = result.value;
+  }
+  const out = await svc.handler(input, ctx);
+  if (out instanceof Response) return out;
+  return Response.json(out ?? null);
+}
+
+function runtimeError(status: number, code: string, message: string, details?: unknown): Response {
+  return Response.json({ code, message, ...(details ? { details } : {}) }, { status, headers: { [RUNTIME_ERROR_HEADER]: code } });
+}
+
+function toWebRequest(req: IncomingMessage): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  const method = req.method ?? 'GET';
+  const hasBody = method !== 'GET' && method !== 'HEAD';
+  return new Request(new URL(req.url ?? '/', 'http://service.local'), {
+    method,
+    headers,
+    body: hasBody ? (Readable.toWeb(req) as ReadableStream) : undefined,
+    // @ts-expect-error Node's fetch needs `duplex` for a streamed request body; the DOM types lack it.
+    duplex: 'half',
+  });
+}
+
+async function sendResponse(res: ServerResponse, response: Response): Promise<void> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => (headers[name] = value));
+  res.writeHead(response.status, headers);
+  if (!response.body) return void res.end();
+  // flushHeaders: a streaming answer (SSE) must reach the caller before its first event.
+  res.flushHeaders();
+  for await (const chunk of Readable.fromWeb(response.body as import('node:stream/web').ReadableStream)) {
+    if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
+  }
+  res.end();
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body ?? null);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function describe(svc: Service): ServiceDescription {
+  return {
+    description: svc.description,
+    inputSchema: 'input' in svc ? jsonSchemaOf(svc.input) : undefined,
+    outputSchema: 'output' in svc ? jsonSchemaOf(svc.output) : undefined,
+    maxWorkers: svc.maxWorkers,
+    retryable: svc.retryable,
+  };
+}
+
+function jsonSchemaOf(schema: StandardSchemaV1 | undefined): unknown {
+  if (!schema || schema['~standard'].vendor !== 'zod') return undefined;
+  try {
+    return z.toJSONSchema(schema as unknown as z.ZodType);
+  } catch {
+    return undefined;
+  }
+}

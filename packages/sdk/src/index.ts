@@ -1,0 +1,10 @@
+export { defineService, isService } from './service.js';
+export type { Service, ServiceContext, ServiceDefinition, ServiceOptions, HandlerService, FetchService, InputOf, OutputOf } from './service.js';
+export type { StandardSchemaV1 } from './standard-schema.js';
+export { logger, createLogger } from './logger.js';
+export type { Logger, LogFields } from './logger.js';
+export { HttpError } from './errors.js';
+export { sse, formatSseEvent } from './sse.js';
+export type { SseEvent } from './sse.js';
+export { runService } from './run-service.js';
+export { z } from 'zod';

@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { ConfigError, envNameOf, loadConfig, type Config, type ConfigInput } from '../config.js';
+import { createKey } from '../keys/key-admin.js';
+import { startServer } from '../server.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+
+const program = new Command('runlet').description('Runlet: a self-hosted runtime for workflow services.').showHelpAfterError();
+
+/** The flags every server command takes; each also has an environment variable (see --help). */
+function serverOptions(cmd: Command, defaults: ConfigInput): Command {
+  const opt = (flags: string, key: keyof Config, description: string) =>
+    cmd.addOption(new Option(flags, `${description}`).env(envNameOf(key)));
+  opt('--host <host>', 'host', `address to listen on (default ${defaults.host ?? '127.0.0.1'})`);
+  opt('--port <port>', 'port', `port to listen on, 0 for any free one (default ${defaults.port ?? 8080})`);
+  opt('--data <dir>', 'dataDir', `data folder for the embedded store (default ${defaults.dataDir ?? '.runlet'})`);
+  opt('--services <dir>', 'servicesDir', `folder of services (default ${defaults.servicesDir ?? 'services'})`);
+  opt('--public-url <url>', 'publicUrl', 'base URL clients and workers use, when behind a proxy');
+  opt('--sync-timeout <seconds>', 'syncTimeoutSeconds', 'sync calls answer 504 after this (default 120)');
+  opt('--run-timeout <seconds>', 'runTimeoutSeconds', 'every run is stopped after this (default 1800)');
+  opt('--body-limit <bytes>', 'bodyLimitBytes', 'largest request body (default 10 MiB)');
+  opt('--max-workers <n>', 'maxWorkersPerService', 'workers (calls at once) per service (default 4)');
+  opt('--min-warm <n>', 'minWarmWorkers', 'workers kept warm per service (default 1)');
+  opt('--max-queued <n>', 'maxQueuedPerService', 'sync calls that may wait per service before 429 (default 1000)');
+  opt('--log-level <level>', 'logLevel', 'server log level (default info)');
+  return cmd;
+}
+
+function configFrom(options: Record<string, string | undefined>, defaults: ConfigInput): Config {
+  const given = (o: object) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  return loadConfig({
+    ...defaults,
+    ...given({
+    host: options.host,
+    port: options.port as unknown as number,
+    dataDir: options.data,
+    servicesDir: options.services,
+    publicUrl: options.publicUrl,
+    syncTimeoutSeconds: options.syncTimeout as unknown as number,
+    runTimeoutSeconds: options.runTimeout as unknown as number,
+    bodyLimitBytes: options.bodyLimit as unknown as number,
+    maxWorkersPerService: options.maxWorkers as unknown as number,
+    minWarmWorkers: options.minWarm as unknown as number,
+    maxQueuedPerService: options.maxQueued as unknown as number,
+    logLevel: options.logLevel as Config['logLevel'],
+    }),
+  });
+}
+
+async function serve(config: Config, dev: boolean): Promise<void> {
+  const server = await startServer(config);
+  if (dev) {
+    const store = server.runtime.store;
+    const account = await store.defaultAccount();
+    const { key } = await createKey(store, account.id, 'standard', `dev ${new Date().toISOString()}`);
+    const services = server.runtime.registry.list().map((e) => e.spec.id).join(', ') || '(none)';
+    process.stdout.write(
+      [
+        '',
+        `  Runlet is running at ${server.url}`,
+        `  services (${path.relative(process.cwd(), config.servicesDir) || '.'}): ${services}`,
+        `  API key: ${key}`,
+        '',
+        `  curl -X POST ${server.url}/run/echo -H "Authorization: Bearer ${key}" -H "Content-Type: application/json" -d '{"hello": "world"}'`,
+        '',
+      ].join('\n') + '\n',
+    );
+  }
+  const stop = (signal: string) => {
+    server.app.log.info({ signal }, 'shutting down');
+    void server.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+const devDefaults: ConfigInput = { servicesDir: 'examples/services', watch: true, logLevel: 'warn' };
+serverOptions(program.command('dev').description('run on the embedded store, watching the services folder; prints the URL and a new API key'), devDefaults).action(
+  (options) => serve(configFrom(options, devDefaults), true),
+);
+serverOptions(program.command('serve').description('run in production: every setting from flags or RUNLET_* environment variables'), {}).action((options) =>
+  serve(configFrom(options, {}), false),
+);
+
+const keys = program.command('keys').description('manage API keys of the default account');
+const withStore = async <T>(options: { data?: string }, fn: (store: SqliteStore) => Promise<T>): Promise<T> => {
+  const config = loadConfig({ dataDir: options.data });
+  const store = new SqliteStore(path.join(config.dataDir, 'runlet.db'));
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+};
+const dataOption = () => new Option('--data <dir>', 'data folder (default .runlet)').env(envNameOf('dataDir'));
+keys
+  .command('create')
+  .description('create a key; its secret is printed once and never stored')
+  .option('--one-time', 'a cwotk- key, spent by the first run it starts')
+  .option('--name <name>', 'a name to recognise it by')
+  .addOption(dataOption())
+  .action((options: { oneTime?: boolean; name?: string; data?: string }) =>
+    withStore(options, async (store) => {
+      const account = await store.defaultAccount();
+      const { key, record } = await createKey(store, account.id, options.oneTime ? 'one_time' : 'standard', options.name ?? null);
+      process.stdout.write(`${key}\n`);
+      process.stderr.write(`created ${record.kind === 'one_time' ? 'one-time ' : ''}key ${record.id} (${record.prefix}…); the secret above is shown only now\n`);
+    }),
+  );
+keys
+  .command('list')
+  .description('list keys (never their secrets)')
+  .option('--json', 'as JSON')
+  .addOption(dataOption())
+  .action((options: { json?: boolean; data?: string }) =>
+    withStore(options, async (store) => {
+      const list = await store.listApiKeys((await store.defaultAccount()).id);
+      if (options.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+      for (const k of list) {
+        const state = k.revokedAt ? 'revoked' : k.spentAt ? `spent on ${k.spentRunId}` : 'active';
+        process.stdout.write(`${k.id}  ${k.prefix}…  ${k.kind.padEnd(8)}  ${state.padEnd(10)}  ${k.name ?? ''}\n`);
+      }
+    }),
+  );
+keys
+  .command('revoke <idOrPrefix>')
+  .description('revoke a key by id or by its displayed prefix; it is refused at once')
+  .addOption(dataOption())
+  .action((idOrPrefix: string, options: { data?: string }) =>
+    withStore(options, async (store) => {
+      const revoked = await store.revokeApiKey((await store.defaultAccount()).id, idOrPrefix, Date.now());
+      if (!revoked) {
+        process.stderr.write(`no single key matches "${idOrPrefix}"\n`);
+        process.exitCode = 1;
+        return;
+      }
+      process.stdout.write(`revoked ${revoked.id} (${revoked.prefix}…)\n`);
+    }),
+  );
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`runlet: ${err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

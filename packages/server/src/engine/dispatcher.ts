@@ -1,0 +1,77 @@
+import type { Store } from '../store/store.js';
+import type { ServiceRegistry } from '../workers/service-registry.js';
+import { LEASE_MS, type RunEngine, type ServerLog } from './run-engine.js';
+
+/** How often queued runs are looked for without a nudge: only a safety net, since every enqueue and every freed worker nudges. */
+const SWEEP_MS = 1000;
+
+/**
+ * Moves queued async runs onto free workers. It claims at most as many runs of a service as
+ * that service's pool can take right now, so claimed runs never sit waiting behind a full
+ * pool (where a dying node would strand them), and sync callers, who wait in the pool's own
+ * queue, always come first.
+ */
+export class Dispatcher {
+  private readonly pumping = new Set<string>();
+  private readonly again = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly registry: ServiceRegistry,
+    private readonly engine: RunEngine,
+    private readonly nodeId: string,
+    private readonly log: ServerLog,
+  ) {
+    engine.onCapacityFreed = (serviceId) => this.nudge(serviceId);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.sweep(), SWEEP_MS);
+    this.timer.unref();
+    void this.sweep();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+  }
+
+  nudge(serviceId: string): void {
+    if (this.stopped) return;
+    if (this.pumping.has(serviceId)) {
+      this.again.add(serviceId);
+      return;
+    }
+    this.pumping.add(serviceId);
+    void this.pump(serviceId).finally(() => {
+      this.pumping.delete(serviceId);
+      if (this.again.delete(serviceId)) this.nudge(serviceId);
+    });
+  }
+
+  private async sweep(): Promise<void> {
+    try {
+      for (const serviceId of await this.store.servicesWithQueuedRuns()) this.nudge(serviceId);
+    } catch (err) {
+      this.log.warn({ err }, 'could not look for queued runs');
+    }
+  }
+
+  private async pump(serviceId: string): Promise<void> {
+    try {
+      // A run of a service that no longer exists is claimed too, and fails with SERVICE_NOT_FOUND.
+      const capacity = this.registry.has(serviceId) ? this.registry.get(serviceId).pool.freeCapacity : 1;
+      if (capacity === 0) return;
+      const now = Date.now();
+      const runs = await this.store.claimQueuedRuns(serviceId, capacity, this.nodeId, now, now + LEASE_MS);
+      for (const run of runs) {
+        void this.engine.startClaimed(run).catch((err: unknown) => this.log.error({ err, requestId: run.id }, 'async run failed to start'));
+      }
+      if (runs.length === capacity) this.again.add(serviceId);
+    } catch (err) {
+      this.log.warn({ err, serviceId }, 'could not claim queued runs');
+    }
+  }
+}

@@ -1,0 +1,164 @@
+import { PassThrough } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { workerHeaders, type ErrorCode, type TerminalRunStatus } from '@runlet/protocol';
+import { RunletError } from '../errors.js';
+import type { LogRecorder } from '../logs/log-recorder.js';
+import type { RunOutcome, RunRow } from '../store/store.js';
+import { nowMicros } from '../workers/worker-process.js';
+import type { WorkerLease } from '../workers/worker-pool.js';
+import { forwardedResponseHeaders } from './forwarding.js';
+
+/** A service's answer as it streams back to a synchronous caller. */
+export interface ProxiedResponse {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: PassThrough;
+}
+
+export interface ExecutionOptions {
+  run: RunRow;
+  lease: WorkerLease;
+  logs: LogRecorder;
+  /** When the run must be over, in ms since the epoch. */
+  deadlineAt: number;
+  storedResponseLimit: number;
+  /** Whether someone will read the answer as a stream (a sync caller). */
+  streamToCaller: boolean;
+  /** Records the outcome (a conditional write: a run that already ended stays as it was). */
+  finish(outcome: RunOutcome): Promise<unknown>;
+}
+
+/**
+ * One call of a run on one worker: sends the request, streams the answer to the caller (if
+ * any) while keeping a copy for the record, routes the worker's output to the run's log, and
+ * ends the run exactly once. The answer keeps flowing into the record after the caller hangs
+ * up, so a run never stalls on a reader that left.
+ */
+export class Execution {
+  readonly response: Promise<ProxiedResponse>;
+  readonly done: Promise<void>;
+  private resolveResponse!: (r: ProxiedResponse) => void;
+  private rejectResponse!: (e: RunletError) => void;
+  private timedOut = false;
+  private aborted = false;
+
+  constructor(private readonly o: ExecutionOptions) {
+    this.response = new Promise((resolve, reject) => {
+      this.resolveResponse = resolve;
+      this.rejectResponse = reject;
+    });
+    // Callers that never look at the response (async runs) must not see an unhandled rejection.
+    this.response.catch(() => {});
+    this.done = this.execute();
+  }
+
+  get runId(): string {
+    return this.o.run.id;
+  }
+
+  /** Stops the call now (shutdown past its grace): the worker is killed and the run fails. */
+  abort(): void {
+    this.aborted = true;
+    this.o.lease.worker.kill('SIGKILL');
+  }
+
+  private async execute(): Promise<void> {
+    const { run, lease, logs } = this.o;
+    const worker = lease.worker;
+    worker.onOutput = (line) => logs.write(run.id, line);
+    const timer = setTimeout(() => {
+      this.timedOut = true;
+      worker.kill('SIGKILL');
+    }, Math.max(0, this.o.deadlineAt - Date.now()));
+    const captured: Buffer[] = [];
+    let capturedBytes = 0;
+    try {
+      const headers: Record<string, string> = { ...run.requestHeaders, [workerHeaders.requestId]: run.id };
+      if (run.correlationId) headers[workerHeaders.correlationId] = run.correlationId;
+      const res = await worker.request({
+        method: run.method as 'POST',
+        path: '/' + run.path + (run.query ? `?${run.query}` : ''),
+        headers,
+        body: run.input ?? undefined,
+      });
+      const out = this.o.streamToCaller ? new PassThrough() : undefined;
+      this.resolveResponse({ status: res.statusCode, headers: forwardedResponseHeaders(res.headers), body: out ?? new PassThrough() });
+      try {
+        for await (const chunk of res.body as AsyncIterable<Buffer>) {
+          if (capturedBytes < this.o.storedResponseLimit) {
+            const keep = chunk.subarray(0, this.o.storedResponseLimit - capturedBytes);
+            captured.push(keep);
+            capturedBytes += keep.length;
+          }
+          if (out && !out.destroyed && !out.write(chunk)) await drained(out);
+        }
+      } catch (err) {
+        out?.destroy(err as Error);
+        throw err;
+      }
+      out?.end();
+      await this.settleOutput();
+      lease.release(true);
+      clearTimeout(timer);
+      await this.end({
+        status: 'completed',
+        completedAt: Date.now(),
+        responseStatus: res.statusCode,
+        responseContentType: headerValue(res.headers['content-type']),
+        responseBody: Buffer.concat(captured),
+      });
+    } catch (err) {
+      clearTimeout(timer);
+      const failure = await this.classify(err);
+      await this.settleOutput();
+      lease.release(false);
+      logs.write(run.id, { level: 'error', source: 'runtime', message: failure.message, timeMicros: nowMicros() });
+      this.rejectResponse(new RunletError(failure.code, failure.message, { requestId: run.id }));
+      await this.end({ status: failure.status, completedAt: Date.now(), error: failure.message, errorCode: failure.code });
+    }
+  }
+
+  /** Output printed just before the answer may still be in the pipes: take it before moving on. */
+  private async settleOutput(): Promise<void> {
+    await nextTurn();
+    this.o.lease.worker.flushOutput();
+  }
+
+  private async end(outcome: RunOutcome): Promise<void> {
+    await this.o.logs.close(this.o.run.id);
+    await this.o.finish(outcome);
+  }
+
+  private async classify(err: unknown): Promise<{ status: TerminalRunStatus; code: ErrorCode; message: string }> {
+    const worker = this.o.lease.worker;
+    if (this.timedOut) {
+      const seconds = Math.round((this.o.deadlineAt - (this.o.run.startedAt ?? Date.now())) / 1000);
+      return { status: 'timed_out', code: 'RUN_TIMED_OUT', message: `The run passed its time limit of ${seconds} s and was stopped.` };
+    }
+    if (this.aborted) return { status: 'failed', code: 'SHUTTING_DOWN', message: 'The runtime shut down while this run was in flight.' };
+    // The socket error usually comes a moment before the exit event: give the exit a chance.
+    await Promise.race([worker.exited, new Promise((r) => setTimeout(r, 200))]);
+    if (!worker.alive) {
+      return { status: 'failed', code: 'WORKER_CRASHED', message: `The service worker ${worker.exitDescription} during the call.` };
+    }
+    const reason = err instanceof Error ? err.message : String(err);
+    return { status: 'failed', code: 'WORKER_CRASHED', message: `The call to the service worker failed: ${reason}` };
+  }
+}
+
+function drained(stream: PassThrough): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.once('drain', done);
+    stream.once('close', done);
+  });
+}
+
+function headerValue(value: string | string[] | undefined): string | null {
+  if (value === undefined) return null;
+  return Array.isArray(value) ? (value[0] ?? null) : value;
+}

@@ -1,0 +1,206 @@
+import { isTerminal, type RunMode } from '@runlet/protocol';
+import type { Config } from '../config.js';
+import { RunletError } from '../errors.js';
+import { newRequestId } from '../ids.js';
+import type { EventBus } from '../logs/event-bus.js';
+import type { LogRecorder } from '../logs/log-recorder.js';
+import type { RunOutcome, RunRow, Store } from '../store/store.js';
+import type { ServiceRegistry } from '../workers/service-registry.js';
+import type { WorkerLease } from '../workers/worker-pool.js';
+import type { Access, Principal } from './access.js';
+import { Execution } from './execution.js';
+
+/** What a caller asked to run, as the HTTP layer hands it over. */
+export interface RunCall {
+  serviceId: string;
+  method: string;
+  path: string;
+  query: string | null;
+  body: Buffer | null;
+  contentType: string | null;
+  headers: Record<string, string>;
+  correlationId: string | null;
+  provisionedId?: string;
+}
+
+export interface ServerLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface RunEngineDeps {
+  config: Config;
+  store: Store;
+  registry: ServiceRegistry;
+  logs: LogRecorder;
+  bus: EventBus;
+  access: Access;
+  nodeId: string;
+  log: ServerLog;
+}
+
+/** How long a node's claim on a running run lasts without renewal (renewed every third of it). */
+export const LEASE_MS = 30_000;
+
+/**
+ * The life of a run: recorded first, then handed a worker, executed, and ended exactly once.
+ * Sync and async runs share every step; they differ only in who waits for the answer.
+ */
+export class RunEngine {
+  private readonly active = new Map<string, Execution>();
+  private readonly leaseTimer: NodeJS.Timeout;
+  /** Asked to look for queued async runs of a service (set by the dispatcher). */
+  onCapacityFreed: (serviceId: string) => void = () => {};
+
+  constructor(private readonly d: RunEngineDeps) {
+    this.leaseTimer = setInterval(() => void this.renewLeases(), LEASE_MS / 3);
+    this.leaseTimer.unref();
+  }
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  async provision(principal: Principal): Promise<RunRow> {
+    const now = Date.now();
+    return this.d.store.provisionRun(
+      { id: newRequestId(), accountId: principal.accountId, keyId: principal.key.id, createdAt: now, expiresAt: now + this.d.config.provisionTtlSeconds * 1000, nodeId: this.d.nodeId },
+      { spendKeyId: this.d.access.keyToSpend(principal) },
+    );
+  }
+
+  /** Records a run; the caller decides whether to wait for it (sync) or not (async). */
+  async submit(principal: Principal, call: RunCall, mode: RunMode): Promise<RunRow> {
+    const { pool } = this.d.registry.get(call.serviceId);
+    if (mode === 'sync' && pool.freeCapacity === 0 && pool.stats.waiting >= this.d.config.maxQueuedPerService) {
+      throw new RunletError('QUEUE_FULL', undefined, { headers: { 'retry-after': '1' } });
+    }
+    return this.d.store.createRun(
+      {
+        id: newRequestId(),
+        accountId: principal.accountId,
+        keyId: principal.key.id,
+        serviceId: call.serviceId,
+        method: call.method,
+        path: call.path,
+        query: call.query,
+        mode,
+        input: call.body,
+        inputContentType: call.contentType,
+        requestHeaders: call.headers,
+        correlationId: call.correlationId,
+        createdAt: Date.now(),
+        nodeId: this.d.nodeId,
+      },
+      { provisionedId: call.provisionedId, spendKeyId: this.d.access.keyToSpend(principal, call.provisionedId) },
+    );
+  }
+
+  /** Runs a recorded sync run on this node; the execution streams its answer to the caller. */
+  async startSync(run: RunRow): Promise<Execution> {
+    let lease: WorkerLease;
+    try {
+      lease = await this.d.registry.get(run.serviceId!).pool.acquire(run.accountId);
+    } catch (err) {
+      await this.failBeforeStart(run, err);
+      throw err instanceof RunletError ? new RunletError(err.code, err.message, { ...err.extra, requestId: run.id }) : err;
+    }
+    const startedAt = Date.now();
+    await this.d.store.markRunning(run.id, this.d.nodeId, startedAt, startedAt + LEASE_MS);
+    return this.execute({ ...run, status: 'running', startedAt }, lease, true);
+  }
+
+  /** Runs an async run this node has claimed (already `running` in the store). */
+  async startClaimed(run: RunRow): Promise<void> {
+    let lease: WorkerLease;
+    try {
+      lease = await this.d.registry.get(run.serviceId ?? '').pool.acquire(run.accountId);
+    } catch (err) {
+      await this.failBeforeStart(run, err);
+      return;
+    }
+    await this.execute(run, lease, false).done;
+  }
+
+  /** Waits until the run ends or `timeoutMs` passes; answers the run as it then is. */
+  async waitForEnd(runId: string, timeoutMs: number, signal?: AbortSignal): Promise<RunRow | undefined> {
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    const unsubscribe = this.d.bus.subscribe(runId, (e) => {
+      if (e.type === 'gone' || (e.type === 'status' && isTerminal(e.status))) wake();
+    });
+    try {
+      const run = await this.d.store.getRun(runId);
+      if (!run || isTerminal(run.status) || timeoutMs <= 0) return run;
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = () => wake();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      await Promise.race([woken, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      return await this.d.store.getRun(runId);
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  /** Stops every run in flight on this node (shutdown): each ends as failed, its worker killed. */
+  abortAll(): void {
+    for (const e of this.active.values()) e.abort();
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all([...this.active.values()].map((e) => e.done));
+  }
+
+  close(): void {
+    clearInterval(this.leaseTimer);
+  }
+
+  private execute(run: RunRow, lease: WorkerLease, streamToCaller: boolean): Execution {
+    const execution = new Execution({
+      run,
+      lease,
+      logs: this.d.logs,
+      deadlineAt: (run.startedAt ?? Date.now()) + this.d.config.runTimeoutSeconds * 1000,
+      storedResponseLimit: this.d.config.storedResponseLimitBytes,
+      streamToCaller,
+      finish: (outcome) => this.finish(run, outcome),
+    });
+    this.active.set(run.id, execution);
+    void this.d.logs.open(run.id, run.attempt <= 1);
+    void execution.done.finally(() => {
+      this.active.delete(run.id);
+      this.onCapacityFreed(run.serviceId!);
+    });
+    return execution;
+  }
+
+  /** Ends a run (a conditional write: only the first ending counts) and tells its readers. */
+  async finish(run: Pick<RunRow, 'id'>, outcome: RunOutcome): Promise<boolean> {
+    let ended = false;
+    try {
+      ended = await this.d.store.completeRun(run.id, outcome);
+    } catch (err) {
+      this.d.log.error({ err, requestId: run.id }, 'could not record the end of a run');
+    }
+    if (ended) this.d.bus.publish(run.id, { type: 'status', status: outcome.status });
+    return ended;
+  }
+
+  private async failBeforeStart(run: RunRow, err: unknown): Promise<void> {
+    const e = err instanceof RunletError ? err : new RunletError('INTERNAL', String(err));
+    await this.d.logs.open(run.id, false);
+    this.d.logs.write(run.id, { level: 'error', source: 'runtime', message: e.message, timeMicros: Date.now() * 1000 });
+    await this.d.logs.close(run.id);
+    await this.finish(run, { status: 'failed', completedAt: Date.now(), error: e.message, errorCode: e.code });
+  }
+
+  private async renewLeases(): Promise<void> {
+    if (this.active.size === 0) return;
+    await this.d.store.extendLeases(this.d.nodeId, [...this.active.keys()], Date.now() + LEASE_MS).catch((err: unknown) => {
+      this.d.log.warn({ err }, 'could not renew run leases');
+    });
+  }
+}

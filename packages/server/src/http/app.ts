@@ -1,0 +1,30 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Runtime } from '../runtime.js';
+import { registerErrorHandling } from './errors.js';
+import { registerLogRoutes } from './logs.js';
+import { registerMetaRoutes } from './meta.js';
+import { collectRouteDocs } from './openapi.js';
+import { registerResultRoutes } from './results.js';
+import { registerRunRoutes } from './runs.js';
+
+/** The HTTP API of one runtime, built without listening (tests `inject()` into it). */
+export function buildApp(runtime: Runtime, options: { logger?: boolean | object } = {}): FastifyInstance {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: runtime.config.bodyLimitBytes,
+    // Long-polls and log streams stay open for minutes; the run limits bound them instead.
+    requestTimeout: 0,
+    // Runs are the unit worth logging, not each HTTP exchange (a log stream is one long one).
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  // Bodies reach services as the bytes that were sent, whatever their type.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  registerErrorHandling(app);
+  const openapi = collectRouteDocs(app);
+  registerRunRoutes(app, runtime);
+  registerResultRoutes(app, runtime);
+  registerLogRoutes(app, runtime);
+  registerMetaRoutes(app, runtime, openapi);
+  return app;
+}

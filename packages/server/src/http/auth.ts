@@ -1,0 +1,22 @@
+import type { FastifyRequest } from 'fastify';
+import type { Principal } from '../engine/access.js';
+import { RunletError } from '../errors.js';
+import type { Runtime } from '../runtime.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+/** A preHandler that authenticates the call; every route but health and the API description uses it. */
+export function requireKey(runtime: Runtime) {
+  return async (request: FastifyRequest): Promise<void> => {
+    request.principal = await runtime.access.authenticate(request.headers.authorization);
+  };
+}
+
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new RunletError('AUTH_MISSING');
+  return request.principal;
+}

@@ -1,0 +1,68 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { isTerminal, RequestRecord } from '@runlet/protocol';
+import { z } from 'zod';
+import { toRequestRecord } from '../engine/record.js';
+import { RunletError } from '../errors.js';
+import type { RunRow } from '../store/store.js';
+import type { Runtime } from '../runtime.js';
+import { principalOf, requireKey } from './auth.js';
+import { parse, RequestIdParams } from './params.js';
+
+/**
+ * `timeout` is seconds from the Python client (at most 110 a poll) and milliseconds from the
+ * TypeScript client (e.g. 600000): no real poll waits half an hour in seconds, so a value up
+ * to 1800 is read as seconds and a larger one as milliseconds.
+ */
+export const SECONDS_UP_TO = 1800;
+const MAX_WAIT_MS = SECONDS_UP_TO * 1000;
+
+export function waitMsOf(timeout: number | undefined, defaultSeconds: number): number {
+  if (timeout === undefined) return defaultSeconds * 1000;
+  return Math.min(timeout <= SECONDS_UP_TO ? timeout * 1000 : timeout, MAX_WAIT_MS);
+}
+
+const ResultQuery = z.object({ timeout: z.coerce.number().nonnegative().optional() });
+
+/** `/result/{id}` (long-poll until the run ends) and `/request/{id}` (the record, now). */
+export function registerResultRoutes(app: FastifyInstance, runtime: Runtime): void {
+  const auth = requireKey(runtime);
+
+  /** The run, if this caller may see it; another account's run is as unknown as a missing one. */
+  const visibleRun = async (request: FastifyRequest, id: string): Promise<RunRow> => {
+    const run = await runtime.store.getRun(id);
+    if (!runtime.access.canRead(principalOf(request), run)) throw new RunletError('RUN_NOT_FOUND', `No request "${id}".`);
+    return run;
+  };
+
+  app.get('/result/:id', { preHandler: auth, config: { doc: docs.result } }, async (request, reply) => {
+    const { id } = parse(RequestIdParams, request.params);
+    const { timeout } = parse(ResultQuery, request.query);
+    let run = await visibleRun(request, id);
+    if (!isTerminal(run.status)) {
+      const abort = new AbortController();
+      request.raw.once('close', () => abort.abort());
+      run = (await runtime.engine.waitForEnd(id, waitMsOf(timeout, runtime.config.resultDefaultWaitSeconds), abort.signal)) ?? run;
+    }
+    if (isTerminal(run.status)) return toRequestRecord(run);
+    const pending = new RunletError('RUN_RESULT_PENDING', `The run is ${run.status}; ask again later.`, { requestId: id });
+    return reply.code(pending.status).header('x-runlet-error', pending.code).send({ ...pending.toBody(), record: toRequestRecord(run) });
+  });
+
+  app.get('/request/:id', { preHandler: auth, config: { doc: docs.request } }, async (request) => {
+    const { id } = parse(RequestIdParams, request.params);
+    return toRequestRecord(await visibleRun(request, id));
+  });
+}
+
+const docs = {
+  result: {
+    summary: 'Wait for a run to finish',
+    description: `Long-polls: answers 200 with the request record as soon as the run ends, or 408 RUN_RESULT_PENDING (with the record so far) when \`timeout\` passes first. \`timeout\` up to ${SECONDS_UP_TO} is seconds, larger is milliseconds; without it the wait is a few seconds.`,
+    query: { timeout: 'seconds (<= 1800) or milliseconds (> 1800)' },
+    responses: { 200: RequestRecord, 408: 'RUN_RESULT_PENDING' },
+  },
+  request: {
+    summary: 'The request record, at any time',
+    responses: { 200: RequestRecord },
+  },
+} as const;

@@ -1,0 +1,124 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RequestIdResponse } from '@runlet/protocol';
+import { forwardedRequestHeaders } from '../engine/forwarding.js';
+import { isJsonType } from '../engine/record.js';
+import type { RunCall } from '../engine/run-engine.js';
+import { RunletError } from '../errors.js';
+import type { Runtime } from '../runtime.js';
+import { SERVICE_ID } from '../workers/service-spec.js';
+import { principalOf, requireKey } from './auth.js';
+import { sendError } from './errors.js';
+
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+const RUN_URL = /^\/run(?:_async)?\/([^/?]+)(?:\/([^?]*))?(?:\?(.*))?$/;
+
+/**
+ * `/run/{serviceId}/{path}` (sync) and `/run_async/{serviceId}/{path}` (async), with any
+ * sub-path and query string, and `/provision-request`.
+ */
+export function registerRunRoutes(app: FastifyInstance, runtime: Runtime): void {
+  const auth = requireKey(runtime);
+
+  const sync = async (request: FastifyRequest, reply: FastifyReply) => {
+    const run = await runtime.engine.submit(principalOf(request), callFrom(request), 'sync');
+    const syncLimitMs = runtime.config.syncTimeoutSeconds * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), syncLimitMs)));
+    try {
+      const response = await Promise.race([runtime.engine.startSync(run).then((e) => e.response), timedOut]);
+      if (response === 'timeout') {
+        const seconds = runtime.config.syncTimeoutSeconds;
+        return sendError(reply, new RunletError('SYNC_TIMEOUT', `The run passed the synchronous limit of ${seconds} s; it goes on, and its result will be at /result/${run.id}.`, { requestId: run.id }));
+      }
+      return reply.code(response.status).headers(response.headers).header('x-request-id', run.id).send(response.body);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const async = async (request: FastifyRequest, reply: FastifyReply) => {
+    const run = await runtime.engine.submit(principalOf(request), callFrom(request), 'async');
+    runtime.dispatcher.nudge(run.serviceId!);
+    return reply.header('x-request-id', run.id).send({ request_id: run.id });
+  };
+
+  for (const url of ['/run/:serviceId', '/run/:serviceId/*']) {
+    app.route({ method: [...METHODS], url, preHandler: auth, handler: sync, config: { doc: docs.sync } });
+  }
+  for (const url of ['/run_async/:serviceId', '/run_async/:serviceId/*']) {
+    app.route({ method: [...METHODS], url, preHandler: auth, handler: async, config: { doc: docs.async } });
+  }
+  app.post('/provision-request', { preHandler: auth, config: { doc: docs.provision } }, async (request) => {
+    const run = await runtime.engine.provision(principalOf(request));
+    return { request_id: run.id };
+  });
+}
+
+/** What the caller asked to run, read from the raw URL so the sub-path reaches the service as sent. */
+function callFrom(request: FastifyRequest): RunCall {
+  const match = RUN_URL.exec(request.raw.url ?? '');
+  const serviceId = match ? safeDecode(match[1]!) : '';
+  if (!SERVICE_ID.test(serviceId)) throw new RunletError('SERVICE_NOT_FOUND', `No service "${serviceId}".`);
+  const body = Buffer.isBuffer(request.body) && request.body.length > 0 ? request.body : null;
+  const contentType = request.headers['content-type'] ?? null;
+  if (body && isJsonType(contentType)) {
+    try {
+      JSON.parse(body.toString('utf8'));
+    } catch (err) {
+      throw new RunletError('INVALID_JSON', `The request body is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  const header = (name: string) => {
+    const value = request.headers[name];
+    return typeof value === 'string' && value.length > 0 ? value : null;
+  };
+  const correlationId = header('x-correlation-id');
+  if (correlationId && correlationId.length > 200) throw new RunletError('INVALID_REQUEST', 'X-Correlation-Id is longer than 200 characters.');
+  return {
+    serviceId,
+    method: request.method,
+    path: match?.[2] ?? '',
+    query: match?.[3] || null,
+    body,
+    contentType,
+    headers: forwardedRequestHeaders(request.headers),
+    correlationId,
+    provisionedId: header('x-provisioned-request-id') ?? undefined,
+  };
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+const runHeaders = {
+  'X-Provisioned-Request-Id': 'Run under an id from POST /provision-request (used once).',
+  'X-Correlation-Id': 'Passed to the service and kept in the record.',
+  Accept: 'text/event-stream streams the service answer through as it is produced.',
+};
+
+const docs = {
+  sync: {
+    summary: 'Run a service and wait for its answer',
+    description:
+      "Records the run, calls the service, and answers with the service's own status, content type and body (streamed), plus an X-Request-Id header. After the sync limit (default 120 s) it answers 504 SYNC_TIMEOUT with the request_id; the run goes on and its result lands on /result.",
+    headers: runHeaders,
+    responses: { '2xx-5xx': "The service's own answer.", 504: 'SYNC_TIMEOUT, with request_id.' },
+  },
+  async: {
+    summary: 'Start a run in the background',
+    description: 'Records the run as queued and answers at once with its request_id. Runs may take up to the run limit (default 30 minutes).',
+    headers: runHeaders,
+    responses: { 200: RequestIdResponse },
+  },
+  provision: {
+    summary: 'Hand out a request id for a later run',
+    description: 'The id is used by the next run that sends it as X-Provisioned-Request-Id, once; unused ids lapse after an hour. A one-time key is spent here and may then start exactly this run.',
+    responses: { 200: RequestIdResponse },
+  },
+} as const;
+

@@ -1,0 +1,19 @@
+import type { KeyKind } from '@runlet/protocol';
+import { newKeyId } from '../ids.js';
+import type { ApiKeyRecord, Store } from '../store/store.js';
+import { displayPrefix, generateApiKey, hashApiKey } from './api-keys.js';
+
+/** Creates a key for an account; the secret is in the answer and nowhere else. */
+export async function createKey(store: Store, accountId: string, kind: KeyKind, name: string | null): Promise<{ key: string; record: ApiKeyRecord }> {
+  const key = generateApiKey(kind);
+  const record = await store.createApiKey({
+    id: newKeyId(),
+    accountId,
+    kind,
+    name,
+    hash: hashApiKey(key),
+    prefix: displayPrefix(key),
+    createdAt: Date.now(),
+  });
+  return { key, record };
+}

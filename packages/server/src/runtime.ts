@@ -1,0 +1,120 @@
+import path from 'node:path';
+import { workerEnv } from '@runlet/protocol';
+import type { Config } from './config.js';
+import { Access } from './engine/access.js';
+import { Dispatcher } from './engine/dispatcher.js';
+import { recoverOrphanedRuns } from './engine/recovery.js';
+import { RunEngine, type ServerLog } from './engine/run-engine.js';
+import { WorkerKeys } from './engine/worker-keys.js';
+import { newNodeId } from './ids.js';
+import { LocalEventBus, type EventBus } from './logs/event-bus.js';
+import { LogRecorder } from './logs/log-recorder.js';
+import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import type { Store } from './store/store.js';
+import { ServiceRegistry } from './workers/service-registry.js';
+
+/** How often provisioned ids that lapsed unused are swept away. */
+const PROVISION_SWEEP_MS = 60_000;
+
+/**
+ * Everything a Runlet node is, wired together once: the store, the event bus, the log
+ * recorder, the services and their pools, the run engine and the dispatcher. The HTTP layer
+ * only ever talks to this.
+ */
+export class Runtime {
+  readonly nodeId = newNodeId();
+  readonly bus: EventBus = new LocalEventBus();
+  readonly logs: LogRecorder;
+  readonly access: Access;
+  readonly registry: ServiceRegistry;
+  readonly engine: RunEngine;
+  readonly dispatcher: Dispatcher;
+  private readonly workerKeys: WorkerKeys;
+  private baseUrl = '';
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly config: Config,
+    readonly store: Store,
+    readonly log: ServerLog,
+  ) {
+    this.logs = new LogRecorder(store, this.bus, (err) => log.error({ err }, 'could not write log lines'));
+    this.access = new Access(store);
+    this.workerKeys = new WorkerKeys(store);
+    this.registry = new ServiceRegistry(
+      config.servicesDir,
+      {
+        maxWorkers: config.maxWorkersPerService,
+        minWarm: config.minWarmWorkers,
+        idleMs: config.workerIdleSeconds * 1000,
+        maxQueued: config.maxQueuedPerService,
+        startTimeoutMs: config.workerStartTimeoutSeconds * 1000,
+        envFor: async (accountId) => ({
+          [workerEnv.runtimeUrl]: this.baseUrl,
+          [workerEnv.apiKey]: await this.workerKeys.forAccount(accountId),
+        }),
+        onStartFailure: (err) => log.warn({ err: err.message }, 'a worker failed to start'),
+      },
+      (change) => log.info(change, 'services loaded'),
+    );
+    this.engine = new RunEngine({ config, store, registry: this.registry, logs: this.logs, bus: this.bus, access: this.access, nodeId: this.nodeId, log });
+    this.dispatcher = new Dispatcher(store, this.registry, this.engine, this.nodeId, log);
+  }
+
+  static open(config: Config, log: ServerLog): Runtime {
+    return new Runtime(config, new SqliteStore(path.join(config.dataDir, 'runlet.db')), log);
+  }
+
+  get url(): string {
+    return this.baseUrl;
+  }
+
+  /**
+   * Starts serving once the HTTP server listens at `baseUrl`: loads the services, finishes
+   * what a previous process left in flight, warms the pools and starts dispatching.
+   */
+  async start(baseUrl: string): Promise<void> {
+    this.baseUrl = this.config.publicUrl?.replace(/\/$/, '') ?? baseUrl;
+    await this.store.deleteInternalKeys();
+    this.registry.reload();
+    if (this.config.watch) this.registry.watch();
+    const account = await this.store.defaultAccount();
+    // Warm first: a service's first worker tells whether its runs may be retried after a crash.
+    await Promise.all(this.registry.list().map((e) => e.pool.warm(account.id)));
+    const recovered = await recoverOrphanedRuns(
+      { store: this.store, registry: this.registry, logs: this.logs, engine: this.engine },
+      { notNodeId: this.nodeId },
+    );
+    if (recovered.failed.length || recovered.requeued.length) this.log.warn(recovered, 'recovered runs left in flight by a previous process');
+    this.dispatcher.start();
+    this.sweepTimer = setInterval(() => void this.sweepProvisions(), PROVISION_SWEEP_MS);
+    this.sweepTimer.unref();
+  }
+
+  /** Stops taking runs, lets those in flight finish within the grace period, then stops the rest. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.dispatcher.stop();
+      clearInterval(this.sweepTimer);
+      const grace = new Promise((r) => setTimeout(r, this.config.shutdownGraceSeconds * 1000).unref());
+      await Promise.race([this.engine.drain(), grace]);
+      this.engine.abortAll();
+      await this.engine.drain();
+      this.engine.close();
+      await this.registry.close();
+      await this.logs.flush();
+      await this.access.close();
+      await this.store.close();
+    })();
+    return this.closing;
+  }
+
+  private async sweepProvisions(): Promise<void> {
+    try {
+      for (const id of await this.store.deleteExpiredProvisions(Date.now())) this.bus.publish(id, { type: 'gone' });
+    } catch (err) {
+      this.log.warn({ err }, 'could not sweep expired provisioned ids');
+    }
+  }
+}

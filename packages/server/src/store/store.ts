@@ -1,0 +1,73 @@
+import type {
+  Account,
+  ApiKeyRecord,
+  CreateRunOptions,
+  KeyUsage,
+  Millis,
+  NewApiKey,
+  NewProvision,
+  NewRun,
+  RunOutcome,
+  RunRow,
+  StoredLogLine,
+} from './types.js';
+
+export type * from './types.js';
+
+/**
+ * What the runtime asks of durable storage, in its own words. Every backend implements this
+ * and passes the same conformance suite (`test/store/conformance.ts`). Methods that change a
+ * run's state are conditional writes that report whether they won, so two callers racing on
+ * one run cannot both finish it.
+ */
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  close(): Promise<void>;
+
+  // accounts and keys
+  defaultAccount(): Promise<Account>;
+  getAccount(id: string): Promise<Account | undefined>;
+  createApiKey(key: NewApiKey): Promise<ApiKeyRecord>;
+  findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>;
+  listApiKeys(accountId: string): Promise<ApiKeyRecord[]>;
+  /** Revokes by id or by displayed prefix; answers the revoked key, if any. */
+  revokeApiKey(accountId: string, idOrPrefix: string, at: Millis): Promise<ApiKeyRecord | undefined>;
+  recordKeyUsage(usage: ReadonlyMap<string, KeyUsage>): Promise<void>;
+  deleteInternalKeys(): Promise<void>;
+
+  // runs
+  /** Hands out a request id (status `provisioned`), spending a one-time key when asked. */
+  provisionRun(provision: NewProvision, options?: { spendKeyId?: string }): Promise<RunRow>;
+  /**
+   * Records a new run as `queued`. With `provisionedId`, takes over that provisioned record
+   * (once); with `spendKeyId`, spends that one-time key in the same transaction.
+   * Throws `RunletError` KEY_SPENT, PROVISION_NOT_FOUND or PROVISION_USED.
+   */
+  createRun(run: NewRun, options?: CreateRunOptions): Promise<RunRow>;
+  getRun(id: string): Promise<RunRow | undefined>;
+  /** `queued` → `running` for a run this node holds (a sync run, or one it claimed). */
+  markRunning(id: string, nodeId: string, startedAt: Millis, leaseExpiresAt: Millis): Promise<boolean>;
+  /** Claims up to `limit` queued async runs of a service, oldest first. */
+  claimQueuedRuns(serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis): Promise<RunRow[]>;
+  /** Service ids that have queued async runs waiting. */
+  servicesWithQueuedRuns(): Promise<string[]>;
+  countQueuedRuns(serviceId: string): Promise<number>;
+  extendLeases(nodeId: string, runIds: readonly string[], leaseExpiresAt: Millis): Promise<void>;
+  /** Ends a run unless it has already ended; answers whether this call ended it. */
+  completeRun(id: string, outcome: RunOutcome): Promise<boolean>;
+  /** Puts a running run back in the queue (a retry); answers whether it was running. */
+  requeueRun(id: string): Promise<boolean>;
+  /**
+   * Runs left behind by a node that is gone: `running` runs and `queued` sync runs held by a
+   * node other than `aliveNodeId` (SQLite: one node, so every other node id is dead), or whose
+   * lease expired before `leaseExpiredBefore`.
+   */
+  findOrphanedRuns(filter: { notNodeId: string } | { leaseExpiredBefore: Millis }): Promise<RunRow[]>;
+  /** Deletes provisioned ids that lapsed unused; answers their ids. */
+  deleteExpiredProvisions(now: Millis): Promise<string[]>;
+
+  // logs
+  appendLogs(lines: readonly StoredLogLine[]): Promise<void>;
+  readLogs(runId: string, afterSeq: number, limit: number): Promise<StoredLogLine[]>;
+  lastLogLine(runId: string): Promise<StoredLogLine | undefined>;
+}

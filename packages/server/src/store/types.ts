@@ -1,0 +1,127 @@
+import type { KeyKind, LogLevel, LogSource, RunMode, RunStatus, TerminalRunStatus } from '@runlet/protocol';
+
+/** Times are milliseconds since the epoch everywhere inside the store. */
+export type Millis = number;
+
+export interface Account {
+  id: string;
+  name: string;
+  createdAt: Millis;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  accountId: string;
+  kind: KeyKind;
+  name: string | null;
+  prefix: string;
+  createdAt: Millis;
+  lastUsedAt: Millis | null;
+  useCount: number;
+  revokedAt: Millis | null;
+  spentAt: Millis | null;
+  spentRunId: string | null;
+  /** Keys the runtime mints for its own workers; not listed to users. */
+  internal: boolean;
+}
+
+export interface NewApiKey {
+  id: string;
+  accountId: string;
+  kind: KeyKind;
+  name: string | null;
+  hash: string;
+  prefix: string;
+  createdAt: Millis;
+  internal?: boolean;
+}
+
+export interface RunRow {
+  id: string;
+  accountId: string;
+  keyId: string | null;
+  serviceId: string | null;
+  method: string;
+  path: string;
+  query: string | null;
+  mode: RunMode | null;
+  status: RunStatus;
+  input: Buffer | null;
+  inputContentType: string | null;
+  /** The caller's headers that are forwarded to the service (content type, accept, ...). */
+  requestHeaders: Record<string, string>;
+  correlationId: string | null;
+  createdAt: Millis;
+  startedAt: Millis | null;
+  completedAt: Millis | null;
+  responseStatus: number | null;
+  responseContentType: string | null;
+  responseBody: Buffer | null;
+  error: string | null;
+  errorCode: string | null;
+  nodeId: string | null;
+  leaseExpiresAt: Millis | null;
+  attempt: number;
+  /** For a provisioned id: when it lapses unused. */
+  expiresAt: Millis | null;
+}
+
+export interface NewRun {
+  id: string;
+  accountId: string;
+  keyId: string | null;
+  serviceId: string;
+  method: string;
+  path: string;
+  query: string | null;
+  mode: RunMode;
+  input: Buffer | null;
+  inputContentType: string | null;
+  requestHeaders: Record<string, string>;
+  correlationId: string | null;
+  createdAt: Millis;
+  nodeId: string;
+}
+
+export interface CreateRunOptions {
+  /** Start a run under an id handed out by `/provision-request` instead of a new one. */
+  provisionedId?: string;
+  /** A one-time key to spend on this run, atomically with creating it. */
+  spendKeyId?: string;
+}
+
+export interface NewProvision {
+  id: string;
+  accountId: string;
+  keyId: string | null;
+  createdAt: Millis;
+  expiresAt: Millis;
+  nodeId: string;
+}
+
+export interface RunOutcome {
+  status: TerminalRunStatus;
+  completedAt: Millis;
+  responseStatus?: number | null;
+  responseContentType?: string | null;
+  responseBody?: Buffer | null;
+  error?: string | null;
+  errorCode?: string | null;
+}
+
+export interface StoredLogLine {
+  runId: string;
+  seq: number;
+  createdAt: Millis;
+  /** The exact time, in microseconds since the epoch. */
+  timeMicros: number;
+  level: LogLevel;
+  source: LogSource;
+  message: string;
+  fields: Record<string, unknown> | null;
+}
+
+export interface KeyUsage {
+  count: number;
+  lastUsedAt: Millis;
+}

@@ -1,0 +1,233 @@
+import type { ServiceDescription } from '@runlet/protocol';
+import { RunletError } from '../errors.js';
+import type { ServiceSpec } from './service-spec.js';
+import { WorkerProcess, WorkerStartError } from './worker-process.js';
+
+export interface PoolOptions {
+  maxWorkers: number;
+  minWarm: number;
+  idleMs: number;
+  maxQueued: number;
+  startTimeoutMs: number;
+  /** The environment a worker serving `accountId` gets (service env vars, runtime URL, its key). */
+  envFor(accountId: string): Promise<Record<string, string>>;
+  /** Called when a worker could not start, for the server's own log. */
+  onStartFailure?(error: Error): void;
+}
+
+/** A worker checked out for exactly one call. `release` must be called once. */
+export interface WorkerLease {
+  worker: WorkerProcess;
+  /** `reusable: false` when the call ended badly (crash, timeout, broken stream): the worker is killed. */
+  release(reusable: boolean): void;
+}
+
+interface Waiter {
+  accountId: string;
+  resolve(lease: WorkerLease): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * The warm workers of one service. Rules:
+ * - a worker serves one call at a time and belongs to one account (its environment is that account's);
+ * - at most `maxWorkers` exist, counting those starting; past that, callers wait in FIFO order,
+ *   and past `maxQueued` waiting callers the next gets QUEUE_FULL;
+ * - an idle worker is reused for its account, or retired to make room for another account's call;
+ * - a worker that failed to start never enters the pool; one released as not reusable is killed;
+ * - idle workers beyond `minWarm` are retired after `idleMs`.
+ */
+export class WorkerPool {
+  private readonly idle: WorkerProcess[] = [];
+  private readonly busy = new Set<WorkerProcess>();
+  private starting = 0;
+  private readonly waiters: Waiter[] = [];
+  private readonly idleTimers = new Map<WorkerProcess, NodeJS.Timeout>();
+  private closed = false;
+  /** What the last worker to start said of the service (description, schema, limits). */
+  description: ServiceDescription = {};
+  private draining = false;
+  /** Calls waiting or in flight through `acquire` that a dispatcher must leave room for. */
+  private maxWorkers: number;
+
+  constructor(
+    readonly spec: ServiceSpec,
+    private readonly options: PoolOptions,
+  ) {
+    this.maxWorkers = Math.max(1, Math.min(options.maxWorkers, spec.maxWorkers ?? Infinity));
+  }
+
+  get size(): number {
+    return this.idle.length + this.busy.size + this.starting;
+  }
+
+  get stats() {
+    return { idle: this.idle.length, busy: this.busy.size, starting: this.starting, waiting: this.waiters.length, max: this.maxWorkers };
+  }
+
+  /** Workers that could take a call right now without anyone waiting. */
+  get freeCapacity(): number {
+    return Math.max(0, this.maxWorkers - this.busy.size - this.starting - this.waiters.length);
+  }
+
+  workers(): WorkerProcess[] {
+    return [...this.idle, ...this.busy];
+  }
+
+  /** Starts workers up to `minWarm` for `accountId`; failures are reported, not thrown. */
+  async warm(accountId: string): Promise<void> {
+    const wanted = Math.min(this.spec.minWarm ?? this.options.minWarm, this.maxWorkers);
+    const starts: Promise<void>[] = [];
+    while (this.size + starts.length < wanted) {
+      starts.push(
+        this.startWorker(accountId).then(
+          (w) => this.makeIdle(w),
+          (err) => this.options.onStartFailure?.(err as Error),
+        ),
+      );
+    }
+    await Promise.all(starts);
+  }
+
+  /** A worker for one call of `accountId`: an idle one, a new one, or the next one freed. */
+  acquire(accountId: string): Promise<WorkerLease> {
+    if (this.closed) return Promise.reject(new RunletError('SHUTTING_DOWN'));
+    const idle = this.takeIdle(accountId);
+    if (idle) return Promise.resolve(this.lease(idle));
+    if (this.size < this.maxWorkers || this.retireIdleOfOtherAccount()) return this.startForCall(accountId);
+    if (this.waiters.length >= this.options.maxQueued) {
+      return Promise.reject(new RunletError('QUEUE_FULL', undefined, { headers: { 'retry-after': '1' } }));
+    }
+    return new Promise((resolve, reject) => this.waiters.push({ accountId, resolve, reject }));
+  }
+
+  /**
+   * For a service whose code changed: takes no new callers, serves those already waiting,
+   * lets calls in flight finish, and stops each worker as it comes free.
+   */
+  drain(): void {
+    this.draining = true;
+    for (const w of this.idle.splice(0)) this.retire(w);
+  }
+
+  /** Stops every worker; waiting callers get SHUTTING_DOWN. */
+  async close(graceMs = 2000): Promise<void> {
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) w.reject(new RunletError('SHUTTING_DOWN'));
+    for (const t of this.idleTimers.values()) clearTimeout(t);
+    this.idleTimers.clear();
+    await Promise.all([...this.idle.splice(0), ...this.busy].map((w) => w.stop(graceMs)));
+  }
+
+  private async startForCall(accountId: string): Promise<WorkerLease> {
+    const worker = await this.startWorker(accountId);
+    if (this.closed) {
+      worker.kill();
+      throw new RunletError('SHUTTING_DOWN');
+    }
+    return this.lease(worker);
+  }
+
+  private async startWorker(accountId: string): Promise<WorkerProcess> {
+    this.starting++;
+    try {
+      const worker = await WorkerProcess.start({
+        spec: this.spec,
+        accountId,
+        env: await this.options.envFor(accountId),
+        startTimeoutMs: this.options.startTimeoutMs,
+      });
+      this.description = worker.description;
+      if (worker.description.maxWorkers) this.maxWorkers = Math.max(1, Math.min(this.options.maxWorkers, worker.description.maxWorkers));
+      void worker.exited.then(() => this.forget(worker));
+      return worker;
+    } catch (err) {
+      this.options.onStartFailure?.(err as Error);
+      throw new RunletError('WORKER_START_FAILED', err instanceof WorkerStartError ? err.message : String(err));
+    } finally {
+      this.starting--;
+      // A failed start freed a slot that a waiter may now use.
+      queueMicrotask(() => this.serveWaiters());
+    }
+  }
+
+  private lease(worker: WorkerProcess): WorkerLease {
+    this.busy.add(worker);
+    let released = false;
+    return {
+      worker,
+      release: (reusable) => {
+        if (released) return;
+        released = true;
+        this.busy.delete(worker);
+        worker.onOutput = () => {};
+        if (!reusable || !worker.alive || this.closed) worker.kill();
+        else this.makeIdle(worker);
+        this.serveWaiters();
+      },
+    };
+  }
+
+  private makeIdle(worker: WorkerProcess): void {
+    if (!worker.alive) return;
+    if (this.draining && this.waiters.length === 0) return void worker.stop();
+    this.idle.push(worker);
+    const timer = setTimeout(() => {
+      const keep = this.spec.minWarm ?? this.options.minWarm;
+      if (this.size > keep) this.retire(worker);
+    }, this.options.idleMs);
+    timer.unref();
+    this.idleTimers.set(worker, timer);
+  }
+
+  private takeIdle(accountId: string): WorkerProcess | undefined {
+    const i = this.idle.findIndex((w) => w.accountId === accountId && w.alive);
+    if (i === -1) return undefined;
+    const [worker] = this.idle.splice(i, 1);
+    clearTimeout(this.idleTimers.get(worker!));
+    this.idleTimers.delete(worker!);
+    return worker;
+  }
+
+  private retireIdleOfOtherAccount(): boolean {
+    const other = this.idle[0];
+    if (!other) return false;
+    this.retire(other);
+    return true;
+  }
+
+  private retire(worker: WorkerProcess): void {
+    const i = this.idle.indexOf(worker);
+    if (i !== -1) this.idle.splice(i, 1);
+    clearTimeout(this.idleTimers.get(worker));
+    this.idleTimers.delete(worker);
+    void worker.stop();
+  }
+
+  /** A worker that exited on its own (crash) leaves the pool wherever it was. */
+  private forget(worker: WorkerProcess): void {
+    const i = this.idle.indexOf(worker);
+    if (i !== -1) this.idle.splice(i, 1);
+    clearTimeout(this.idleTimers.get(worker));
+    this.idleTimers.delete(worker);
+    this.serveWaiters();
+  }
+
+  private serveWaiters(): void {
+    while (this.waiters.length > 0 && !this.closed) {
+      const next = this.waiters[0]!;
+      const idle = this.takeIdle(next.accountId);
+      if (idle) {
+        this.waiters.shift();
+        next.resolve(this.lease(idle));
+        continue;
+      }
+      if (this.size < this.maxWorkers || this.retireIdleOfOtherAccount()) {
+        this.waiters.shift();
+        this.startForCall(next.accountId).then(next.resolve, next.reject);
+        continue;
+      }
+      return;
+    }
+  }
+}
