@@ -29,6 +29,7 @@ export async function startServer(config: Config, options: { logger?: boolean | 
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   await runtime.start(url);
+  app.log.info({ url: runtime.url, node: runtime.nodeId }, 'runtime started');
   let closing: Promise<void> | undefined;
   return {
     url: runtime.url,

@@ -27,6 +27,7 @@ export interface Store {
   // accounts and keys
   defaultAccount(): Promise<Account>;
   getAccount(id: string): Promise<Account | undefined>;
+  createAccount(name: string): Promise<Account>;
   createApiKey(key: NewApiKey): Promise<ApiKeyRecord>;
   findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>;
   listApiKeys(accountId: string): Promise<ApiKeyRecord[]>;

@@ -83,6 +83,12 @@ export class SqliteStore implements Store {
     return row && toAccount(row);
   }
 
+  async createAccount(name: string): Promise<Account> {
+    const account = { id: newAccountId(), name, createdAt: Date.now() };
+    this.run('INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)', account.id, account.name, account.createdAt);
+    return account;
+  }
+
   async createApiKey(key: NewApiKey): Promise<ApiKeyRecord> {
     this.run(
       'INSERT INTO api_keys (id, account_id, kind, name, hash, prefix, internal, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',

@@ -1,0 +1,106 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { KeyKind } from '@runlet/protocol';
+import { loadConfig, type ConfigInput } from '../src/config.js';
+import { createKey } from '../src/keys/key-admin.js';
+import { startServer, type RunningServer } from '../src/server.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const FIXTURE_SERVICES = path.join(here, 'fixtures', 'services');
+export const EXAMPLE_SERVICES = path.resolve(here, '../../../examples/services');
+export const CLI = path.resolve(here, '../src/cli/main.ts');
+
+export interface TestServer {
+  url: string;
+  /** A standard key of the default account. */
+  key: string;
+  dataDir: string;
+  server: RunningServer;
+  newKey(kind?: KeyKind): Promise<string>;
+  /** fetch against the server with the test key (or `key: null` for none). */
+  fetch(pathname: string, init?: RequestInit & { key?: string | null; json?: unknown }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** A real server on a free port with a fresh data folder, silent, fast limits unless overridden. */
+export async function startTestServer(overrides: ConfigInput = {}): Promise<TestServer> {
+  const dataDir = overrides.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'runlet-test-'));
+  const config = loadConfig(
+    { host: '127.0.0.1', port: 0, servicesDir: FIXTURE_SERVICES, logLevel: 'silent', minWarmWorkers: 0, ...overrides, dataDir },
+    {},
+  );
+  const server = await startServer(config, { logger: false });
+  const account = await server.runtime.store.defaultAccount();
+  const newKey = async (kind: KeyKind = 'standard') => (await createKey(server.runtime.store, account.id, kind, 'test')).key;
+  const key = await newKey();
+  return {
+    url: server.url,
+    key,
+    dataDir,
+    server,
+    newKey,
+    fetch: (pathname, init = {}) => {
+      const { key: k = key, json, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (k) headers.set('authorization', `Bearer ${k}`);
+      if (json !== undefined) headers.set('content-type', 'application/json');
+      return fetch(server.url + pathname, { method: json !== undefined ? 'POST' : 'GET', ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
+    },
+    close: async () => {
+      await server.close();
+      if (!overrides.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function freePort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => s.once('listening', r));
+  const { port } = s.address() as { port: number };
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** `runlet serve` in a child process, for what needs a real process to kill (kill -9, SIGTERM). */
+export async function startServerProcess(options: { dataDir: string; servicesDir?: string; env?: Record<string, string> }): Promise<{ url: string; child: ChildProcess; output: () => string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--port', String(port), '--data', options.dataDir, '--services', options.servicesDir ?? FIXTURE_SERVICES, '--log-level', 'info'], {
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (c) => (output += c));
+  child.stderr!.on('data', (c) => (output += c));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`runlet serve exited: ${output}`);
+    if (/"msg":"runtime started"/.test(output)) break;
+    if (Date.now() > deadline) throw new Error(`runlet serve did not start: ${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url, child, output: () => output };
+}
+
+/** Reads a whole NDJSON log stream into objects (blank heartbeat lines skipped). */
+export async function readNdjson(response: Response): Promise<Record<string, unknown>[]> {
+  const text = await response.text();
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+export async function waitFor<T>(fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
