@@ -78,11 +78,13 @@ async function callHandler(svc: Service, request: Request, ctx: ServiceContext):
   const type = request.headers.get('content-type') ?? '';
   let input: unknown = text;
   if (text.trim() === '') input = {};
-  else if (type.includes('json') || type === '') {
+  else {
     try {
       input = JSON.parse(text);
     } catch {
       if (type.includes('json')) return runtimeError(400, 'INVALID_JSON', 'The request body is not valid JSON.');
+      // A schema describes JSON input: a form, a file or bytes cannot match it.
+      if (svc.input && !isTextual(type)) return runtimeError(415, 'UNSUPPORTED_MEDIA_TYPE', `This service takes a JSON body, not ${type.split(';')[0]}.`);
     }
   }
   if (svc.input) {
@@ -96,6 +98,12 @@ async function callHandler(svc: Service, request: Request, ctx: ServiceContext):
   const out = await svc.handler(input, ctx);
   if (out instanceof Response) return out;
   return Response.json(out ?? null);
+}
+
+/** Types whose body may be handed to a handler as a string. */
+function isTextual(contentType: string): boolean {
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  return type === '' || type.startsWith('text/');
 }
 
 function runtimeError(status: number, code: string, message: string, details?: unknown): Response {
