@@ -120,7 +120,7 @@ export class RunEngine {
       await this.failBeforeStart(run, err);
       return;
     }
-    await this.execute(run, lease, false).done;
+    await (await this.execute(run, lease, false)).done;
   }
 
   /** Waits until the run ends or `timeoutMs` passes; answers the run as it then is. */
@@ -158,7 +158,9 @@ export class RunEngine {
     clearInterval(this.leaseTimer);
   }
 
-  private execute(run: RunRow, lease: WorkerLease, streamToCaller: boolean): Execution {
+  private async execute(run: RunRow, lease: WorkerLease, streamToCaller: boolean): Promise<Execution> {
+    // A retried run continues its log: its cursor must be read before the worker prints anything.
+    await this.d.logs.open(run.id, run.attempt <= 1);
     const execution = new Execution({
       run,
       lease,
@@ -169,7 +171,6 @@ export class RunEngine {
       finish: (outcome) => this.finish(run, outcome),
     });
     this.active.set(run.id, execution);
-    void this.d.logs.open(run.id, run.attempt <= 1);
     void execution.done.finally(() => {
       this.active.delete(run.id);
       this.onCapacityFreed(run.serviceId!);

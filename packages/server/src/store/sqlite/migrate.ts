@@ -1,24 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import type Database from 'better-sqlite3';
-
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
-/** Numbered, forward-only `NNN_name.sql` files in one folder per dialect. */
-export function readMigrations(dir: string): Migration[] {
-  return readdirSync(dir)
-    .filter((f) => /^\d+_.+\.sql$/.test(f))
-    .sort()
-    .map((file) => ({
-      version: Number.parseInt(file, 10),
-      name: file.replace(/^\d+_|\.sql$/g, ''),
-      sql: readFileSync(path.join(dir, file), 'utf8'),
-    }));
-}
+import { readMigrations, type Migration } from '../migrations.js';
 
 /**
  * Applies what is missing inside one IMMEDIATE transaction: a second process starting at the

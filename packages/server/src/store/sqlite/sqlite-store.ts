@@ -19,7 +19,7 @@ import type {
   StoredLogLine,
 } from '../types.js';
 import { migrateSqlite } from './migrate.js';
-import { toApiKey, toLogLine, toRun, type Row } from './rows.js';
+import { toApiKey, toLogLine, toRun, type Row } from '../rows.js';
 
 const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 const ACTIVE = `status IN ('queued', 'running')`;

@@ -1,5 +1,5 @@
 import type { KeyKind, LogLevel, LogSource, RunMode, RunStatus } from '@runlet/protocol';
-import type { ApiKeyRecord, RunRow, StoredLogLine } from '../types.js';
+import type { ApiKeyRecord, RunRow, StoredLogLine } from './types.js';
 
 /** Column-to-field mapping for SQLite rows; the SQL keeps snake_case, the code camelCase. */
 export type Row = Record<string, unknown>;

@@ -1,0 +1,292 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { RunletError } from '../../errors.js';
+import { newAccountId } from '../../ids.js';
+import { toApiKey, toLogLine, toRun, type Row } from '../rows.js';
+import type { Store } from '../store.js';
+import type {
+  Account,
+  ApiKeyRecord,
+  CreateRunOptions,
+  KeyUsage,
+  Millis,
+  NewApiKey,
+  NewProvision,
+  NewRun,
+  RunOutcome,
+  RunRow,
+  StoredLogLine,
+} from '../types.js';
+import { migratePostgres } from './migrate.js';
+
+const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+type Queryable = pg.Pool | pg.PoolClient;
+
+/**
+ * The store for several nodes: one PostgreSQL database. Every state change of a run is a
+ * conditional write, so nodes racing on one run cannot both win; queued runs are claimed with
+ * FOR UPDATE SKIP LOCKED, so nodes never wait on each other's claims.
+ */
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+
+  private constructor(readonly pool: pg.Pool) {}
+
+  static async open(connectionString: string, options: { max?: number } = {}): Promise<PostgresStore> {
+    const pool = new pg.Pool({ connectionString, max: options.max ?? 10 });
+    pool.on('error', () => {
+      // An idle client lost its connection; the pool replaces it on next use.
+    });
+    await migratePostgres(pool, MIGRATIONS);
+    return new PostgresStore(pool);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private async rows(sql: string, params: unknown[] = [], db: Queryable = this.pool): Promise<Row[]> {
+    return (await db.query(sql, params)).rows as Row[];
+  }
+
+  private async one(sql: string, params: unknown[] = [], db: Queryable = this.pool): Promise<Row | undefined> {
+    return (await this.rows(sql, params, db))[0];
+  }
+
+  private async changes(sql: string, params: unknown[] = [], db: Queryable = this.pool): Promise<number> {
+    return (await db.query(sql, params)).rowCount ?? 0;
+  }
+
+  private async tx<T>(fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async defaultAccount(): Promise<Account> {
+    const existing = await this.one('SELECT * FROM accounts WHERE is_default');
+    if (existing) return toAccount(existing);
+    // Two nodes starting together may both try: the unique partial index lets one win.
+    await this.changes('INSERT INTO accounts (id, name, is_default, created_at) VALUES ($1, $2, TRUE, $3) ON CONFLICT DO NOTHING', [
+      newAccountId(),
+      'default',
+      Date.now(),
+    ]);
+    return toAccount((await this.one('SELECT * FROM accounts WHERE is_default'))!);
+  }
+
+  async getAccount(id: string): Promise<Account | undefined> {
+    const row = await this.one('SELECT * FROM accounts WHERE id = $1', [id]);
+    return row && toAccount(row);
+  }
+
+  async createAccount(name: string): Promise<Account> {
+    const account = { id: newAccountId(), name, createdAt: Date.now() };
+    await this.changes('INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)', [account.id, account.name, account.createdAt]);
+    return account;
+  }
+
+  async createApiKey(key: NewApiKey): Promise<ApiKeyRecord> {
+    const row = await this.one(
+      `INSERT INTO api_keys (id, account_id, kind, name, hash, prefix, internal, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+      [key.id, key.accountId, key.kind, key.name, key.hash, key.prefix, key.internal ?? false, key.createdAt],
+    );
+    return toApiKey(row!);
+  }
+
+  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    const row = await this.one('SELECT * FROM api_keys WHERE hash = $1', [hash]);
+    return row && toApiKey(row);
+  }
+
+  async listApiKeys(accountId: string): Promise<ApiKeyRecord[]> {
+    return (await this.rows('SELECT * FROM api_keys WHERE account_id = $1 AND NOT internal ORDER BY created_at', [accountId])).map(toApiKey);
+  }
+
+  async revokeApiKey(accountId: string, idOrPrefix: string, at: Millis): Promise<ApiKeyRecord | undefined> {
+    return this.tx(async (db) => {
+      const rows = await this.rows('SELECT id FROM api_keys WHERE account_id = $1 AND NOT internal AND (id = $2 OR prefix = $2) FOR UPDATE', [accountId, idOrPrefix], db);
+      // A prefix shared by two keys is ambiguous: revoke nothing rather than the wrong one.
+      if (rows.length !== 1) return undefined;
+      const row = await this.one('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 RETURNING *', [at, rows[0]!.id], db);
+      return toApiKey(row!);
+    });
+  }
+
+  async recordKeyUsage(usage: ReadonlyMap<string, KeyUsage>): Promise<void> {
+    if (usage.size === 0) return;
+    const ids = [...usage.keys()];
+    await this.changes(
+      `UPDATE api_keys k SET use_count = k.use_count + u.count, last_used_at = GREATEST(COALESCE(k.last_used_at, 0), u.last_used_at)
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(id, count, last_used_at) WHERE k.id = u.id`,
+      [ids, ids.map((id) => usage.get(id)!.count), ids.map((id) => usage.get(id)!.lastUsedAt)],
+    );
+  }
+
+  async deleteInternalKeys(): Promise<void> {
+    await this.changes('DELETE FROM api_keys WHERE internal');
+  }
+
+  async provisionRun(p: NewProvision, options: { spendKeyId?: string } = {}): Promise<RunRow> {
+    return this.tx(async (db) => {
+      if (options.spendKeyId) await this.spendKey(db, options.spendKeyId, p.id, p.createdAt);
+      const row = await this.one(
+        `INSERT INTO runs (id, account_id, key_id, status, created_at, expires_at, node_id) VALUES ($1, $2, $3, 'provisioned', $4, $5, $6) RETURNING *`,
+        [p.id, p.accountId, p.keyId, p.createdAt, p.expiresAt, p.nodeId],
+        db,
+      );
+      return toRun(row!);
+    });
+  }
+
+  async createRun(run: NewRun, options: CreateRunOptions = {}): Promise<RunRow> {
+    return this.tx(async (db) => {
+      const id = options.provisionedId ?? run.id;
+      if (options.spendKeyId) await this.spendKey(db, options.spendKeyId, id, run.createdAt);
+      const values = [
+        run.accountId, run.keyId, run.serviceId, run.method, run.path, run.query, run.mode, run.input, run.inputContentType,
+        JSON.stringify(run.requestHeaders), run.correlationId, run.nodeId, id,
+      ];
+      if (options.provisionedId) {
+        const row = await this.one(
+          `UPDATE runs SET account_id = $1, key_id = $2, service_id = $3, method = $4, path = $5, query = $6, mode = $7, input = $8,
+             input_content_type = $9, request_headers = $10, correlation_id = $11, node_id = $12, status = 'queued', expires_at = NULL
+           WHERE id = $13 AND account_id = $1 AND status = 'provisioned' AND expires_at > $14 RETURNING *`,
+          [...values, run.createdAt],
+          db,
+        );
+        if (row) return toRun(row);
+        const existing = await this.one('SELECT status, account_id FROM runs WHERE id = $1', [id], db);
+        const usable = existing && existing.account_id === run.accountId && existing.status !== 'provisioned';
+        throw new RunletError(usable ? 'PROVISION_USED' : 'PROVISION_NOT_FOUND', undefined, { requestId: id });
+      }
+      const row = await this.one(
+        `INSERT INTO runs (account_id, key_id, service_id, method, path, query, mode, input, input_content_type, request_headers,
+           correlation_id, node_id, id, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'queued', $14) RETURNING *`,
+        [...values, run.createdAt],
+        db,
+      );
+      return toRun(row!);
+    });
+  }
+
+  /** Spends a one-time key on `runId`; a key already spent on that very run passes (provision, then run). */
+  private async spendKey(db: pg.PoolClient, keyId: string, runId: string, at: Millis): Promise<void> {
+    // Under READ COMMITTED a concurrent spender waits for our row lock, then sees spent_at set and changes nothing.
+    if ((await this.changes('UPDATE api_keys SET spent_at = $1, spent_run_id = $2 WHERE id = $3 AND spent_at IS NULL', [at, runId, keyId], db)) === 1) return;
+    const key = await this.one('SELECT spent_run_id FROM api_keys WHERE id = $1', [keyId], db);
+    if (!key || key.spent_run_id !== runId) throw new RunletError('KEY_SPENT');
+  }
+
+  async getRun(id: string): Promise<RunRow | undefined> {
+    const row = await this.one('SELECT * FROM runs WHERE id = $1', [id]);
+    return row && toRun(row);
+  }
+
+  async markRunning(id: string, nodeId: string, startedAt: Millis, leaseExpiresAt: Millis): Promise<boolean> {
+    return (
+      (await this.changes(
+        `UPDATE runs SET status = 'running', started_at = $1, node_id = $2, lease_expires_at = $3, attempt = attempt + 1 WHERE id = $4 AND status = 'queued'`,
+        [startedAt, nodeId, leaseExpiresAt, id],
+      )) === 1
+    );
+  }
+
+  async claimQueuedRuns(serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis): Promise<RunRow[]> {
+    if (limit <= 0) return [];
+    const rows = await this.rows(
+      `WITH picked AS (
+         SELECT id FROM runs WHERE status = 'queued' AND mode = 'async' AND service_id = $1
+         ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+       UPDATE runs r SET status = 'running', started_at = $3, node_id = $4, lease_expires_at = $5, attempt = r.attempt + 1
+       FROM picked WHERE r.id = picked.id RETURNING r.*`,
+      [serviceId, limit, now, nodeId, leaseExpiresAt],
+    );
+    return rows.map(toRun).sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  async servicesWithQueuedRuns(): Promise<string[]> {
+    return (await this.rows(`SELECT DISTINCT service_id FROM runs WHERE status = 'queued' AND mode = 'async'`)).map((r) => String(r.service_id));
+  }
+
+  async countQueuedRuns(serviceId: string): Promise<number> {
+    return Number((await this.one(`SELECT count(*) AS n FROM runs WHERE status = 'queued' AND mode = 'async' AND service_id = $1`, [serviceId]))!.n);
+  }
+
+  async extendLeases(nodeId: string, runIds: readonly string[], leaseExpiresAt: Millis): Promise<void> {
+    if (runIds.length === 0) return;
+    await this.changes(`UPDATE runs SET lease_expires_at = $1 WHERE id = ANY($2::text[]) AND node_id = $3 AND status = 'running'`, [leaseExpiresAt, runIds, nodeId]);
+  }
+
+  async completeRun(id: string, o: RunOutcome): Promise<boolean> {
+    return (
+      (await this.changes(
+        `UPDATE runs SET status = $1, completed_at = $2, response_status = $3, response_content_type = $4, response_body = $5,
+           error = $6, error_code = $7, lease_expires_at = NULL
+         WHERE id = $8 AND status IN ('queued', 'running')`,
+        [o.status, o.completedAt, o.responseStatus ?? null, o.responseContentType ?? null, o.responseBody ?? null, o.error ?? null, o.errorCode ?? null, id],
+      )) === 1
+    );
+  }
+
+  async requeueRun(id: string): Promise<boolean> {
+    return (await this.changes(`UPDATE runs SET status = 'queued', node_id = NULL, lease_expires_at = NULL WHERE id = $1 AND status = 'running'`, [id])) === 1;
+  }
+
+  async findOrphanedRuns(filter: { notNodeId: string } | { leaseExpiredBefore: Millis }): Promise<RunRow[]> {
+    const rows =
+      'notNodeId' in filter
+        ? await this.rows(
+            `SELECT * FROM runs WHERE (status = 'running' OR (status = 'queued' AND mode = 'sync')) AND node_id IS DISTINCT FROM $1`,
+            [filter.notNodeId],
+          )
+        : await this.rows(`SELECT * FROM runs WHERE status = 'running' AND lease_expires_at < $1`, [filter.leaseExpiredBefore]);
+    return rows.map(toRun);
+  }
+
+  async deleteExpiredProvisions(now: Millis): Promise<string[]> {
+    return (await this.rows(`DELETE FROM runs WHERE status = 'provisioned' AND expires_at <= $1 RETURNING id`, [now])).map((r) => String(r.id));
+  }
+
+  async appendLogs(lines: readonly StoredLogLine[]): Promise<void> {
+    if (lines.length === 0) return;
+    // One statement for the whole batch: unnest turns parallel arrays into rows.
+    await this.changes(
+      `INSERT INTO run_logs (run_id, seq, created_at, time_us, level, source, message, fields)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[])`,
+      [
+        lines.map((l) => l.runId),
+        lines.map((l) => l.seq),
+        lines.map((l) => l.createdAt),
+        lines.map((l) => l.timeMicros),
+        lines.map((l) => l.level),
+        lines.map((l) => l.source),
+        lines.map((l) => l.message),
+        lines.map((l) => (l.fields ? JSON.stringify(l.fields) : null)),
+      ],
+    );
+  }
+
+  async readLogs(runId: string, afterSeq: number, limit: number): Promise<StoredLogLine[]> {
+    return (await this.rows('SELECT * FROM run_logs WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [runId, afterSeq, limit])).map(toLogLine);
+  }
+
+  async lastLogLine(runId: string): Promise<StoredLogLine | undefined> {
+    const row = await this.one('SELECT * FROM run_logs WHERE run_id = $1 ORDER BY seq DESC LIMIT 1', [runId]);
+    return row && toLogLine(row);
+  }
+}
+
+function toAccount(r: Row): Account {
+  return { id: String(r.id), name: String(r.name), createdAt: Number(r.created_at) };
+}
