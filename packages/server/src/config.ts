@@ -14,6 +14,10 @@ export const ConfigSchema = z
     host: z.string().default('127.0.0.1'),
     port: z.coerce.number().int().min(0).max(65535).default(8080),
     dataDir: z.string().default('.runlet'),
+    /** A PostgreSQL URL: several nodes share it. Unset: the embedded SQLite store in the data folder. */
+    database: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+    /** Connections each node keeps to PostgreSQL. */
+    databasePoolSize: count.min(1).default(10),
     servicesDir: z.string().default('services'),
     /** Public base URL (what clients and upload URLs use); derived from host and port when unset. */
     publicUrl: z.string().url().optional(),
@@ -56,6 +60,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     if (value !== undefined && value !== '') out[key] = value;
   }
   if (env.PORT && !out.port) out.port = env.PORT;
+  if (env.DATABASE_URL && !out.database) out.database = env.DATABASE_URL;
   return out;
 }
 

@@ -1,15 +1,16 @@
-import path from 'node:path';
 import { workerEnv } from '@runlet/protocol';
 import type { Config } from './config.js';
 import { Access } from './engine/access.js';
 import { Dispatcher } from './engine/dispatcher.js';
 import { recoverOrphanedRuns } from './engine/recovery.js';
-import { RunEngine, type ServerLog } from './engine/run-engine.js';
+import { LEASE_MS, RunEngine, type ServerLog } from './engine/run-engine.js';
 import { WorkerKeys } from './engine/worker-keys.js';
 import { newNodeId } from './ids.js';
 import { LocalEventBus, type EventBus } from './logs/event-bus.js';
 import { LogRecorder } from './logs/log-recorder.js';
-import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { PostgresEventBus } from './logs/postgres-event-bus.js';
+import { PostgresStore } from './store/postgres/postgres-store.js';
+import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 import { ServiceRegistry } from './workers/service-registry.js';
 
@@ -22,8 +23,7 @@ const PROVISION_SWEEP_MS = 60_000;
  * only ever talks to this.
  */
 export class Runtime {
-  readonly nodeId = newNodeId();
-  readonly bus: EventBus = new LocalEventBus();
+  readonly nodeId: string;
   readonly logs: LogRecorder;
   readonly access: Access;
   readonly registry: ServiceRegistry;
@@ -32,13 +32,17 @@ export class Runtime {
   private readonly workerKeys: WorkerKeys;
   private baseUrl = '';
   private sweepTimer: NodeJS.Timeout | undefined;
+  private recoveryTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(
     readonly config: Config,
     readonly store: Store,
+    readonly bus: EventBus,
+    nodeId: string,
     readonly log: ServerLog,
   ) {
+    this.nodeId = nodeId;
     this.logs = new LogRecorder(store, this.bus, (err) => log.error({ err }, 'could not write log lines'));
     this.access = new Access(store);
     this.workerKeys = new WorkerKeys(store);
@@ -62,8 +66,19 @@ export class Runtime {
     this.dispatcher = new Dispatcher(store, this.registry, this.engine, this.nodeId, log);
   }
 
-  static open(config: Config, log: ServerLog): Runtime {
-    return new Runtime(config, new SqliteStore(path.join(config.dataDir, 'runlet.db')), log);
+  /** Opens the configured store: PostgreSQL when `database` is set, else SQLite in the data folder. */
+  static async open(config: Config, log: ServerLog): Promise<Runtime> {
+    const nodeId = newNodeId();
+    const store = await openStore(config);
+    const bus =
+      store instanceof PostgresStore
+        ? await PostgresEventBus.open(config.database!, store.pool, nodeId, (err) => log.warn({ err }, 'event bus connection trouble'))
+        : new LocalEventBus();
+    return new Runtime(config, store, bus, nodeId, log);
+  }
+
+  private get recoveryDeps() {
+    return { store: this.store, registry: this.registry, logs: this.logs, engine: this.engine, nodeId: this.nodeId };
   }
 
   get url(): string {
@@ -83,13 +98,17 @@ export class Runtime {
     // Warm first: a service's first worker tells whether its runs may be retried after a crash.
     await Promise.all(this.registry.list().map((e) => e.pool.warm(account.id)));
     const recovered = await recoverOrphanedRuns(
-      { store: this.store, registry: this.registry, logs: this.logs, engine: this.engine },
+      this.recoveryDeps,
       { notNodeId: this.nodeId },
     );
     if (recovered.failed.length || recovered.requeued.length) this.log.warn(recovered, 'recovered runs left in flight by a previous process');
+    this.bus.onQueued((serviceId) => this.dispatcher.nudge(serviceId));
     this.dispatcher.start();
     this.sweepTimer = setInterval(() => void this.sweepProvisions(), PROVISION_SWEEP_MS);
     this.sweepTimer.unref();
+    // Runs of nodes that died since: their leases lapse and any live node finishes them.
+    this.recoveryTimer = setInterval(() => void this.recoverExpiredLeases(), LEASE_MS / 2);
+    this.recoveryTimer.unref();
   }
 
   /** Stops taking runs, lets those in flight finish within the grace period, then stops the rest. */
@@ -97,6 +116,7 @@ export class Runtime {
     this.closing ??= (async () => {
       this.dispatcher.stop();
       clearInterval(this.sweepTimer);
+      clearInterval(this.recoveryTimer);
       const grace = new Promise((r) => setTimeout(r, this.config.shutdownGraceSeconds * 1000).unref());
       await Promise.race([this.engine.drain(), grace]);
       this.engine.abortAll();
@@ -105,9 +125,25 @@ export class Runtime {
       await this.registry.close();
       await this.logs.flush();
       await this.access.close();
+      await this.bus.close();
       await this.store.close();
     })();
     return this.closing;
+  }
+
+  private async recoverExpiredLeases(): Promise<void> {
+    try {
+      const recovered = await recoverOrphanedRuns(this.recoveryDeps, { leaseExpiredBefore: Date.now() });
+      if (recovered.failed.length || recovered.requeued.length) {
+        this.log.warn(recovered, 'took over runs whose node stopped renewing its lease');
+        for (const id of recovered.requeued) {
+          const run = await this.store.getRun(id);
+          if (run?.serviceId) this.bus.announceQueued(run.serviceId);
+        }
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'could not look for runs with expired leases');
+    }
   }
 
   private async sweepProvisions(): Promise<void> {

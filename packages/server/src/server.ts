@@ -20,7 +20,7 @@ export async function startServer(config: Config, options: { logger?: boolean | 
     warn: (obj: object, msg?: string) => holder.app?.log.warn(obj, msg),
     error: (obj: object, msg?: string) => holder.app?.log.error(obj, msg),
   };
-  const runtime = Runtime.open(config, log);
+  const runtime = await Runtime.open(config, log);
   const app = buildApp(runtime, { logger });
   holder.app = app;
   await app.listen({ host: config.host, port: config.port });

@@ -4,7 +4,8 @@ import { Command, Option } from 'commander';
 import { ConfigError, envNameOf, loadConfig, type Config, type ConfigInput } from '../config.js';
 import { createKey } from '../keys/key-admin.js';
 import { startServer } from '../server.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
 
 const program = new Command('runlet').description('Runlet: a self-hosted runtime for workflow services.').showHelpAfterError();
 
@@ -17,6 +18,7 @@ function serverOptions(cmd: Command, defaults: ConfigInput): Command {
   opt('--data <dir>', 'dataDir', `data folder for the embedded store (default ${defaults.dataDir ?? '.runlet'})`);
   opt('--services <dir>', 'servicesDir', `folder of services (default ${defaults.servicesDir ?? 'services'})`);
   opt('--public-url <url>', 'publicUrl', 'base URL clients and workers use, when behind a proxy');
+  opt('--database <url>', 'database', 'PostgreSQL URL shared by several nodes (also DATABASE_URL); default: SQLite in the data folder');
   opt('--sync-timeout <seconds>', 'syncTimeoutSeconds', 'sync calls answer 504 after this (default 120)');
   opt('--run-timeout <seconds>', 'runTimeoutSeconds', 'every run is stopped after this (default 1800)');
   opt('--body-limit <bytes>', 'bodyLimitBytes', 'largest request body (default 10 MiB)');
@@ -37,6 +39,7 @@ function configFrom(options: Record<string, string | undefined>, defaults: Confi
     dataDir: options.data,
     servicesDir: options.services,
     publicUrl: options.publicUrl,
+    database: options.database,
     syncTimeoutSeconds: options.syncTimeout as unknown as number,
     runTimeoutSeconds: options.runTimeout as unknown as number,
     bodyLimitBytes: options.bodyLimit as unknown as number,
@@ -84,9 +87,9 @@ serverOptions(program.command('serve').description('run in production: every set
 );
 
 const keys = program.command('keys').description('manage API keys of the default account');
-const withStore = async <T>(options: { data?: string }, fn: (store: SqliteStore) => Promise<T>): Promise<T> => {
-  const config = loadConfig({ dataDir: options.data });
-  const store = new SqliteStore(path.join(config.dataDir, 'runlet.db'));
+const withStore = async <T>(options: { data?: string; database?: string }, fn: (store: Store) => Promise<T>): Promise<T> => {
+  const config = loadConfig({ dataDir: options.data, database: options.database });
+  const store = await openStore(config);
   try {
     return await fn(store);
   } finally {
@@ -94,13 +97,15 @@ const withStore = async <T>(options: { data?: string }, fn: (store: SqliteStore)
   }
 };
 const dataOption = () => new Option('--data <dir>', 'data folder (default .runlet)').env(envNameOf('dataDir'));
+const databaseOption = () => new Option('--database <url>', 'PostgreSQL URL, when the runtime uses one').env('DATABASE_URL');
 keys
   .command('create')
   .description('create a key; its secret is printed once and never stored')
   .option('--one-time', 'a cwotk- key, spent by the first run it starts')
   .option('--name <name>', 'a name to recognise it by')
   .addOption(dataOption())
-  .action((options: { oneTime?: boolean; name?: string; data?: string }) =>
+  .addOption(databaseOption())
+  .action((options: { oneTime?: boolean; name?: string; data?: string; database?: string }) =>
     withStore(options, async (store) => {
       const account = await store.defaultAccount();
       const { key, record } = await createKey(store, account.id, options.oneTime ? 'one_time' : 'standard', options.name ?? null);
@@ -113,7 +118,8 @@ keys
   .description('list keys (never their secrets)')
   .option('--json', 'as JSON')
   .addOption(dataOption())
-  .action((options: { json?: boolean; data?: string }) =>
+  .addOption(databaseOption())
+  .action((options: { json?: boolean; data?: string; database?: string }) =>
     withStore(options, async (store) => {
       const list = await store.listApiKeys((await store.defaultAccount()).id);
       if (options.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n');
@@ -127,7 +133,8 @@ keys
   .command('revoke <idOrPrefix>')
   .description('revoke a key by id or by its displayed prefix; it is refused at once')
   .addOption(dataOption())
-  .action((idOrPrefix: string, options: { data?: string }) =>
+  .addOption(databaseOption())
+  .action((idOrPrefix: string, options: { data?: string; database?: string }) =>
     withStore(options, async (store) => {
       const revoked = await store.revokeApiKey((await store.defaultAccount()).id, idOrPrefix, Date.now());
       if (!revoked) {

@@ -9,12 +9,14 @@ import type { RunEngine } from './run-engine.js';
  * with RUNTIME_RESTARTED and a line in its log saying so. Nothing stays `running` forever.
  */
 export async function recoverOrphanedRuns(
-  deps: { store: Store; registry: ServiceRegistry; logs: LogRecorder; engine: RunEngine },
+  deps: { store: Store; registry: ServiceRegistry; logs: LogRecorder; engine: RunEngine; nodeId: string },
   filter: { notNodeId: string } | { leaseExpiredBefore: number },
 ): Promise<{ requeued: string[]; failed: string[] }> {
   const requeued: string[] = [];
   const failed: string[] = [];
   for (const run of await deps.store.findOrphanedRuns(filter)) {
+    // Several nodes may find the same orphan: only the one that adopts it goes on.
+    if (!(await deps.store.adoptRun(run.id, run.nodeId, deps.nodeId))) continue;
     if (isRetryable(run, deps.registry) && (await deps.store.requeueRun(run.id))) {
       await note(deps.logs, run, 'warn', 'The runtime restarted while this run was in flight; it will run again.');
       requeued.push(run.id);

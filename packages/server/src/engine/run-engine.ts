@@ -40,6 +40,9 @@ export interface RunEngineDeps {
   log: ServerLog;
 }
 
+/** How often a waiting `/result` looks at the store itself, should a wake-up event be lost. */
+const RESULT_SAFETY_CHECK_MS = 5000;
+
 /** How long a node's claim on a running run lasts without renewal (renewed every third of it). */
 export const LEASE_MS = 30_000;
 
@@ -136,8 +139,13 @@ export class RunEngine {
       let timer: NodeJS.Timeout | undefined;
       const onAbort = () => wake();
       signal?.addEventListener('abort', onAbort, { once: true });
+      // A safety net under the event: look at the store now and then, in case an event was lost.
+      const check = setInterval(() => {
+        void this.d.store.getRun(runId).then((r) => (!r || isTerminal(r.status)) && wake(), () => {});
+      }, RESULT_SAFETY_CHECK_MS);
       await Promise.race([woken, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
       clearTimeout(timer);
+      clearInterval(check);
       signal?.removeEventListener('abort', onAbort);
       return await this.d.store.getRun(runId);
     } finally {
@@ -182,7 +190,7 @@ export class RunEngine {
   async finish(run: Pick<RunRow, 'id'>, outcome: RunOutcome): Promise<boolean> {
     let ended = false;
     try {
-      ended = await this.d.store.completeRun(run.id, outcome);
+      ended = await this.d.store.completeRun(run.id, outcome, this.d.nodeId);
     } catch (err) {
       this.d.log.error({ err, requestId: run.id }, 'could not record the end of a run');
     }

@@ -66,7 +66,13 @@ export function registerLogRoutes(app: FastifyInstance, runtime: Runtime): void 
     res.writeHead(200, { 'content-type': frame.contentType, 'cache-control': 'no-cache', 'x-accel-buffering': 'no', 'x-request-id': id });
     res.socket?.setNoDelay(true);
     let open = true;
-    const heartbeat = setInterval(() => res.write(frame.heartbeat), runtime.config.heartbeatSeconds * 1000);
+    // Each heartbeat also re-reads the store: a safety net for an event that never came.
+    let recheck = false;
+    const heartbeat = setInterval(() => {
+      res.write(frame.heartbeat);
+      recheck = true;
+      wake?.();
+    }, runtime.config.heartbeatSeconds * 1000);
     res.once('close', () => {
       open = false;
       wake?.();
@@ -93,12 +99,18 @@ export function registerLogRoutes(app: FastifyInstance, runtime: Runtime): void 
       await readBacklog();
       let ended = isTerminal(run!.status);
       while (open && !ended) {
-        if (events.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+        if (events.length === 0 && !recheck) await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
+        if (recheck) {
+          recheck = false;
+          await readBacklog();
+          const now = await runtime.store.getRun(id);
+          if (!now || isTerminal(now.status)) ended = true;
+        }
         for (const e of events.splice(0)) {
           if (e.type === 'logs') {
-            // A gap means lines this node was not told of (another node wrote them): read them.
-            if (e.lines[0] && e.lines[0].seq > lastSeq + 1) await readBacklog();
+            // Lines written on another node, or a gap: read them from the store.
+            if (e.upToSeq > lastSeq && (e.lines.length === 0 || e.lines[0]!.seq > lastSeq + 1)) await readBacklog();
             send(e.lines);
           } else if (e.type === 'gone' || (e.type === 'status' && isTerminal(e.status))) {
             ended = true;

@@ -38,7 +38,7 @@ export function registerRunRoutes(app: FastifyInstance, runtime: Runtime): void 
 
   const async = async (request: FastifyRequest, reply: FastifyReply) => {
     const run = await runtime.engine.submit(principalOf(request), callFrom(request), 'async');
-    runtime.dispatcher.nudge(run.serviceId!);
+    runtime.bus.announceQueued(run.serviceId!);
     return reply.header('x-request-id', run.id).send({ request_id: run.id });
   };
 

@@ -3,7 +3,11 @@ import type { StoredLogLine } from '../store/store.js';
 
 /** What readers of a run (`/result` long-polls, `/logs` streams) are told as it happens. */
 export type RunEvent =
-  | { type: 'logs'; lines: readonly StoredLogLine[] }
+  /**
+   * New lines up to `upToSeq`. `lines` holds them when they were written on this node; from
+   * another node it is empty and readers fetch the lines from the store.
+   */
+  | { type: 'logs'; lines: readonly StoredLogLine[]; upToSeq: number }
   | { type: 'status'; status: RunStatus }
   /** A provisioned id lapsed unused: there is no run any more. */
   | { type: 'gone' };
@@ -11,17 +15,23 @@ export type RunEvent =
 export type RunListener = (event: RunEvent) => void;
 
 /**
- * Fan-out of run events to the readers on this node. The PostgreSQL store adds a bridge that
- * carries events between nodes; readers never know which node did the work.
+ * Fan-out of run events to readers, and of "a run was queued" to dispatchers. In-process on
+ * one node; the PostgreSQL bus carries both between nodes, so readers never know which node
+ * did the work.
  */
 export interface EventBus {
   publish(runId: string, event: RunEvent): void;
   /** Answers the function that unsubscribes. */
   subscribe(runId: string, listener: RunListener): () => void;
+  /** Tells every node's dispatcher that `serviceId` has a queued run. */
+  announceQueued(serviceId: string): void;
+  onQueued(listener: (serviceId: string) => void): void;
+  close(): Promise<void>;
 }
 
 export class LocalEventBus implements EventBus {
   private readonly listeners = new Map<string, Set<RunListener>>();
+  private readonly queuedListeners: ((serviceId: string) => void)[] = [];
 
   publish(runId: string, event: RunEvent): void {
     const set = this.listeners.get(runId);
@@ -43,6 +53,18 @@ export class LocalEventBus implements EventBus {
       set!.delete(listener);
       if (set!.size === 0) this.listeners.delete(runId);
     };
+  }
+
+  announceQueued(serviceId: string): void {
+    for (const listener of this.queuedListeners) listener(serviceId);
+  }
+
+  onQueued(listener: (serviceId: string) => void): void {
+    this.queuedListeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
   }
 
   get subscriberCount(): number {

@@ -53,7 +53,8 @@ export class LogRecorder {
       timeMicros: entry.timeMicros,
       level: entry.level,
       source: entry.source,
-      message: entry.message,
+      // PostgreSQL text cannot hold NUL; a worker printing one must not lose the line.
+      message: entry.message.includes('\u0000') ? entry.message.replaceAll('\u0000', '\ufffd') : entry.message,
       fields: entry.fields ?? null,
     });
     this.schedule();
@@ -94,7 +95,7 @@ export class LogRecorder {
           if (!lines) byRun.set(line.runId, (lines = []));
           lines.push(line);
         }
-        for (const [runId, lines] of byRun) this.bus.publish(runId, { type: 'logs', lines });
+        for (const [runId, lines] of byRun) this.bus.publish(runId, { type: 'logs', lines, upToSeq: lines[lines.length - 1]!.seq });
       })
       .catch(this.onError)
       .finally(() => {

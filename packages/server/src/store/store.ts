@@ -54,8 +54,14 @@ export interface Store {
   servicesWithQueuedRuns(): Promise<string[]>;
   countQueuedRuns(serviceId: string): Promise<number>;
   extendLeases(nodeId: string, runIds: readonly string[], leaseExpiresAt: Millis): Promise<void>;
-  /** Ends a run unless it has already ended; answers whether this call ended it. */
-  completeRun(id: string, outcome: RunOutcome): Promise<boolean>;
+  /**
+   * Ends a run unless it has already ended; answers whether this call ended it. With
+   * `ownerNodeId`, only while that node still holds the run: a node that lost its lease (and
+   * whose run another node took over) cannot end it late.
+   */
+  completeRun(id: string, outcome: RunOutcome, ownerNodeId?: string): Promise<boolean>;
+  /** Takes over a run left by a dead node; of several nodes trying, exactly one wins. */
+  adoptRun(id: string, fromNodeId: string | null, toNodeId: string): Promise<boolean>;
   /** Puts a running run back in the queue (a retry); answers whether it was running. */
   requeueRun(id: string): Promise<boolean>;
   /**

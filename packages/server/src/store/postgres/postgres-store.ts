@@ -228,14 +228,20 @@ export class PostgresStore implements Store {
     await this.changes(`UPDATE runs SET lease_expires_at = $1 WHERE id = ANY($2::text[]) AND node_id = $3 AND status = 'running'`, [leaseExpiresAt, runIds, nodeId]);
   }
 
-  async completeRun(id: string, o: RunOutcome): Promise<boolean> {
+  async completeRun(id: string, o: RunOutcome, ownerNodeId?: string): Promise<boolean> {
     return (
       (await this.changes(
         `UPDATE runs SET status = $1, completed_at = $2, response_status = $3, response_content_type = $4, response_body = $5,
            error = $6, error_code = $7, lease_expires_at = NULL
-         WHERE id = $8 AND status IN ('queued', 'running')`,
-        [o.status, o.completedAt, o.responseStatus ?? null, o.responseContentType ?? null, o.responseBody ?? null, o.error ?? null, o.errorCode ?? null, id],
+         WHERE id = $8 AND status IN ('queued', 'running') AND ($9::text IS NULL OR node_id = $9)`,
+        [o.status, o.completedAt, o.responseStatus ?? null, o.responseContentType ?? null, o.responseBody ?? null, o.error ?? null, o.errorCode ?? null, id, ownerNodeId ?? null],
       )) === 1
+    );
+  }
+
+  async adoptRun(id: string, fromNodeId: string | null, toNodeId: string): Promise<boolean> {
+    return (
+      (await this.changes(`UPDATE runs SET node_id = $1 WHERE id = $2 AND node_id IS NOT DISTINCT FROM $3 AND status IN ('queued', 'running')`, [toNodeId, id, fromNodeId])) === 1
     );
   }
 

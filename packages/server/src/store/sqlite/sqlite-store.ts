@@ -224,16 +224,20 @@ export class SqliteStore implements Store {
     })();
   }
 
-  async completeRun(id: string, o: RunOutcome): Promise<boolean> {
+  async completeRun(id: string, o: RunOutcome, ownerNodeId?: string): Promise<boolean> {
     return (
       this.run(
         `UPDATE runs SET status = ?, completed_at = ?, response_status = ?, response_content_type = ?, response_body = ?,
            error = ?, error_code = ?, lease_expires_at = NULL
-         WHERE id = ? AND ${ACTIVE}`,
+         WHERE id = ? AND ${ACTIVE} AND (? IS NULL OR node_id = ?)`,
         o.status, o.completedAt, o.responseStatus ?? null, o.responseContentType ?? null, o.responseBody ?? null,
-        o.error ?? null, o.errorCode ?? null, id,
+        o.error ?? null, o.errorCode ?? null, id, ownerNodeId ?? null, ownerNodeId ?? null,
       ) === 1
     );
+  }
+
+  async adoptRun(id: string, fromNodeId: string | null, toNodeId: string): Promise<boolean> {
+    return this.run(`UPDATE runs SET node_id = ? WHERE id = ? AND node_id IS ? AND ${ACTIVE}`, toNodeId, id, fromNodeId) === 1;
   }
 
   async requeueRun(id: string): Promise<boolean> {
