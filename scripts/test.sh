@@ -1,7 +1,16 @@
 #!/bin/sh
 # Runs every *.test.ts under packages/ and examples/ with Node's test runner (Node 20's
-# --test takes no globs). Extra arguments go to the runner, e.g. --test-name-pattern.
+# --test takes no globs), then the suites that start servers again on PostgreSQL, so every
+# feature is tested on both stores. Extra arguments go to the runner.
 set -e
 cd "$(dirname "$0")/.."
-files=$(find packages examples -name '*.test.ts' -not -path '*/node_modules/*' | sort)
-exec node --import tsx --test --test-concurrency=2 --test-timeout=120000 "$@" $files
+run() { node --import tsx --test --test-concurrency=2 --test-timeout=120000 "$@"; }
+all=$(find packages examples -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+# Suites that start a server or open a store; the rest (pure functions) need one run only.
+stores=$(grep -l -E 'startTestServer|startServerProcess|runStoreConformance' $all || true)
+echo "# store: sqlite"
+run "$@" $all
+if [ -n "$stores" ]; then
+  echo "# store: postgres"
+  RUNLET_TEST_STORE=postgres run "$@" $stores
+fi

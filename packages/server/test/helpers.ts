@@ -26,11 +26,40 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** A real server on a free port with a fresh data folder, silent, fast limits unless overridden. */
+/**
+ * Which store the suite runs on: SQLite by default, PostgreSQL when RUNLET_TEST_STORE=postgres
+ * (`npm test` runs the server suites on both).
+ */
+export const TEST_STORE = process.env.RUNLET_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+export const POSTGRES_ADMIN_URL = process.env.RUNLET_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** A fresh, empty PostgreSQL database; `drop()` removes it. */
+export async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const pg = (await import('pg')).default;
+  const name = `runlet_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(POSTGRES_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/** A real server on a free port with a fresh data folder (and database), silent, unless overridden. */
 export async function startTestServer(overrides: ConfigInput = {}): Promise<TestServer> {
   const dataDir = overrides.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'runlet-test-'));
+  const database = overrides.database === undefined && TEST_STORE === 'postgres' ? await freshDatabase() : undefined;
   const config = loadConfig(
-    { host: '127.0.0.1', port: 0, servicesDir: FIXTURE_SERVICES, logLevel: 'silent', minWarmWorkers: 0, ...overrides, dataDir },
+    { host: '127.0.0.1', port: 0, servicesDir: FIXTURE_SERVICES, logLevel: 'silent', minWarmWorkers: 0, database: database?.url, ...overrides, dataDir },
     {},
   );
   const server = await startServer(config, { logger: false });
@@ -52,6 +81,7 @@ export async function startTestServer(overrides: ConfigInput = {}): Promise<Test
     },
     close: async () => {
       await server.close();
+      await database?.drop();
       if (!overrides.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
