@@ -84,7 +84,7 @@ export class WorkerProcess {
   get exitDescription(): string {
     const e = this.exitInfo;
     if (!e) return 'still running';
-    return e.signal ? `killed by ${e.signal}` : `exited with code ${e.code}`;
+    return e.signal ? `was killed by ${e.signal}` : `exited with code ${e.code}`;
   }
 
   static async start(options: WorkerStartOptions): Promise<WorkerProcess> {
