@@ -12,5 +12,9 @@ echo "# store: sqlite"
 run "$@" $all
 if [ -n "$stores" ]; then
   echo "# store: postgres"
-  RUNLET_TEST_STORE=postgres run "$@" $stores
+  node --import tsx scripts/drop-test-databases.ts
+  status=0
+  RUNLET_TEST_STORE=postgres run "$@" $stores || status=$?
+  node --import tsx scripts/drop-test-databases.ts
+  exit $status
 fi

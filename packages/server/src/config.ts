@@ -38,8 +38,41 @@ export const ConfigSchema = z
     /** Calls that may wait for a busy service before the next caller gets 429. */
     maxQueuedPerService: count.default(1000),
     provisionTtlSeconds: seconds.default(3600),
+    /**
+     * How long a node's claim on a running run lasts unless renewed (every third of it). After
+     * a node dies, its runs are taken over this long after its last renewal: short enough to
+     * notice a dead node soon, long enough that a busy event loop never loses a live run.
+     */
+    leaseSeconds: seconds.default(30),
     heartbeatSeconds: seconds.default(15),
     shutdownGraceSeconds: seconds.default(10),
+    /** Where uploaded files live: `local` (a folder in the data dir) or `s3` (any S3-compatible storage). */
+    filesBackend: z.enum(['local', 's3']).default('local'),
+    /** Local backend: the storage root; default `<dataDir>/files`. */
+    filesDir: z.string().optional(),
+    /** HMAC secret for signed file URLs (at least 32 characters); generated into the data dir when unset. */
+    filesSecret: z.string().min(32).optional(),
+    /** Upload URLs are single-use and short-lived: long enough for a slow 5 GiB upload. */
+    uploadUrlTtlSeconds: seconds.default(3600),
+    /** Files (and their download URLs) live this long; 7 days is also S3's longest presigned URL. */
+    downloadUrlTtlSeconds: seconds.default(7 * 24 * 3600),
+    /** 5 GiB: the largest single PUT that S3 accepts, so both backends take the same files. */
+    maxFileSizeBytes: count.min(1).default(5 * 1024 ** 3),
+    /** Bytes of ready files an account may keep; 0 turns the quota off. */
+    accountQuotaBytes: count.default(50 * 1024 ** 3),
+    /** How often expired files and abandoned uploads are collected. */
+    filesGcIntervalSeconds: seconds.default(300),
+    s3Bucket: z.string().min(3).optional(),
+    /** e.g. http://127.0.0.1:9000 for a self-hosted S3-compatible server; unset for AWS itself. */
+    s3Endpoint: z.string().url().optional(),
+    s3Region: z.string().default('us-east-1'),
+    /** Unset: the AWS SDK's own credential chain (AWS_ACCESS_KEY_ID, profiles, instance roles). */
+    s3AccessKeyId: z.string().optional(),
+    s3SecretAccessKey: z.string().optional(),
+    /** Self-hosted S3-compatible servers mostly want path-style URLs (endpoint/bucket/key). */
+    s3ForcePathStyle: z.union([z.boolean(), z.stringbool()]).default(true),
+    /** Key prefix for every object Runlet writes into the bucket. */
+    s3Prefix: z.string().default('runlet/'),
     watch: z.coerce.boolean().default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })

@@ -3,8 +3,9 @@ import type { Config } from './config.js';
 import { Access } from './engine/access.js';
 import { Dispatcher } from './engine/dispatcher.js';
 import { recoverOrphanedRuns } from './engine/recovery.js';
-import { LEASE_MS, RunEngine, type ServerLog } from './engine/run-engine.js';
+import { RunEngine, type ServerLog } from './engine/run-engine.js';
 import { WorkerKeys } from './engine/worker-keys.js';
+import { Files } from './files/files.js';
 import { newNodeId } from './ids.js';
 import { LocalEventBus, type EventBus } from './logs/event-bus.js';
 import { LogRecorder } from './logs/log-recorder.js';
@@ -29,6 +30,8 @@ export class Runtime {
   readonly registry: ServiceRegistry;
   readonly engine: RunEngine;
   readonly dispatcher: Dispatcher;
+  /** Uploaded files: metadata in the store, bytes on local disk or S3. */
+  readonly files: Files;
   private readonly workerKeys: WorkerKeys;
   private baseUrl = '';
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -41,6 +44,7 @@ export class Runtime {
     readonly bus: EventBus,
     nodeId: string,
     readonly log: ServerLog,
+    files?: Files,
   ) {
     this.nodeId = nodeId;
     this.logs = new LogRecorder(store, this.bus, (err) => log.error({ err }, 'could not write log lines'));
@@ -64,6 +68,7 @@ export class Runtime {
     );
     this.engine = new RunEngine({ config, store, registry: this.registry, logs: this.logs, bus: this.bus, access: this.access, nodeId: this.nodeId, log });
     this.dispatcher = new Dispatcher(store, this.registry, this.engine, this.nodeId, log);
+    this.files = files ?? Files.openLocal(config, store, nodeId, () => this.baseUrl, log);
   }
 
   /** Opens the configured store: PostgreSQL when `database` is set, else SQLite in the data folder. */
@@ -74,7 +79,9 @@ export class Runtime {
       store instanceof PostgresStore
         ? await PostgresEventBus.open(config.database!, store.pool, nodeId, (err) => log.warn({ err }, 'event bus connection trouble'))
         : new LocalEventBus();
-    return new Runtime(config, store, bus, nodeId, log);
+    const holder: { runtime?: Runtime } = {};
+    const files = await Files.open(config, store, nodeId, () => holder.runtime?.url ?? '', log);
+    return (holder.runtime = new Runtime(config, store, bus, nodeId, log, files));
   }
 
   private get recoveryDeps() {
@@ -92,14 +99,17 @@ export class Runtime {
   async start(baseUrl: string): Promise<void> {
     this.baseUrl = this.config.publicUrl?.replace(/\/$/, '') ?? baseUrl;
     await this.store.deleteInternalKeys();
+    await this.files.start();
     this.registry.reload();
     if (this.config.watch) this.registry.watch();
     const account = await this.store.defaultAccount();
     // Warm first: a service's first worker tells whether its runs may be retried after a crash.
     await Promise.all(this.registry.list().map((e) => e.pool.warm(account.id)));
+    // SQLite has one node, so every run another node id holds was left by a process now dead.
+    // A cluster cannot know that: there a run is orphaned only once its lease lapses.
     const recovered = await recoverOrphanedRuns(
       this.recoveryDeps,
-      { notNodeId: this.nodeId },
+      this.store.kind === 'sqlite' ? { notNodeId: this.nodeId } : { leaseExpiredBefore: Date.now() },
     );
     if (recovered.failed.length || recovered.requeued.length) this.log.warn(recovered, 'recovered runs left in flight by a previous process');
     this.bus.onQueued((serviceId) => this.dispatcher.nudge(serviceId));
@@ -107,7 +117,7 @@ export class Runtime {
     this.sweepTimer = setInterval(() => void this.sweepProvisions(), PROVISION_SWEEP_MS);
     this.sweepTimer.unref();
     // Runs of nodes that died since: their leases lapse and any live node finishes them.
-    this.recoveryTimer = setInterval(() => void this.recoverExpiredLeases(), LEASE_MS / 2);
+    this.recoveryTimer = setInterval(() => void this.recoverExpiredLeases(), this.engine.leaseMs / 2);
     this.recoveryTimer.unref();
   }
 
@@ -125,6 +135,7 @@ export class Runtime {
       await this.registry.close();
       await this.logs.flush();
       await this.access.close();
+      await this.files.close();
       await this.bus.close();
       await this.store.close();
     })();

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -95,10 +96,35 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** `runlet serve` in a child process, for what needs a real process to kill (kill -9, SIGTERM). */
-export async function startServerProcess(options: { dataDir: string; servicesDir?: string; env?: Record<string, string> }): Promise<{ url: string; child: ChildProcess; output: () => string }> {
+/**
+ * The database that goes with a data folder in PostgreSQL mode, so that a server process
+ * restarted on the same folder finds the same database. Created on first use; the test script
+ * drops every `runlet_test_` database when the suite ends.
+ */
+export async function databaseForDataDir(dataDir: string): Promise<string | undefined> {
+  if (TEST_STORE !== 'postgres') return undefined;
+  const pg = (await import('pg')).default;
+  const name = `runlet_test_dir_${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  await admin.connect();
+  const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+  if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(POSTGRES_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/**
+ * `runlet serve` in a child process, for what needs a real process to kill (kill -9, SIGTERM).
+ * In PostgreSQL mode it uses the database of its data folder (or `database`, when given).
+ */
+export async function startServerProcess(options: { dataDir: string; servicesDir?: string; env?: Record<string, string>; database?: string }): Promise<{ url: string; child: ChildProcess; output: () => string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--port', String(port), '--data', options.dataDir, '--services', options.servicesDir ?? FIXTURE_SERVICES, '--log-level', 'info'], {
+  const database = options.database ?? (await databaseForDataDir(options.dataDir));
+  const args = ['serve', '--port', String(port), '--data', options.dataDir, '--services', options.servicesDir ?? FIXTURE_SERVICES, '--log-level', 'info'];
+  if (database) args.push('--database', database);
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,6 +1,6 @@
 import type { Store } from '../store/store.js';
 import type { ServiceRegistry } from '../workers/service-registry.js';
-import { LEASE_MS, type RunEngine, type ServerLog } from './run-engine.js';
+import type { RunEngine, ServerLog } from './run-engine.js';
 
 /** How often queued runs are looked for without a nudge: only a safety net, since every enqueue and every freed worker nudges. */
 const SWEEP_MS = 1000;
@@ -65,7 +65,7 @@ export class Dispatcher {
       const capacity = this.registry.has(serviceId) ? this.registry.get(serviceId).pool.freeCapacity : 1;
       if (capacity === 0) return;
       const now = Date.now();
-      const runs = await this.store.claimQueuedRuns(serviceId, capacity, this.nodeId, now, now + LEASE_MS);
+      const runs = await this.store.claimQueuedRuns(serviceId, capacity, this.nodeId, now, now + this.engine.leaseMs);
       for (const run of runs) {
         void this.engine.startClaimed(run).catch((err: unknown) => this.log.error({ err, requestId: run.id }, 'async run failed to start'));
       }

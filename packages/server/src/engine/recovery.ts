@@ -17,7 +17,7 @@ export async function recoverOrphanedRuns(
   for (const run of await deps.store.findOrphanedRuns(filter)) {
     // Several nodes may find the same orphan: only the one that adopts it goes on.
     if (!(await deps.store.adoptRun(run.id, run.nodeId, deps.nodeId))) continue;
-    if (isRetryable(run, deps.registry) && (await deps.store.requeueRun(run.id))) {
+    if ((await isRetryable(run, deps.registry)) && (await deps.store.requeueRun(run.id))) {
       await note(deps.logs, run, 'warn', 'The runtime restarted while this run was in flight; it will run again.');
       requeued.push(run.id);
       continue;
@@ -34,10 +34,13 @@ export async function recoverOrphanedRuns(
   return { requeued, failed };
 }
 
-function isRetryable(run: RunRow, registry: ServiceRegistry): boolean {
+async function isRetryable(run: RunRow, registry: ServiceRegistry): Promise<boolean> {
   if (run.mode !== 'async' || run.status !== 'running' || !run.serviceId || !registry.has(run.serviceId)) return false;
   const { spec, pool } = registry.get(run.serviceId);
-  return spec.retryable ?? pool.description.retryable ?? false;
+  if (spec.retryable !== undefined) return spec.retryable;
+  // The service declares it in its code: ask a worker (a failed start means "not retryable").
+  const description = await pool.describe(run.accountId).catch(() => undefined);
+  return description?.retryable ?? false;
 }
 
 async function note(logs: LogRecorder, run: RunRow, level: 'warn' | 'error', message: string): Promise<void> {

@@ -43,22 +43,25 @@ export interface RunEngineDeps {
 /** How often a waiting `/result` looks at the store itself, should a wake-up event be lost. */
 const RESULT_SAFETY_CHECK_MS = 5000;
 
-/** How long a node's claim on a running run lasts without renewal (renewed every third of it). */
-export const LEASE_MS = 30_000;
-
 /**
  * The life of a run: recorded first, then handed a worker, executed, and ended exactly once.
  * Sync and async runs share every step; they differ only in who waits for the answer.
  */
 export class RunEngine {
   private readonly active = new Map<string, Execution>();
+  /** Runs this node holds a lease on: claimed (maybe still waiting for a worker) or executing. */
+  private readonly held = new Set<string>();
   private readonly leaseTimer: NodeJS.Timeout;
   /** Asked to look for queued async runs of a service (set by the dispatcher). */
   onCapacityFreed: (serviceId: string) => void = () => {};
 
   constructor(private readonly d: RunEngineDeps) {
-    this.leaseTimer = setInterval(() => void this.renewLeases(), LEASE_MS / 3);
+    this.leaseTimer = setInterval(() => void this.renewLeases(), this.leaseMs / 3);
     this.leaseTimer.unref();
+  }
+
+  get leaseMs(): number {
+    return this.d.config.leaseSeconds * 1000;
   }
 
   get activeCount(): number {
@@ -95,6 +98,7 @@ export class RunEngine {
         correlationId: call.correlationId,
         createdAt: Date.now(),
         nodeId: this.d.nodeId,
+        leaseExpiresAt: mode === 'sync' ? Date.now() + this.leaseMs : null,
       },
       { provisionedId: call.provisionedId, spendKeyId: this.d.access.keyToSpend(principal, call.provisionedId) },
     );
@@ -103,27 +107,36 @@ export class RunEngine {
   /** Runs a recorded sync run on this node; the execution streams its answer to the caller. */
   async startSync(run: RunRow): Promise<Execution> {
     let lease: WorkerLease;
+    // Held while it waits for a worker too: its caller is connected to this node.
+    this.held.add(run.id);
     try {
       lease = await this.d.registry.get(run.serviceId!).pool.acquire(run.accountId);
     } catch (err) {
+      this.held.delete(run.id);
       await this.failBeforeStart(run, err);
       throw err instanceof RunletError ? new RunletError(err.code, err.message, { ...err.extra, requestId: run.id }) : err;
     }
     const startedAt = Date.now();
-    await this.d.store.markRunning(run.id, this.d.nodeId, startedAt, startedAt + LEASE_MS);
+    await this.d.store.markRunning(run.id, this.d.nodeId, startedAt, startedAt + this.leaseMs);
     return this.execute({ ...run, status: 'running', startedAt }, lease, true);
   }
 
   /** Runs an async run this node has claimed (already `running` in the store). */
   async startClaimed(run: RunRow): Promise<void> {
-    let lease: WorkerLease;
+    // Held from the claim on: a worker may take a while to start, and the lease must not lapse meanwhile.
+    this.held.add(run.id);
     try {
-      lease = await this.d.registry.get(run.serviceId ?? '').pool.acquire(run.accountId);
-    } catch (err) {
-      await this.failBeforeStart(run, err);
-      return;
+      let lease: WorkerLease;
+      try {
+        lease = await this.d.registry.get(run.serviceId ?? '').pool.acquire(run.accountId);
+      } catch (err) {
+        await this.failBeforeStart(run, err);
+        return;
+      }
+      await (await this.execute(run, lease, false)).done;
+    } finally {
+      this.held.delete(run.id);
     }
-    await (await this.execute(run, lease, false)).done;
   }
 
   /** Waits until the run ends or `timeoutMs` passes; answers the run as it then is. */
@@ -179,8 +192,10 @@ export class RunEngine {
       finish: (outcome) => this.finish(run, outcome),
     });
     this.active.set(run.id, execution);
+    this.held.add(run.id);
     void execution.done.finally(() => {
       this.active.delete(run.id);
+      this.held.delete(run.id);
       this.onCapacityFreed(run.serviceId!);
     });
     return execution;
@@ -207,8 +222,8 @@ export class RunEngine {
   }
 
   private async renewLeases(): Promise<void> {
-    if (this.active.size === 0) return;
-    await this.d.store.extendLeases(this.d.nodeId, [...this.active.keys()], Date.now() + LEASE_MS).catch((err: unknown) => {
+    if (this.held.size === 0) return;
+    await this.d.store.extendLeases(this.d.nodeId, [...this.held], Date.now() + this.leaseMs).catch((err: unknown) => {
       this.d.log.warn({ err }, 'could not renew run leases');
     });
   }

@@ -1,15 +1,19 @@
 import type {
   Account,
   ApiKeyRecord,
+  CompletedUpload,
   CreateRunOptions,
+  FileRow,
   KeyUsage,
   Millis,
   NewApiKey,
+  NewFile,
   NewProvision,
   NewRun,
   RunOutcome,
   RunRow,
   StoredLogLine,
+  UploadCompletion,
 } from './types.js';
 
 export type * from './types.js';
@@ -77,4 +81,30 @@ export interface Store {
   appendLogs(lines: readonly StoredLogLine[]): Promise<void>;
   readLogs(runId: string, afterSeq: number, limit: number): Promise<StoredLogLine[]>;
   lastLogLine(runId: string): Promise<StoredLogLine | undefined>;
+
+  // files (metadata; the bytes live in the files backend)
+  createFile(file: NewFile): Promise<FileRow>;
+  getFile(id: string): Promise<FileRow | undefined>;
+  /** `pending` → `uploading` for one uploader; answers whether this call won the upload. */
+  claimUpload(id: string, nodeId: string, at: Millis): Promise<boolean>;
+  /** `uploading` → `pending` again after an interrupted upload, so the URL stays usable. */
+  releaseUpload(id: string, nodeId: string): Promise<boolean>;
+  /**
+   * `uploading` → `ready`, in one transaction with the quota check: the account's ready bytes
+   * plus this file must stay within `quotaBytes` (0: no quota).
+   */
+  completeUpload(id: string, nodeId: string, done: CompletedUpload, quotaBytes: number): Promise<UploadCompletion>;
+  /** Bytes of the account's ready files. */
+  storageUsed(accountId: string): Promise<number>;
+  /** The account's files, newest first; `before` is a cursor from the previous page. */
+  listFiles(accountId: string, options: { limit: number; before?: { createdAt: Millis; id: string } }): Promise<FileRow[]>;
+  /** Deletes the record (of `accountId` when given); answers it, if there was one. */
+  deleteFile(id: string, accountId?: string): Promise<FileRow | undefined>;
+  /**
+   * Files to collect: ready files past `expiresAt`, pending ones whose upload URL lapsed,
+   * and uploads stuck `uploading` since before `staleUploadBefore` (their node died).
+   */
+  findCollectableFiles(now: Millis, staleUploadBefore: Millis, limit: number): Promise<FileRow[]>;
+  /** Uploads held by nodes other than `notNodeId` go back to `pending` (SQLite: those nodes are gone). */
+  releaseOrphanedUploads(notNodeId: string): Promise<number>;
 }

@@ -1,4 +1,4 @@
-import type { KeyKind, LogLevel, LogSource, RunMode, RunStatus, TerminalRunStatus } from '@runlet/protocol';
+import type { FileStatus, KeyKind, LogLevel, LogSource, RunMode, RunStatus, TerminalRunStatus } from '@runlet/protocol';
 
 /** Times are milliseconds since the epoch everywhere inside the store. */
 export type Millis = number;
@@ -81,6 +81,8 @@ export interface NewRun {
   correlationId: string | null;
   createdAt: Millis;
   nodeId: string;
+  /** Set for a sync run, which this node holds from the start (its caller waits on this node). */
+  leaseExpiresAt?: Millis | null;
 }
 
 export interface CreateRunOptions {
@@ -125,3 +127,40 @@ export interface KeyUsage {
   count: number;
   lastUsedAt: Millis;
 }
+
+export interface FileRow {
+  id: string;
+  accountId: string;
+  name: string;
+  status: FileStatus;
+  backend: 'local' | 's3';
+  /** Where the bytes are in the backend: a file id on disk, an object key in the bucket. */
+  storageKey: string;
+  contentType: string | null;
+  /** The size the uploader announced with `?size=`; the upload must match it. */
+  declaredSize: number | null;
+  size: number | null;
+  sha256: string | null;
+  /** The node streaming the upload while `uploading`. */
+  nodeId: string | null;
+  createdAt: Millis;
+  uploadExpiresAt: Millis;
+  expiresAt: Millis;
+  uploadStartedAt: Millis | null;
+  completedAt: Millis | null;
+}
+
+export type NewFile = Pick<
+  FileRow,
+  'id' | 'accountId' | 'name' | 'backend' | 'storageKey' | 'contentType' | 'declaredSize' | 'createdAt' | 'uploadExpiresAt' | 'expiresAt'
+>;
+
+export interface CompletedUpload {
+  size: number;
+  sha256: string | null;
+  contentType: string | null;
+  completedAt: Millis;
+}
+
+/** How `completeUpload` ended: stored, refused for the quota, or the record is gone or not ours. */
+export type UploadCompletion = 'completed' | 'quota_exceeded' | 'gone';

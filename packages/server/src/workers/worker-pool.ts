@@ -46,6 +46,9 @@ export class WorkerPool {
   private closed = false;
   /** What the last worker to start said of the service (description, schema, limits). */
   description: ServiceDescription = {};
+  private described = false;
+  private resolveFirstDescription!: (d: ServiceDescription) => void;
+  private readonly firstDescription = new Promise<ServiceDescription>((resolve) => (this.resolveFirstDescription = resolve));
   private draining = false;
   /** Calls waiting or in flight through `acquire` that a dispatcher must leave room for. */
   private maxWorkers: number;
@@ -87,6 +90,18 @@ export class WorkerPool {
       );
     }
     await Promise.all(starts);
+  }
+
+  /**
+   * What the service says of itself (description, schema, retryable). Known once a worker has
+   * started; when none has, one is started (and kept warm) to ask.
+   */
+  async describe(accountId: string): Promise<ServiceDescription> {
+    if (this.described) return this.description;
+    // Full of workers that are all still starting: the first of them to be ready will tell.
+    if (this.size >= this.maxWorkers) return this.firstDescription;
+    this.makeIdle(await this.startWorker(accountId));
+    return this.description;
   }
 
   /** A worker for one call of `accountId`: an idle one, a new one, or the next one freed. */
@@ -138,6 +153,8 @@ export class WorkerPool {
         startTimeoutMs: this.options.startTimeoutMs,
       });
       this.description = worker.description;
+      this.described = true;
+      this.resolveFirstDescription(worker.description);
       if (worker.description.maxWorkers) this.maxWorkers = Math.max(1, Math.min(this.options.maxWorkers, worker.description.maxWorkers));
       void worker.exited.then(() => this.forget(worker));
       return worker;

@@ -19,6 +19,8 @@ import type {
   StoredLogLine,
 } from '../types.js';
 import { migratePostgres } from './migrate.js';
+import type { CompletedUpload, FileRow, NewFile, UploadCompletion } from '../types.js';
+import { FILE_COLUMNS, toFile } from '../file-rows.js';
 
 const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 type Queryable = pg.Pool | pg.PoolClient;
@@ -155,13 +157,14 @@ export class PostgresStore implements Store {
       if (options.spendKeyId) await this.spendKey(db, options.spendKeyId, id, run.createdAt);
       const values = [
         run.accountId, run.keyId, run.serviceId, run.method, run.path, run.query, run.mode, run.input, run.inputContentType,
-        JSON.stringify(run.requestHeaders), run.correlationId, run.nodeId, id,
+        JSON.stringify(run.requestHeaders), run.correlationId, run.nodeId, id, run.leaseExpiresAt ?? null,
       ];
       if (options.provisionedId) {
         const row = await this.one(
           `UPDATE runs SET account_id = $1, key_id = $2, service_id = $3, method = $4, path = $5, query = $6, mode = $7, input = $8,
-             input_content_type = $9, request_headers = $10, correlation_id = $11, node_id = $12, status = 'queued', expires_at = NULL
-           WHERE id = $13 AND account_id = $1 AND status = 'provisioned' AND expires_at > $14 RETURNING *`,
+             input_content_type = $9, request_headers = $10, correlation_id = $11, node_id = $12, lease_expires_at = $14,
+             status = 'queued', expires_at = NULL
+           WHERE id = $13 AND account_id = $1 AND status = 'provisioned' AND expires_at > $15 RETURNING *`,
           [...values, run.createdAt],
           db,
         );
@@ -172,7 +175,8 @@ export class PostgresStore implements Store {
       }
       const row = await this.one(
         `INSERT INTO runs (account_id, key_id, service_id, method, path, query, mode, input, input_content_type, request_headers,
-           correlation_id, node_id, id, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'queued', $14) RETURNING *`,
+           correlation_id, node_id, id, lease_expires_at, status, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'queued', $15) RETURNING *`,
         [...values, run.createdAt],
         db,
       );
@@ -225,7 +229,7 @@ export class PostgresStore implements Store {
 
   async extendLeases(nodeId: string, runIds: readonly string[], leaseExpiresAt: Millis): Promise<void> {
     if (runIds.length === 0) return;
-    await this.changes(`UPDATE runs SET lease_expires_at = $1 WHERE id = ANY($2::text[]) AND node_id = $3 AND status = 'running'`, [leaseExpiresAt, runIds, nodeId]);
+    await this.changes(`UPDATE runs SET lease_expires_at = $1 WHERE id = ANY($2::text[]) AND node_id = $3 AND status IN ('queued', 'running')`, [leaseExpiresAt, runIds, nodeId]);
   }
 
   async completeRun(id: string, o: RunOutcome, ownerNodeId?: string): Promise<boolean> {
@@ -256,7 +260,10 @@ export class PostgresStore implements Store {
             `SELECT * FROM runs WHERE (status = 'running' OR (status = 'queued' AND mode = 'sync')) AND node_id IS DISTINCT FROM $1`,
             [filter.notNodeId],
           )
-        : await this.rows(`SELECT * FROM runs WHERE status = 'running' AND lease_expires_at < $1`, [filter.leaseExpiredBefore]);
+        : await this.rows(
+            `SELECT * FROM runs WHERE (status = 'running' OR (status = 'queued' AND mode = 'sync')) AND lease_expires_at < $1`,
+            [filter.leaseExpiredBefore],
+          );
     return rows.map(toRun);
   }
 
@@ -290,6 +297,84 @@ export class PostgresStore implements Store {
   async lastLogLine(runId: string): Promise<StoredLogLine | undefined> {
     const row = await this.one('SELECT * FROM run_logs WHERE run_id = $1 ORDER BY seq DESC LIMIT 1', [runId]);
     return row && toLogLine(row);
+  }
+
+  async createFile(f: NewFile): Promise<FileRow> {
+    const row = await this.one(
+      `INSERT INTO files (${FILE_COLUMNS}) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
+      [f.id, f.accountId, f.name, f.backend, f.storageKey, f.contentType, f.declaredSize, f.createdAt, f.uploadExpiresAt, f.expiresAt],
+    );
+    return toFile(row!);
+  }
+
+  async getFile(id: string): Promise<FileRow | undefined> {
+    const row = await this.one('SELECT * FROM files WHERE id = $1', [id]);
+    return row && toFile(row);
+  }
+
+  async claimUpload(id: string, nodeId: string, at: Millis): Promise<boolean> {
+    return (await this.changes(`UPDATE files SET status = 'uploading', node_id = $1, upload_started_at = $2 WHERE id = $3 AND status = 'pending'`, [nodeId, at, id])) === 1;
+  }
+
+  async releaseUpload(id: string, nodeId: string): Promise<boolean> {
+    const sql = `UPDATE files SET status = 'pending', node_id = NULL, upload_started_at = NULL WHERE id = $1 AND status = 'uploading' AND node_id = $2`;
+    return (await this.changes(sql, [id, nodeId])) === 1;
+  }
+
+  async completeUpload(id: string, nodeId: string, done: CompletedUpload, quotaBytes: number): Promise<UploadCompletion> {
+    return this.tx(async (db): Promise<UploadCompletion> => {
+      const file = await this.one(`SELECT account_id FROM files WHERE id = $1 AND status = 'uploading' AND node_id = $2`, [id, nodeId], db);
+      if (!file) return 'gone';
+      if (quotaBytes > 0) {
+        // The account row's lock serialises completions of one account, so two cannot both fit.
+        await this.one('SELECT id FROM accounts WHERE id = $1 FOR UPDATE', [file.account_id], db);
+        const used = await this.one(`SELECT COALESCE(SUM(size), 0) AS used FROM files WHERE account_id = $1 AND status = 'ready'`, [file.account_id], db);
+        if (Number(used!.used) + done.size > quotaBytes) return 'quota_exceeded';
+      }
+      const changed = await this.changes(
+        `UPDATE files SET status = 'ready', size = $1, sha256 = $2, content_type = COALESCE($3, content_type), completed_at = $4, node_id = NULL
+         WHERE id = $5 AND status = 'uploading' AND node_id = $6`,
+        [done.size, done.sha256, done.contentType, done.completedAt, id, nodeId],
+        db,
+      );
+      return changed === 1 ? 'completed' : 'gone';
+    });
+  }
+
+  async storageUsed(accountId: string): Promise<number> {
+    const row = await this.one(`SELECT COALESCE(SUM(size), 0) AS used FROM files WHERE account_id = $1 AND status = 'ready'`, [accountId]);
+    return Number(row!.used);
+  }
+
+  async listFiles(accountId: string, options: { limit: number; before?: { createdAt: Millis; id: string } }): Promise<FileRow[]> {
+    const { limit, before } = options;
+    const rows = before
+      ? await this.rows('SELECT * FROM files WHERE account_id = $1 AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4', [accountId, before.createdAt, before.id, limit])
+      : await this.rows('SELECT * FROM files WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2', [accountId, limit]);
+    return rows.map(toFile);
+  }
+
+  async deleteFile(id: string, accountId?: string): Promise<FileRow | undefined> {
+    const row = accountId
+      ? await this.one('DELETE FROM files WHERE id = $1 AND account_id = $2 RETURNING *', [id, accountId])
+      : await this.one('DELETE FROM files WHERE id = $1 RETURNING *', [id]);
+    return row && toFile(row);
+  }
+
+  async findCollectableFiles(now: Millis, staleUploadBefore: Millis, limit: number): Promise<FileRow[]> {
+    const rows = await this.rows(
+      `SELECT * FROM files WHERE expires_at <= $1 OR (status = 'pending' AND upload_expires_at <= $1)
+         OR (status = 'uploading' AND upload_started_at < $2) ORDER BY expires_at LIMIT $3`,
+      [now, staleUploadBefore, limit],
+    );
+    return rows.map(toFile);
+  }
+
+  async releaseOrphanedUploads(notNodeId: string): Promise<number> {
+    return this.changes(
+      `UPDATE files SET status = 'pending', node_id = NULL, upload_started_at = NULL WHERE status = 'uploading' AND node_id IS DISTINCT FROM $1`,
+      [notNodeId],
+    );
   }
 }
 

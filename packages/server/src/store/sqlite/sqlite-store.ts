@@ -19,6 +19,8 @@ import type {
   StoredLogLine,
 } from '../types.js';
 import { migrateSqlite } from './migrate.js';
+import type { CompletedUpload, FileRow, NewFile, UploadCompletion } from '../types.js';
+import { FILE_COLUMNS, toFile } from '../file-rows.js';
 import { toApiKey, toLogLine, toRun, type Row } from '../rows.js';
 
 const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -149,12 +151,12 @@ export class SqliteStore implements Store {
       if (options.spendKeyId) this.spendKey(options.spendKeyId, id, run.createdAt);
       const values = [
         run.accountId, run.keyId, run.serviceId, run.method, run.path, run.query, run.mode, run.input, run.inputContentType,
-        JSON.stringify(run.requestHeaders), run.correlationId, run.nodeId,
+        JSON.stringify(run.requestHeaders), run.correlationId, run.nodeId, run.leaseExpiresAt ?? null,
       ];
       if (options.provisionedId) {
         const changed = this.run(
           `UPDATE runs SET account_id = ?, key_id = ?, service_id = ?, method = ?, path = ?, query = ?, mode = ?, input = ?,
-             input_content_type = ?, request_headers = ?, correlation_id = ?, node_id = ?, status = 'queued', expires_at = NULL
+             input_content_type = ?, request_headers = ?, correlation_id = ?, node_id = ?, lease_expires_at = ?, status = 'queued', expires_at = NULL
            WHERE id = ? AND account_id = ? AND status = 'provisioned' AND expires_at > ?`,
           ...values, id, run.accountId, run.createdAt,
         );
@@ -166,7 +168,7 @@ export class SqliteStore implements Store {
       } else {
         this.run(
           `INSERT INTO runs (account_id, key_id, service_id, method, path, query, mode, input, input_content_type, request_headers,
-             correlation_id, node_id, id, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
+             correlation_id, node_id, lease_expires_at, id, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
           ...values, id, run.createdAt,
         );
       }
@@ -218,7 +220,7 @@ export class SqliteStore implements Store {
   }
 
   async extendLeases(nodeId: string, runIds: readonly string[], leaseExpiresAt: Millis): Promise<void> {
-    const update = this.stmt(`UPDATE runs SET lease_expires_at = ? WHERE id = ? AND node_id = ? AND status = 'running'`);
+    const update = this.stmt(`UPDATE runs SET lease_expires_at = ? WHERE id = ? AND node_id = ? AND ${ACTIVE}`);
     this.db.transaction(() => {
       for (const id of runIds) update.run(leaseExpiresAt, id, nodeId);
     })();
@@ -251,7 +253,10 @@ export class SqliteStore implements Store {
             `SELECT * FROM runs WHERE (status = 'running' OR (status = 'queued' AND mode = 'sync')) AND node_id IS NOT ?`,
             filter.notNodeId,
           )
-        : this.all(`SELECT * FROM runs WHERE status = 'running' AND lease_expires_at < ?`, filter.leaseExpiredBefore);
+        : this.all(
+            `SELECT * FROM runs WHERE (status = 'running' OR (status = 'queued' AND mode = 'sync')) AND lease_expires_at < ?`,
+            filter.leaseExpiredBefore,
+          );
     return rows.map(toRun);
   }
 
@@ -277,6 +282,74 @@ export class SqliteStore implements Store {
   async lastLogLine(runId: string): Promise<StoredLogLine | undefined> {
     const row = this.get('SELECT * FROM run_logs WHERE run_id = ? ORDER BY seq DESC LIMIT 1', runId);
     return row && toLogLine(row);
+  }
+
+  async createFile(f: NewFile): Promise<FileRow> {
+    this.run(
+      `INSERT INTO files (${FILE_COLUMNS}) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)`,
+      f.id, f.accountId, f.name, f.backend, f.storageKey, f.contentType, f.declaredSize, f.createdAt, f.uploadExpiresAt, f.expiresAt,
+    );
+    return toFile(this.get('SELECT * FROM files WHERE id = ?', f.id)!);
+  }
+
+  async getFile(id: string): Promise<FileRow | undefined> {
+    const row = this.get('SELECT * FROM files WHERE id = ?', id);
+    return row && toFile(row);
+  }
+
+  async claimUpload(id: string, nodeId: string, at: Millis): Promise<boolean> {
+    return this.run(`UPDATE files SET status = 'uploading', node_id = ?, upload_started_at = ? WHERE id = ? AND status = 'pending'`, nodeId, at, id) === 1;
+  }
+
+  async releaseUpload(id: string, nodeId: string): Promise<boolean> {
+    return this.run(`UPDATE files SET status = 'pending', node_id = NULL, upload_started_at = NULL WHERE id = ? AND status = 'uploading' AND node_id = ?`, id, nodeId) === 1;
+  }
+
+  async completeUpload(id: string, nodeId: string, done: CompletedUpload, quotaBytes: number): Promise<UploadCompletion> {
+    return this.db.transaction((): UploadCompletion => {
+      const file = this.get(`SELECT account_id FROM files WHERE id = ? AND status = 'uploading' AND node_id = ?`, id, nodeId);
+      if (!file) return 'gone';
+      if (quotaBytes > 0) {
+        const used = Number(this.stmt(`SELECT COALESCE(SUM(size), 0) FROM files WHERE account_id = ? AND status = 'ready'`).pluck().get(file.account_id));
+        if (used + done.size > quotaBytes) return 'quota_exceeded';
+      }
+      this.run(
+        `UPDATE files SET status = 'ready', size = ?, sha256 = ?, content_type = COALESCE(?, content_type), completed_at = ?, node_id = NULL WHERE id = ?`,
+        done.size, done.sha256, done.contentType, done.completedAt, id,
+      );
+      return 'completed';
+    }).immediate();
+  }
+
+  async storageUsed(accountId: string): Promise<number> {
+    return Number(this.stmt(`SELECT COALESCE(SUM(size), 0) FROM files WHERE account_id = ? AND status = 'ready'`).pluck().get(accountId));
+  }
+
+  async listFiles(accountId: string, options: { limit: number; before?: { createdAt: Millis; id: string } }): Promise<FileRow[]> {
+    const { limit, before } = options;
+    const rows = before
+      ? this.all('SELECT * FROM files WHERE account_id = ? AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?', accountId, before.createdAt, before.id, limit)
+      : this.all('SELECT * FROM files WHERE account_id = ? ORDER BY created_at DESC, id DESC LIMIT ?', accountId, limit);
+    return rows.map(toFile);
+  }
+
+  async deleteFile(id: string, accountId?: string): Promise<FileRow | undefined> {
+    const row = accountId
+      ? this.get('DELETE FROM files WHERE id = ? AND account_id = ? RETURNING *', id, accountId)
+      : this.get('DELETE FROM files WHERE id = ? RETURNING *', id);
+    return row && toFile(row);
+  }
+
+  async findCollectableFiles(now: Millis, staleUploadBefore: Millis, limit: number): Promise<FileRow[]> {
+    return this.all(
+      `SELECT * FROM files WHERE expires_at <= ? OR (status = 'pending' AND upload_expires_at <= ?)
+         OR (status = 'uploading' AND upload_started_at < ?) ORDER BY expires_at LIMIT ?`,
+      now, now, staleUploadBefore, limit,
+    ).map(toFile);
+  }
+
+  async releaseOrphanedUploads(notNodeId: string): Promise<number> {
+    return this.run(`UPDATE files SET status = 'pending', node_id = NULL, upload_started_at = NULL WHERE status = 'uploading' AND node_id IS NOT ?`, notNodeId);
   }
 }
 
