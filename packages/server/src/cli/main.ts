@@ -9,46 +9,39 @@ import type { Store } from '../store/store.js';
 
 const program = new Command('runlet').description('Runlet: a self-hosted runtime for workflow services.').showHelpAfterError();
 
-/** The flags every server command takes; each also has an environment variable (see --help). */
-function serverOptions(cmd: Command, defaults: ConfigInput): Command {
-  const opt = (flags: string, key: keyof Config, description: string) =>
-    cmd.addOption(new Option(flags, `${description}`).env(envNameOf(key)));
-  opt('--host <host>', 'host', `address to listen on (default ${defaults.host ?? '127.0.0.1'})`);
-  opt('--port <port>', 'port', `port to listen on, 0 for any free one (default ${defaults.port ?? 8080})`);
-  opt('--data <dir>', 'dataDir', `data folder for the embedded store (default ${defaults.dataDir ?? '.runlet'})`);
-  opt('--services <dir>', 'servicesDir', `folder of services (default ${defaults.servicesDir ?? 'services'})`);
-  opt('--public-url <url>', 'publicUrl', 'base URL clients and workers use, when behind a proxy');
-  opt('--database <url>', 'database', 'PostgreSQL URL shared by several nodes (also DATABASE_URL); default: SQLite in the data folder');
-  opt('--sync-timeout <seconds>', 'syncTimeoutSeconds', 'sync calls answer 504 after this (default 120)');
-  opt('--run-timeout <seconds>', 'runTimeoutSeconds', 'every run is stopped after this (default 1800)');
-  opt('--body-limit <bytes>', 'bodyLimitBytes', 'largest request body (default 10 MiB)');
-  opt('--max-workers <n>', 'maxWorkersPerService', 'workers (calls at once) per service (default 4)');
-  opt('--min-warm <n>', 'minWarmWorkers', 'workers kept warm per service (default 1)');
-  opt('--max-queued <n>', 'maxQueuedPerService', 'sync calls that may wait per service before 429 (default 1000)');
-  opt('--log-level <level>', 'logLevel', 'server log level (default info)');
+/** The flags of the server commands: each sets one config key and has an environment variable too. */
+const SERVER_FLAGS: [flags: string, key: keyof Config, description: string][] = [
+  ['--host <host>', 'host', 'address to listen on (default 127.0.0.1)'],
+  ['--port <port>', 'port', 'port to listen on, 0 for any free one (default 8080)'],
+  ['--data <dir>', 'dataDir', 'data folder for the embedded store (default .runlet)'],
+  ['--services <dir>', 'servicesDir', 'folder of services (default services; examples/services for dev)'],
+  ['--database <url>', 'database', 'PostgreSQL URL shared by several nodes (also DATABASE_URL); default: SQLite in the data folder'],
+  ['--database-pool-size <n>', 'databasePoolSize', 'PostgreSQL connections per node (default 10)'],
+  ['--public-url <url>', 'publicUrl', 'base URL clients and workers use, when behind a proxy'],
+  ['--sync-timeout <seconds>', 'syncTimeoutSeconds', 'sync calls answer 504 after this (default 120)'],
+  ['--run-timeout <seconds>', 'runTimeoutSeconds', 'every run is stopped after this (default 1800)'],
+  ['--lease-seconds <seconds>', 'leaseSeconds', "how soon a dead node's runs are taken over (default 30)"],
+  ['--body-limit <bytes>', 'bodyLimitBytes', 'largest request body (default 10 MiB)'],
+  ['--max-workers <n>', 'maxWorkersPerService', 'workers (calls at once) per service (default 4)'],
+  ['--min-warm <n>', 'minWarmWorkers', 'workers kept warm per service (default 1)'],
+  ['--max-queued <n>', 'maxQueuedPerService', 'sync calls that may wait per service before 429 (default 1000)'],
+  ['--log-level <level>', 'logLevel', 'server log level (default info)'],
+];
+
+function serverCommand(name: string, description: string): Command {
+  const cmd = program.command(name).description(description);
+  for (const [flags, key, help] of SERVER_FLAGS) cmd.addOption(new Option(flags, help).env(envNameOf(key)));
   return cmd;
 }
 
-function configFrom(options: Record<string, string | undefined>, defaults: ConfigInput): Config {
-  const given = (o: object) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-  return loadConfig({
-    ...defaults,
-    ...given({
-    host: options.host,
-    port: options.port as unknown as number,
-    dataDir: options.data,
-    servicesDir: options.services,
-    publicUrl: options.publicUrl,
-    database: options.database,
-    syncTimeoutSeconds: options.syncTimeout as unknown as number,
-    runTimeoutSeconds: options.runTimeout as unknown as number,
-    bodyLimitBytes: options.bodyLimit as unknown as number,
-    maxWorkersPerService: options.maxWorkers as unknown as number,
-    minWarmWorkers: options.minWarm as unknown as number,
-    maxQueuedPerService: options.maxQueued as unknown as number,
-    logLevel: options.logLevel as Config['logLevel'],
-    }),
-  });
+/** Flags given on the command line (commander has already folded in their environment variables). */
+function configFrom(cmd: Command, defaults: ConfigInput): Config {
+  const given: Record<string, unknown> = {};
+  for (const [flags, key] of SERVER_FLAGS) {
+    const value = cmd.getOptionValue(new Option(flags).attributeName());
+    if (value !== undefined) given[key] = value;
+  }
+  return loadConfig({ ...defaults, ...given });
 }
 
 async function serve(config: Config, dev: boolean): Promise<void> {
@@ -79,11 +72,11 @@ async function serve(config: Config, dev: boolean): Promise<void> {
 }
 
 const devDefaults: ConfigInput = { servicesDir: 'examples/services', watch: true, logLevel: 'warn' };
-serverOptions(program.command('dev').description('run on the embedded store, watching the services folder; prints the URL and a new API key'), devDefaults).action(
-  (options) => serve(configFrom(options, devDefaults), true),
+serverCommand('dev', 'run on the embedded store, watching the services folder; prints the URL and a new API key').action((_options, cmd: Command) =>
+  serve(configFrom(cmd, devDefaults), true),
 );
-serverOptions(program.command('serve').description('run in production: every setting from flags or RUNLET_* environment variables'), {}).action((options) =>
-  serve(configFrom(options, {}), false),
+serverCommand('serve', 'run in production: every setting from flags or RUNLET_* environment variables').action((_options, cmd: Command) =>
+  serve(configFrom(cmd, {}), false),
 );
 
 const keys = program.command('keys').description('manage API keys of the default account');
