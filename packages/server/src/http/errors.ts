@@ -5,6 +5,7 @@ import { RunletError } from '../errors.js';
 /** Sends a runtime error: its status, its JSON body, and the header that marks it as Runlet's own. */
 export function sendError(reply: FastifyReply, err: RunletError): FastifyReply {
   for (const [name, value] of Object.entries(err.extra.headers ?? {})) reply.header(name, value);
+  if (err.extra.requestId) reply.header('x-request-id', err.extra.requestId);
   return reply.code(err.status).header(RUNTIME_ERROR_HEADER, err.code).type('application/json').send(err.toBody());
 }
 
