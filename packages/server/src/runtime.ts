@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { workerEnv } from '@runlet/protocol';
 import type { Config } from './config.js';
 import { Access } from './engine/access.js';
@@ -14,6 +15,7 @@ import { PostgresStore } from './store/postgres/postgres-store.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 import { ServiceRegistry } from './workers/service-registry.js';
+import { WorkerRegistry } from './workers/worker-registry.js';
 
 /** How often provisioned ids that lapsed unused are swept away. */
 const PROVISION_SWEEP_MS = 60_000;
@@ -33,6 +35,7 @@ export class Runtime {
   /** Uploaded files: metadata in the store, bytes on local disk or S3. */
   readonly files: Files;
   private readonly workerKeys: WorkerKeys;
+  private readonly workerRegistry: WorkerRegistry;
   private baseUrl = '';
   private sweepTimer: NodeJS.Timeout | undefined;
   private recoveryTimer: NodeJS.Timeout | undefined;
@@ -47,6 +50,7 @@ export class Runtime {
     files?: Files,
   ) {
     this.nodeId = nodeId;
+    this.workerRegistry = new WorkerRegistry(path.join(config.dataDir, 'workers'));
     this.logs = new LogRecorder(store, this.bus, (err) => log.error({ err }, 'could not write log lines'));
     this.access = new Access(store);
     this.workerKeys = new WorkerKeys(store);
@@ -58,6 +62,7 @@ export class Runtime {
         idleMs: config.workerIdleSeconds * 1000,
         maxQueued: config.maxQueuedPerService,
         startTimeoutMs: config.workerStartTimeoutSeconds * 1000,
+        registry: this.workerRegistry,
         envFor: async (accountId) => ({
           [workerEnv.runtimeUrl]: this.baseUrl,
           [workerEnv.apiKey]: await this.workerKeys.forAccount(accountId),
@@ -98,7 +103,11 @@ export class Runtime {
    */
   async start(baseUrl: string): Promise<void> {
     this.baseUrl = this.config.publicUrl?.replace(/\/$/, '') ?? baseUrl;
-    await this.store.deleteInternalKeys();
+    const reaped = this.workerRegistry.reapLeftovers();
+    if (reaped) this.log.warn({ reaped }, 'stopped worker processes left running by a previous runtime');
+    // One node: the worker keys of a previous process are dead weight. In a cluster they may
+    // belong to live nodes (their secrets are only ever in those nodes' memory).
+    if (this.store.kind === 'sqlite') await this.store.deleteInternalKeys();
     await this.files.start();
     this.registry.reload();
     if (this.config.watch) this.registry.watch();

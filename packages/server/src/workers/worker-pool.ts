@@ -2,6 +2,7 @@ import type { ServiceDescription } from '@runlet/protocol';
 import { RunletError } from '../errors.js';
 import type { ServiceSpec } from './service-spec.js';
 import { WorkerProcess, WorkerStartError } from './worker-process.js';
+import type { WorkerRegistry } from './worker-registry.js';
 
 export interface PoolOptions {
   maxWorkers: number;
@@ -11,6 +12,7 @@ export interface PoolOptions {
   startTimeoutMs: number;
   /** The environment a worker serving `accountId` gets (service env vars, runtime URL, its key). */
   envFor(accountId: string): Promise<Record<string, string>>;
+  registry?: WorkerRegistry;
   /** Called when a worker could not start, for the server's own log. */
   onStartFailure?(error: Error): void;
 }
@@ -151,6 +153,7 @@ export class WorkerPool {
         accountId,
         env: await this.options.envFor(accountId),
         startTimeoutMs: this.options.startTimeoutMs,
+        registry: this.options.registry,
       });
       this.description = worker.description;
       this.described = true;

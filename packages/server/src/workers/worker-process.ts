@@ -9,6 +9,7 @@ import { WorkerMessage, workerEnv, type LogLevel, type LogSource, type ServiceDe
 import { randomId } from '../ids.js';
 import { LineSplitter } from './line-splitter.js';
 import type { ServiceSpec } from './service-spec.js';
+import type { WorkerRegistry } from './worker-registry.js';
 
 /** One line a worker produced: printed output, or a structured line from the SDK logger. */
 export interface WorkerOutput {
@@ -25,6 +26,8 @@ export interface WorkerStartOptions {
   /** The worker's whole environment besides what the runtime itself adds: nothing is inherited. */
   env: Record<string, string>;
   startTimeoutMs: number;
+  /** Where the process is recorded while it lives, so a runtime that dies can have it reaped. */
+  registry?: WorkerRegistry;
 }
 
 export class WorkerStartError extends Error {
@@ -111,6 +114,11 @@ export class WorkerProcess {
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
     });
     const worker = new WorkerProcess(spec, options.accountId, child, socketPath);
+    const pid = child.pid;
+    if (pid !== undefined && options.registry) {
+      options.registry.add(pid);
+      void worker.exited.then(() => options.registry!.remove(pid));
+    }
     const recent: string[] = [];
     const keep = (line: WorkerOutput) => {
       recent.push(line.message);
