@@ -33,6 +33,8 @@ export const ConfigSchema = z
     /** Workers per service (and so calls in flight per service) unless the service says otherwise. */
     maxWorkersPerService: count.min(1).default(4),
     minWarmWorkers: count.default(1),
+    /** SDK hosts kept started for no service yet, so a TypeScript service's first call starts fast. */
+    spareHosts: count.default(1),
     workerIdleSeconds: seconds.default(300),
     workerStartTimeoutSeconds: seconds.default(15),
     /** Calls that may wait for a busy service before the next caller gets 429. */
@@ -108,6 +110,7 @@ export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv =
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const config = parsed.data;
+  if (config.filesBackend === 's3' && !config.s3Bucket) throw new ConfigError('invalid configuration: filesBackend "s3" needs s3Bucket (RUNLET_S3_BUCKET)');
   return Object.freeze({
     ...config,
     dataDir: path.resolve(config.dataDir),

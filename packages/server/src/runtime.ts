@@ -15,6 +15,7 @@ import { PostgresStore } from './store/postgres/postgres-store.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 import { ServiceRegistry } from './workers/service-registry.js';
+import { HostSpares } from './workers/host-spares.js';
 import { WorkerRegistry } from './workers/worker-registry.js';
 
 /** How often provisioned ids that lapsed unused are swept away. */
@@ -36,6 +37,7 @@ export class Runtime {
   readonly files: Files;
   private readonly workerKeys: WorkerKeys;
   private readonly workerRegistry: WorkerRegistry;
+  private readonly spares: HostSpares;
   private baseUrl = '';
   private sweepTimer: NodeJS.Timeout | undefined;
   private recoveryTimer: NodeJS.Timeout | undefined;
@@ -51,6 +53,7 @@ export class Runtime {
   ) {
     this.nodeId = nodeId;
     this.workerRegistry = new WorkerRegistry(path.join(config.dataDir, 'workers'));
+    this.spares = new HostSpares(config.spareHosts, this.workerRegistry);
     this.logs = new LogRecorder(store, this.bus, (err) => log.error({ err }, 'could not write log lines'));
     this.access = new Access(store);
     this.workerKeys = new WorkerKeys(store);
@@ -63,6 +66,7 @@ export class Runtime {
         maxQueued: config.maxQueuedPerService,
         startTimeoutMs: config.workerStartTimeoutSeconds * 1000,
         registry: this.workerRegistry,
+        spares: this.spares,
         envFor: async (accountId) => ({
           [workerEnv.runtimeUrl]: this.baseUrl,
           [workerEnv.apiKey]: await this.workerKeys.forAccount(accountId),
@@ -109,6 +113,7 @@ export class Runtime {
     // belong to live nodes (their secrets are only ever in those nodes' memory).
     if (this.store.kind === 'sqlite') await this.store.deleteInternalKeys();
     await this.files.start();
+    this.spares.fill();
     this.registry.reload();
     if (this.config.watch) this.registry.watch();
     const account = await this.store.defaultAccount();
@@ -141,6 +146,7 @@ export class Runtime {
       this.engine.abortAll();
       await this.engine.drain();
       this.engine.close();
+      this.spares.close();
       await this.registry.close();
       await this.logs.flush();
       await this.access.close();

@@ -2,6 +2,7 @@ import type { ServiceDescription } from '@runlet/protocol';
 import { RunletError } from '../errors.js';
 import type { ServiceSpec } from './service-spec.js';
 import { WorkerProcess, WorkerStartError } from './worker-process.js';
+import type { HostSpares } from './host-spares.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
 export interface PoolOptions {
@@ -13,6 +14,7 @@ export interface PoolOptions {
   /** The environment a worker serving `accountId` gets (service env vars, runtime URL, its key). */
   envFor(accountId: string): Promise<Record<string, string>>;
   registry?: WorkerRegistry;
+  spares?: HostSpares;
   /** Called when a worker could not start, for the server's own log. */
   onStartFailure?(error: Error): void;
 }
@@ -154,6 +156,7 @@ export class WorkerPool {
         env: await this.options.envFor(accountId),
         startTimeoutMs: this.options.startTimeoutMs,
         registry: this.options.registry,
+        spares: this.options.spares,
       });
       this.description = worker.description;
       this.described = true;

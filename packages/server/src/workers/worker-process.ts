@@ -9,6 +9,7 @@ import { WorkerMessage, workerEnv, type LogLevel, type LogSource, type ServiceDe
 import { randomId } from '../ids.js';
 import { LineSplitter } from './line-splitter.js';
 import type { ServiceSpec } from './service-spec.js';
+import type { HostSpares } from './host-spares.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
 /** One line a worker produced: printed output, or a structured line from the SDK logger. */
@@ -28,6 +29,8 @@ export interface WorkerStartOptions {
   startTimeoutMs: number;
   /** Where the process is recorded while it lives, so a runtime that dies can have it reaped. */
   registry?: WorkerRegistry;
+  /** SDK hosts already started, waiting for a service. */
+  spares?: HostSpares;
 }
 
 export class WorkerStartError extends Error {
@@ -37,7 +40,13 @@ export class WorkerStartError extends Error {
 const HOST_ENTRY = fileFromSpecifier('@runlet/sdk/host');
 const TSX = import.meta.resolve('tsx');
 const SOCKET_DIR = path.join(os.tmpdir(), `runlet-${process.pid}`);
-const BASE_ENV = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
+/** All a worker inherits that is not its service's or account's: a fixed PATH and locale. */
+export const WORKER_BASE_ENV: Readonly<Record<string, string>> = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
+
+/** How to start the SDK host (the TypeScript loader, then the host module). */
+export function sdkHostCommand(): string[] {
+  return [process.execPath, '--import', TSX, HOST_ENTRY];
+}
 /** The last output lines kept to explain a worker that failed to start. */
 const START_OUTPUT_LINES = 20;
 
@@ -92,27 +101,27 @@ export class WorkerProcess {
 
   static async start(options: WorkerStartOptions): Promise<WorkerProcess> {
     const { spec } = options;
-    const env: Record<string, string> = { ...BASE_ENV, ...spec.env, ...options.env, [workerEnv.serviceId]: spec.id };
+    const env: Record<string, string> = { ...WORKER_BASE_ENV, ...spec.env, ...options.env, [workerEnv.serviceId]: spec.id };
     let socketPath: string | undefined;
     let port: number | undefined;
-    let argv: string[];
+    let child: ChildProcess;
     if (spec.kind === 'sdk') {
       mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o700 });
       socketPath = path.join(SOCKET_DIR, `${randomId(10)}.sock`);
       env[workerEnv.socket] = socketPath;
       env[workerEnv.entry] = spec.entry!;
-      argv = [process.execPath, '--import', TSX, HOST_ENTRY];
+      const spare = options.spares?.take();
+      if (spare) {
+        spare.stdin!.write(JSON.stringify({ cwd: spec.dir, env }) + '\n');
+        child = spare;
+      } else {
+        child = spawnWorker(sdkHostCommand(), spec.dir, env);
+      }
     } else {
       port = await freePort();
       env.PORT = String(port);
-      argv = spec.command!;
+      child = spawnWorker(spec.command!, spec.dir, env);
     }
-    const child = spawn(argv[0]!, argv.slice(1), {
-      cwd: spec.dir,
-      env,
-      // stdin stays open as a lifeline: the SDK host exits when it closes (the runtime died).
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-    });
     const worker = new WorkerProcess(spec, options.accountId, child, socketPath);
     const pid = child.pid;
     if (pid !== undefined && options.registry) {
@@ -134,7 +143,7 @@ export class WorkerProcess {
             throw new WorkerStartError(`the worker ${worker.exitDescription} before it was ready`);
           }),
           once(child, 'error').then(([err]) => {
-            throw new WorkerStartError(`could not start ${argv[0]}: ${(err as Error).message}`);
+            throw new WorkerStartError(`could not start ${String(child.spawnfile)}: ${(err as Error).message}`);
           }),
         ]),
         options.startTimeoutMs,
@@ -205,6 +214,15 @@ export class WorkerProcess {
       channel.on('data', (chunk: Buffer) => splitter.push(chunk));
     });
   }
+}
+
+function spawnWorker(argv: string[], cwd: string, env: Record<string, string>): ChildProcess {
+  return spawn(argv[0]!, argv.slice(1), {
+    cwd,
+    env,
+    // stdin stays open as a lifeline: the SDK host exits when it closes (the runtime died).
+    stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+  });
 }
 
 /** A channel line that is not a valid message is still shown, as a plain logger line. */
