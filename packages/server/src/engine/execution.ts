@@ -96,7 +96,6 @@ export class Execution {
         out?.destroy(err as Error);
         throw err;
       }
-      out?.end();
       await this.settleOutput();
       lease.release(true);
       clearTimeout(timer);
@@ -107,14 +106,16 @@ export class Execution {
         responseContentType: headerValue(res.headers['content-type']),
         responseBody: Buffer.concat(captured),
       });
+      // Only now: a caller that reads the record right after the answer must find the run ended.
+      out?.end();
     } catch (err) {
       clearTimeout(timer);
       const failure = await this.classify(err);
       await this.settleOutput();
       lease.release(false);
       logs.write(run.id, { level: 'error', source: 'runtime', message: failure.message, timeMicros: nowMicros() });
-      this.rejectResponse(new RunletError(failure.code, failure.message, { requestId: run.id }));
       await this.end({ status: failure.status, completedAt: Date.now(), error: failure.message, errorCode: failure.code });
+      this.rejectResponse(new RunletError(failure.code, failure.message, { requestId: run.id }));
     }
   }
 
