@@ -3,3 +3,4 @@ export * from './run.js';
 export * from './logs.js';
 export * from './worker.js';
 export * from './keys.js';
+export * from './files.js';

@@ -11,10 +11,27 @@ import { RUNTIME_ERROR_HEADER, workerEnv, workerHeaders, type ServiceDescription
 import { z } from 'zod';
 import { sendToRuntime } from './channel.js';
 import { HttpError } from './errors.js';
+import { files } from './files.js';
 import { createLogger } from './logger.js';
 import { runService } from './run-service.js';
 import { isService, type Service, type ServiceContext } from './service.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
+
+// The runtime holds our stdin open for as long as it lives: when it goes, so do we.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('error', () => process.exit(0));
+
+// A host may be started ahead of need, for no service yet: it then waits for its assignment
+// (the service, its folder and its whole environment) as the first line on stdin. Node, the
+// TypeScript loader and the SDK are loaded by then, so a first call costs only the import of
+// the service itself.
+if (!process.env[workerEnv.entry]) {
+  const assignment = await firstLine(process.stdin).then((line) => JSON.parse(line) as { cwd: string; env: Record<string, string> });
+  for (const name of Object.keys(process.env)) delete process.env[name];
+  Object.assign(process.env, assignment.env);
+  process.chdir(assignment.cwd);
+}
+process.stdin.resume();
 
 const entry = process.env[workerEnv.entry];
 const socket = process.env[workerEnv.socket];
@@ -22,11 +39,6 @@ if (!entry || !socket) {
   console.error(`the Runlet worker host needs ${workerEnv.entry} and ${workerEnv.socket}`);
   process.exit(2);
 }
-
-// The runtime holds our stdin open for as long as it lives: when it goes, so do we.
-process.stdin.on('end', () => process.exit(0));
-process.stdin.on('error', () => process.exit(0));
-process.stdin.resume();
 
 const mod = (await import(pathToFileURL(entry).href)) as { default?: unknown };
 const service = mod.default;
@@ -61,6 +73,7 @@ async function handle(svc: Service, req: IncomingMessage, res: ServerResponse): 
     env: process.env,
     runService: (serviceId, input, options) =>
       runService(serviceId, input, { ...options, correlationId: req.headers[workerHeaders.correlationId]?.toString() ?? null }),
+    files,
   };
   let response: Response;
   try {
@@ -100,10 +113,10 @@ async function callHandler(svc: Service, request: Request, ctx: ServiceContext):
   return Response.json(out ?? null);
 }
 
-/** Types whose body may be handed to a handler as a string. */
+/** Types whose body a schema service still reads (as a string): none given, or plain text, which some clients use for JSON. */
 function isTextual(contentType: string): boolean {
   const type = contentType.split(';')[0]!.trim().toLowerCase();
-  return type === '' || type.startsWith('text/');
+  return type === '' || type === 'text/plain';
 }
 
 function runtimeError(status: number, code: string, message: string, details?: unknown): Response {
@@ -162,4 +175,18 @@ function jsonSchemaOf(schema: StandardSchemaV1 | undefined): unknown {
   } catch {
     return undefined;
   }
+}
+
+function firstLine(stream: NodeJS.ReadStream): Promise<string> {
+  return new Promise((resolve) => {
+    let buffered = '';
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const end = buffered.indexOf('\n');
+      if (end === -1) return;
+      stream.off('data', onData);
+      resolve(buffered.slice(0, end));
+    };
+    stream.on('data', onData);
+  });
 }

@@ -7,4 +7,6 @@ export { HttpError } from './errors.js';
 export { sse, formatSseEvent } from './sse.js';
 export type { SseEvent } from './sse.js';
 export { runService } from './run-service.js';
+export { files, FileError } from './files.js';
+export type { FileHelpers, FileData, UploadOptions } from './files.js';
 export { z } from 'zod';

@@ -1,4 +1,5 @@
 import type { StandardSchemaV1 } from './standard-schema.js';
+import type { FileHelpers } from './files.js';
 import type { Logger } from './logger.js';
 
 /** What a handler knows about the call it serves. */
@@ -15,6 +16,8 @@ export interface ServiceContext {
   env: Readonly<Record<string, string | undefined>>;
   /** Calls another service on the same runtime, as the same account, and answers its JSON. */
   runService<T = unknown>(serviceId: string, input?: unknown, options?: { path?: string }): Promise<T>;
+  /** Reads download URLs given as input; uploads produced files and answers their download URLs. */
+  files: FileHelpers;
 }
 
 export interface ServiceOptions {

@@ -26,6 +26,13 @@ const SERVER_FLAGS: [flags: string, key: keyof Config, description: string][] = 
   ['--min-warm <n>', 'minWarmWorkers', 'workers kept warm per service (default 1)'],
   ['--max-queued <n>', 'maxQueuedPerService', 'sync calls that may wait per service before 429 (default 1000)'],
   ['--log-level <level>', 'logLevel', 'server log level (default info)'],
+  ['--files-backend <kind>', 'filesBackend', 'where uploaded files live: local or s3 (default local)'],
+  ['--files-dir <dir>', 'filesDir', 'local file storage (default <data>/files)'],
+  ['--max-file-size <bytes>', 'maxFileSizeBytes', 'largest file (default 5 GiB)'],
+  ['--account-quota <bytes>', 'accountQuotaBytes', 'stored bytes per account, 0 for no quota (default 50 GiB)'],
+  ['--s3-bucket <name>', 's3Bucket', 'bucket for --files-backend s3 (credentials: RUNLET_S3_ACCESS_KEY_ID and RUNLET_S3_SECRET_ACCESS_KEY, or the AWS chain)'],
+  ['--s3-endpoint <url>', 's3Endpoint', 'S3-compatible endpoint (default: AWS)'],
+  ['--s3-region <region>', 's3Region', 'S3 region (default us-east-1)'],
 ];
 
 function serverCommand(name: string, description: string): Command {

@@ -1,6 +1,8 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime.js';
-import { registerErrorHandling } from './errors.js';
+import { RunletError } from '../errors.js';
+import { registerErrorHandling, sendError } from './errors.js';
+import { registerFileRoutes } from './files.js';
 import { registerLogRoutes } from './logs.js';
 import { registerMetaRoutes } from './meta.js';
 import { collectRouteDocs } from './openapi.js';
@@ -16,6 +18,8 @@ export function buildApp(runtime: Runtime, options: { logger?: boolean | object 
     requestTimeout: 0,
     // Runs are the unit worth logging, not each HTTP exchange (a log stream is one long one).
     logController: new LogController({ disableRequestLogging: true }),
+    // Errors Fastify raises before routing (a URL that does not decode) get the same envelope.
+    frameworkErrors: (error, _request, reply) => sendError(reply, new RunletError('INVALID_REQUEST', error.message)),
   });
   // Bodies reach services as the bytes that were sent, whatever their type.
   app.removeAllContentTypeParsers();
@@ -25,6 +29,7 @@ export function buildApp(runtime: Runtime, options: { logger?: boolean | object 
   registerRunRoutes(app, runtime);
   registerResultRoutes(app, runtime);
   registerLogRoutes(app, runtime);
+  registerFileRoutes(app, runtime);
   registerMetaRoutes(app, runtime, openapi);
   return app;
 }
