@@ -1,3 +1,4 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { workerEnv } from '@runlet/protocol';
 import type { Config } from './config.js';
@@ -120,10 +121,12 @@ export class Runtime {
     // Warm first: a service's first worker tells whether its runs may be retried after a crash.
     await Promise.all(this.registry.list().map((e) => e.pool.warm(account.id)));
     // SQLite has one node, so every run another node id holds was left by a process now dead.
-    // A cluster cannot know that: there a run is orphaned only once its lease lapses.
+    // In a cluster only this node's own previous process is known dead (same data folder);
+    // other nodes' runs are orphaned once their leases lapse.
+    const previous = this.rememberNodeId();
     const recovered = await recoverOrphanedRuns(
       this.recoveryDeps,
-      this.store.kind === 'sqlite' ? { notNodeId: this.nodeId } : { leaseExpiredBefore: Date.now() },
+      this.store.kind === 'sqlite' ? { notNodeId: this.nodeId } : previous ? { nodeId: previous } : { leaseExpiredBefore: Date.now() },
     );
     if (recovered.failed.length || recovered.requeued.length) this.log.warn(recovered, 'recovered runs left in flight by a previous process');
     this.bus.onQueued((serviceId) => this.dispatcher.nudge(serviceId));
@@ -155,6 +158,15 @@ export class Runtime {
       await this.store.close();
     })();
     return this.closing;
+  }
+
+  /** Records this process's node id in the data folder; answers the one the previous process used. */
+  private rememberNodeId(): string | undefined {
+    const file = path.join(this.config.dataDir, 'node-id');
+    const previous = existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
+    mkdirSync(this.config.dataDir, { recursive: true });
+    writeFileSync(file, this.nodeId);
+    return previous === this.nodeId ? undefined : previous;
   }
 
   private async recoverExpiredLeases(): Promise<void> {

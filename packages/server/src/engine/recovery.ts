@@ -1,4 +1,4 @@
-import type { RunRow, Store } from '../store/store.js';
+import type { OrphanFilter, RunRow, Store } from '../store/store.js';
 import type { ServiceRegistry } from '../workers/service-registry.js';
 import type { LogRecorder } from '../logs/log-recorder.js';
 import type { RunEngine } from './run-engine.js';
@@ -10,7 +10,7 @@ import type { RunEngine } from './run-engine.js';
  */
 export async function recoverOrphanedRuns(
   deps: { store: Store; registry: ServiceRegistry; logs: LogRecorder; engine: RunEngine; nodeId: string },
-  filter: { notNodeId: string } | { leaseExpiredBefore: number },
+  filter: OrphanFilter,
 ): Promise<{ requeued: string[]; failed: string[] }> {
   const requeued: string[] = [];
   const failed: string[] = [];

@@ -19,6 +19,12 @@ import type {
 export type * from './types.js';
 
 /**
+ * Which runs count as left behind: those of every node but this one (SQLite: one node), those
+ * of one node known dead (this node's previous process), or those whose lease lapsed.
+ */
+export type OrphanFilter = { notNodeId: string } | { nodeId: string } | { leaseExpiredBefore: Millis };
+
+/**
  * What the runtime asks of durable storage, in its own words. Every backend implements this
  * and passes the same conformance suite (`test/store/conformance.ts`). Methods that change a
  * run's state are conditional writes that report whether they won, so two callers racing on
@@ -73,7 +79,7 @@ export interface Store {
    * node other than `aliveNodeId` (SQLite: one node, so every other node id is dead), or whose
    * lease expired before `leaseExpiredBefore`.
    */
-  findOrphanedRuns(filter: { notNodeId: string } | { leaseExpiredBefore: Millis }): Promise<RunRow[]>;
+  findOrphanedRuns(filter: OrphanFilter): Promise<RunRow[]>;
   /** Deletes provisioned ids that lapsed unused; answers their ids. */
   deleteExpiredProvisions(now: Millis): Promise<string[]>;
 

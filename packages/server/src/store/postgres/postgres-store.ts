@@ -4,7 +4,7 @@ import pg from 'pg';
 import { RunletError } from '../../errors.js';
 import { newAccountId } from '../../ids.js';
 import { toApiKey, toLogLine, toRun, type Row } from '../rows.js';
-import type { Store } from '../store.js';
+import type { OrphanFilter, Store } from '../store.js';
 import type {
   Account,
   ApiKeyRecord,
@@ -253,14 +253,14 @@ export class PostgresStore implements Store {
     return (await this.changes(`UPDATE runs SET status = 'queued', node_id = NULL, lease_expires_at = NULL WHERE id = $1 AND status = 'running'`, [id])) === 1;
   }
 
-  async findOrphanedRuns(filter: { notNodeId: string } | { leaseExpiredBefore: Millis }): Promise<RunRow[]> {
+  async findOrphanedRuns(filter: OrphanFilter): Promise<RunRow[]> {
+    const held = `(status = 'running' OR (status = 'queued' AND mode = 'sync'))`;
     const rows =
       'notNodeId' in filter
-        ? await this.rows(
-            `SELECT * FROM runs WHERE (status = 'running' OR (status = 'queued' AND mode = 'sync')) AND node_id IS DISTINCT FROM $1`,
-            [filter.notNodeId],
-          )
-        : await this.rows(
+        ? await this.rows(`SELECT * FROM runs WHERE ${held} AND node_id IS DISTINCT FROM $1`, [filter.notNodeId])
+        : 'nodeId' in filter
+          ? await this.rows(`SELECT * FROM runs WHERE ${held} AND node_id = $1`, [filter.nodeId])
+          : await this.rows(
             `SELECT * FROM runs WHERE (status = 'running' OR (status = 'queued' AND mode = 'sync')) AND lease_expires_at < $1`,
             [filter.leaseExpiredBefore],
           );

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { RunletError } from '../../errors.js';
 import { newAccountId } from '../../ids.js';
-import type { Store } from '../store.js';
+import type { OrphanFilter, Store } from '../store.js';
 import type {
   Account,
   ApiKeyRecord,
@@ -246,14 +246,14 @@ export class SqliteStore implements Store {
     return this.run(`UPDATE runs SET status = 'queued', node_id = NULL, lease_expires_at = NULL WHERE id = ? AND status = 'running'`, id) === 1;
   }
 
-  async findOrphanedRuns(filter: { notNodeId: string } | { leaseExpiredBefore: Millis }): Promise<RunRow[]> {
+  async findOrphanedRuns(filter: OrphanFilter): Promise<RunRow[]> {
+    const held = `(status = 'running' OR (status = 'queued' AND mode = 'sync'))`;
     const rows =
       'notNodeId' in filter
-        ? this.all(
-            `SELECT * FROM runs WHERE (status = 'running' OR (status = 'queued' AND mode = 'sync')) AND node_id IS NOT ?`,
-            filter.notNodeId,
-          )
-        : this.all(
+        ? this.all(`SELECT * FROM runs WHERE ${held} AND node_id IS NOT ?`, filter.notNodeId)
+        : 'nodeId' in filter
+          ? this.all(`SELECT * FROM runs WHERE ${held} AND node_id = ?`, filter.nodeId)
+          : this.all(
             `SELECT * FROM runs WHERE (status = 'running' OR (status = 'queued' AND mode = 'sync')) AND lease_expires_at < ?`,
             filter.leaseExpiredBefore,
           );
