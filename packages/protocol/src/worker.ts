@@ -41,6 +41,13 @@ export const WorkerMessage = z.discriminatedUnion('type', [
     level: LogLevel,
     message: z.string(),
     fields: z.record(z.string(), z.unknown()).optional(),
+    /** What the service printed (stdout/stderr), or wrote with the logger (the default). */
+    source: z.enum(['stdout', 'stderr', 'logger']).optional(),
   }),
+  /**
+   * The call `requestId` is over and every line it produced has been sent before this message.
+   * The channel is one ordered stream, so the runtime knows it has all of that call's log.
+   */
+  z.object({ type: z.literal('done'), requestId: z.string() }),
 ]);
 export type WorkerMessage = z.infer<typeof WorkerMessage>;

@@ -2,7 +2,7 @@ import { writeSync, fstatSync } from 'node:fs';
 import { WORKER_CHANNEL_FD, type WorkerMessage } from '@runlet/protocol';
 
 /** Whether this process was started by Runlet with its message channel on fd 3. */
-const hasChannel = (() => {
+export const hasRuntimeChannel = (() => {
   try {
     const stat = fstatSync(WORKER_CHANNEL_FD);
     // Node hands a child its pipes as unix socket pairs; a shell redirect would give a FIFO.
@@ -17,7 +17,7 @@ const hasChannel = (() => {
  * returns is in the pipe before the answer is on the socket, so it is never attributed late.
  */
 export function sendToRuntime(message: WorkerMessage): boolean {
-  if (!hasChannel) return false;
+  if (!hasRuntimeChannel) return false;
   const bytes = Buffer.from(JSON.stringify(message) + '\n');
   let written = 0;
   while (written < bytes.length) {

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { RUNTIME_ERROR_HEADER, workerEnv, workerHeaders, type ServiceDescription } from '@runlet/protocol';
 import { z } from 'zod';
+import { capturePrintedOutput } from './capture.js';
 import { sendToRuntime } from './channel.js';
 import { HttpError } from './errors.js';
 import { files } from './files.js';
@@ -33,6 +34,7 @@ if (!process.env[workerEnv.entry]) {
 }
 process.stdin.resume();
 
+const printed = capturePrintedOutput();
 const entry = process.env[workerEnv.entry];
 const socket = process.env[workerEnv.socket];
 if (!entry || !socket) {
@@ -50,11 +52,17 @@ if (!isService(service)) {
 const logger = createLogger();
 
 const server = createServer((req, res) => {
-  handle(service, req, res).catch((err: unknown) => {
-    console.error(err);
-    if (!res.headersSent) sendJson(res, 500, { error: err instanceof Error ? err.message : String(err) });
-    else res.destroy();
-  });
+  handle(service, req, res)
+    .catch((err: unknown) => {
+      console.error(err);
+      if (!res.headersSent) sendJson(res, 500, { error: err instanceof Error ? err.message : String(err) });
+      else res.destroy();
+    })
+    .finally(() => {
+      // Everything this call printed is on the channel now; say so, so the runtime knows its log is whole.
+      printed.flush();
+      sendToRuntime({ type: 'done', requestId: req.headers[workerHeaders.requestId]?.toString() ?? '' });
+    });
 });
 server.keepAliveTimeout = 0;
 server.listen(socket, () => sendToRuntime({ type: 'ready', service: describe(service) }));

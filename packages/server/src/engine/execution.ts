@@ -1,5 +1,4 @@
 import { PassThrough } from 'node:stream';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { workerHeaders, type ErrorCode, type TerminalRunStatus } from '@runlet/protocol';
 import { RunletError } from '../errors.js';
 import type { LogRecorder } from '../logs/log-recorder.js';
@@ -7,6 +6,9 @@ import type { RunOutcome, RunRow } from '../store/store.js';
 import { nowMicros } from '../workers/worker-process.js';
 import type { WorkerLease } from '../workers/worker-pool.js';
 import { forwardedResponseHeaders } from './forwarding.js';
+
+/** How long to wait for a worker to say a call's log is whole, once its answer has arrived. */
+const CALL_END_WAIT_MS = 2000;
 
 /** A service's answer as it streams back to a synchronous caller. */
 export interface ProxiedResponse {
@@ -119,10 +121,9 @@ export class Execution {
     }
   }
 
-  /** Output printed just before the answer may still be in the pipes: take it before moving on. */
+  /** Output printed just before the answer may still be on its way: take all of it before moving on. */
   private async settleOutput(): Promise<void> {
-    await nextTurn();
-    this.o.lease.worker.flushOutput();
+    await this.o.lease.worker.callEnded(this.o.run.id, CALL_END_WAIT_MS);
   }
 
   private async end(outcome: RunOutcome): Promise<void> {

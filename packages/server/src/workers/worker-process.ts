@@ -66,6 +66,9 @@ export class WorkerProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private readonly splitters: LineSplitter[] = [];
+  /** Calls the worker has said are over (see `callEnded`). */
+  private readonly callsEnded = new Set<string>();
+  private onCallEnded: (() => void) | undefined;
   private client!: Client;
 
   private constructor(
@@ -171,6 +174,28 @@ export class WorkerProcess {
     return this.client.request(options);
   }
 
+  /**
+   * Waits until the worker has said that call `requestId` is over (SDK hosts do, on their
+   * channel, after every line of the call): from then on its log is whole. Programs in other
+   * languages say nothing, so for them this waits only `quietMs` for output still in the pipes.
+   */
+  async callEnded(requestId: string, timeoutMs: number, quietMs = 10): Promise<void> {
+    if (this.spec.kind !== 'sdk') {
+      await new Promise((resolve) => setTimeout(resolve, quietMs));
+    } else {
+      const deadline = Date.now() + timeoutMs;
+      while (!this.callsEnded.has(requestId) && this.alive && Date.now() < deadline) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, deadline - Date.now());
+          this.onCallEnded = () => (clearTimeout(timer), resolve());
+        });
+      }
+      this.onCallEnded = undefined;
+      this.callsEnded.delete(requestId);
+    }
+    this.flushOutput();
+  }
+
   /** Delivers output still held in the line splitters (a last line without a newline). */
   flushOutput(): void {
     for (const s of this.splitters) s.flush();
@@ -206,8 +231,11 @@ export class WorkerProcess {
         if (message.type === 'ready') {
           this.description = message.service;
           resolve();
+        } else if (message.type === 'done') {
+          this.callsEnded.add(message.requestId);
+          this.onCallEnded?.();
         } else {
-          this.onOutput({ source: 'logger', level: message.level, message: message.message, fields: message.fields, timeMicros: nowMicros() });
+          this.onOutput({ source: message.source ?? 'logger', level: message.level, message: message.message, fields: message.fields, timeMicros: nowMicros() });
         }
       });
       this.splitters.push(splitter);

@@ -1,0 +1,75 @@
+/** `runlet dev` reloads a changed service without a restart; the key commands do what they say. */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, test } from 'node:test';
+import { CLI, databaseForDataDir, startServerProcess, startTestServer, waitFor } from '../helpers.js';
+
+const run = promisify(execFile);
+const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8' });
+const dirs: string[] = [];
+const tempDir = (prefix: string) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+};
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const greeter = (word: string) => `import { defineService } from '@runlet/sdk';\nexport default defineService({ handler: () => ({ word: '${word}' }) });\n`;
+
+test('a watched services folder reloads a changed service, with no restart', async () => {
+  // Inside the repository, so the service resolves @runlet/sdk as user services do.
+  const services = mkdtempSync(path.join(path.dirname(CLI), '../../test/fixtures/.reload-'));
+  dirs.push(services);
+  writeFileSync(path.join(services, 'greeter.ts'), greeter('before'));
+  const s = await startTestServer({ servicesDir: services, watch: true });
+  try {
+    assert.deepEqual(await (await s.fetch('/run/greeter', { json: {} })).json(), { word: 'before' });
+    writeFileSync(path.join(services, 'greeter.ts'), greeter('after'));
+    await waitFor(async () => ((await (await s.fetch('/run/greeter', { json: {} })).json()) as { word: string }).word === 'after' || undefined, 15_000, 'the new code');
+    writeFileSync(path.join(services, 'added.ts'), greeter('new service'));
+    await waitFor(async () => (await s.fetch('/run/added', { json: {} })).status === 200 || undefined, 15_000, 'the added service');
+  } finally {
+    await s.close();
+  }
+});
+
+test('keys create, list and revoke; a revoked key is refused by the running server at once', async () => {
+  const dataDir = tempDir('runlet-cli-');
+  const database = await databaseForDataDir(dataDir);
+  const where = ['--data', dataDir, ...(database ? ['--database', database] : [])];
+  const standard = (await cli('keys', 'create', '--name', 'ci', ...where)).stdout.trim();
+  const oneTime = (await cli('keys', 'create', '--one-time', ...where)).stdout.trim();
+  assert.match(standard, /^cwk-[A-Za-z0-9_-]{43}$/);
+  assert.match(oneTime, /^cwotk-[A-Za-z0-9_-]{43}$/);
+  const listing = (await cli('keys', 'list', ...where)).stdout;
+  assert.ok(listing.includes(standard.slice(0, 10)), 'listed by its prefix');
+  assert.ok(!listing.includes(standard), 'never with its secret');
+  assert.match(listing, /one_time/);
+
+  const server = await startServerProcess({ dataDir, database });
+  try {
+    const call = () => fetch(`${server.url}/run/echo`, { method: 'POST', headers: { authorization: standard } });
+    assert.equal((await call()).status, 200);
+    const revoked = (await cli('keys', 'revoke', standard.slice(0, 10), ...where)).stdout;
+    assert.match(revoked, /^revoked key_/);
+    const refused = await call();
+    assert.equal(refused.status, 401);
+    assert.equal(((await refused.json()) as { code: string }).code, 'KEY_REVOKED');
+  } finally {
+    server.child.kill('SIGKILL');
+  }
+});
+
+test('every command has --help, and a bad setting stops the start with a message naming it', async () => {
+  for (const args of [[], ['dev'], ['serve'], ['keys'], ['keys', 'create'], ['keys', 'list'], ['keys', 'revoke']]) {
+    const { stdout } = await cli(...args, '--help');
+    assert.match(stdout, /^Usage: runlet/);
+  }
+  await assert.rejects(cli('serve', '--port', 'abc', '--data', tempDir('runlet-bad-')), (err: { code: number; stderr: string }) => err.code === 1 && /port/.test(err.stderr));
+});
