@@ -9,7 +9,10 @@ export default defineService({
   }),
   handler({ from, delayMs }, ctx) {
     const numbers = Array.from({ length: from + 1 }, (_, i) => from - i);
-    if (!ctx.headers.get('accept')?.includes('text/event-stream')) return { numbers };
+    if (!ctx.headers.get('accept')?.includes('text/event-stream')) {
+      for (const n of numbers) ctx.logger.info('count', { n });
+      return { numbers };
+    }
     return sse(
       (async function* () {
         for (const n of numbers) {

@@ -4,7 +4,8 @@ import { defineService, HttpError, z } from '@runlet/sdk';
 export default defineService({
   description: 'Answers an error status, or crashes its own worker when `crash` is true.',
   input: z.object({
-    status: z.number().int().min(100).max(599).default(500),
+    // Not 1xx: those are interim answers in HTTP, and a call cannot end with one.
+    status: z.number().int().min(200).max(599).default(500),
     message: z.string().default('failed on purpose'),
     crash: z.boolean().default(false),
   }),

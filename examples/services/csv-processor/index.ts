@@ -15,7 +15,9 @@ export default defineService({
   }),
   async handler({ csv_file, processing_options: { header_row, delimiter } }, ctx) {
     const response = await fetch(csv_file).catch((err: Error) => {
-      throw new HttpError(422, { error: `could not download csv_file: ${err.message}` });
+      // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND...) is in its cause.
+      const cause = (err.cause as { code?: string; message?: string } | undefined) ?? {};
+      throw new HttpError(422, { error: `could not download csv_file: ${cause.code ?? cause.message ?? err.message}` });
     });
     if (!response.ok) throw new HttpError(422, { error: `downloading csv_file answered HTTP ${response.status}` });
     const text = await response.text();
