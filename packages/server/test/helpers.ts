@@ -9,6 +9,7 @@ import type { KeyKind } from '@runlet/protocol';
 import { loadConfig, type ConfigInput } from '../src/config.js';
 import { createKey } from '../src/keys/key-admin.js';
 import { startServer, type RunningServer } from '../src/server.js';
+import { WorkerRegistry } from '../src/workers/worker-registry.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const FIXTURE_SERVICES = path.join(here, 'fixtures', 'services');
@@ -140,6 +141,18 @@ export async function startServerProcess(options: { dataDir: string; servicesDir
     await new Promise((r) => setTimeout(r, 50));
   }
   return { url, child, output: () => output };
+}
+
+/**
+ * SIGKILLs a `runlet serve` process and stops the workers it leaves behind (its SDK workers
+ * exit by themselves; a program in another language would live on), as its next start would.
+ */
+export async function killServerProcess(child: ChildProcess, dataDir: string): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
+  new WorkerRegistry(path.join(dataDir, 'workers')).reapLeftovers();
 }
 
 /** Reads a whole NDJSON log stream into objects (blank heartbeat lines skipped). */

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { CLI, freshDatabase, readNdjson, startServerProcess } from '../helpers.js';
+import { CLI, freshDatabase, killServerProcess, readNdjson, startServerProcess } from '../helpers.js';
 
 interface Node {
   url: string;
@@ -59,8 +59,7 @@ describe('a cluster of three nodes on one PostgreSQL database', () => {
   });
 
   after(async () => {
-    for (const n of nodes) n.child.kill('SIGKILL');
-    await Promise.all(nodes.map((n) => new Promise((r) => (n.child.exitCode !== null || n.child.signalCode !== null ? r(null) : n.child.once('exit', r)))));
+    await Promise.all(nodes.map((n, i) => killServerProcess(n.child, dirs[i]!)));
     await db.drop();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });

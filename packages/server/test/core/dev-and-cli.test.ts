@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
-import { CLI, databaseForDataDir, startServerProcess, startTestServer, waitFor } from '../helpers.js';
+import { CLI, databaseForDataDir, killServerProcess, startServerProcess, startTestServer, waitFor } from '../helpers.js';
 
 const run = promisify(execFile);
 const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8' });
@@ -62,7 +62,7 @@ test('keys create, list and revoke; a revoked key is refused by the running serv
     assert.equal(refused.status, 401);
     assert.equal(((await refused.json()) as { code: string }).code, 'KEY_REVOKED');
   } finally {
-    server.child.kill('SIGKILL');
+    await killServerProcess(server.child, dataDir);
   }
 });
 

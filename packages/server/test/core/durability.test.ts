@@ -9,12 +9,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { CLI, databaseForDataDir, readNdjson, startServerProcess, waitFor } from '../helpers.js';
+import { CLI, databaseForDataDir, killServerProcess, readNdjson, startServerProcess, waitFor } from '../helpers.js';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'runlet-durability-'));
 const children: ChildProcess[] = [];
-after(() => {
-  for (const c of children) c.kill('SIGKILL');
+after(async () => {
+  for (const c of children) await killServerProcess(c, dataDir);
   rmSync(dataDir, { recursive: true, force: true });
 });
 
