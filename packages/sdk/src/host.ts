@@ -147,15 +147,35 @@ function toWebRequest(req: IncomingMessage): Request {
   });
 }
 
+/** An answer up to this size is sent whole, with its length: one write instead of a chunked stream. */
+const WHOLE_ANSWER_BYTES = 256 * 1024;
+
 async function sendResponse(res: ServerResponse, response: Response): Promise<void> {
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => (headers[name] = value));
+  if (!response.body) return void res.writeHead(response.status, headers).end();
+  const chunks = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream)[Symbol.asyncIterator]();
+  // Most answers are small JSON: gather them and send them whole. An event stream, or an answer
+  // that outgrows the limit, is streamed as it comes instead.
+  const head: Buffer[] = [];
+  let size = 0;
+  let streaming = (headers['content-type'] ?? '').includes('text/event-stream');
+  while (!streaming) {
+    const next = await chunks.next();
+    if (next.done) {
+      const body = Buffer.concat(head);
+      return void res.writeHead(response.status, { ...headers, 'content-length': String(body.length) }).end(body);
+    }
+    head.push(Buffer.from(next.value as Uint8Array));
+    size += (next.value as Uint8Array).length;
+    streaming = size > WHOLE_ANSWER_BYTES;
+  }
   res.writeHead(response.status, headers);
-  if (!response.body) return void res.end();
   // flushHeaders: a streaming answer (SSE) must reach the caller before its first event.
   res.flushHeaders();
-  for await (const chunk of Readable.fromWeb(response.body as import('node:stream/web').ReadableStream)) {
-    if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
+  for (const chunk of head) res.write(chunk);
+  for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+    if (!res.write(next.value)) await new Promise((resolve) => res.once('drain', resolve));
   }
   res.end();
 }

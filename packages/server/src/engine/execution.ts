@@ -14,7 +14,8 @@ const CALL_END_WAIT_MS = 2000;
 export interface ProxiedResponse {
   status: number;
   headers: Record<string, string | string[]>;
-  body: PassThrough;
+  /** The whole answer, when the service sent its length and it is small; else the stream of it. */
+  body: Buffer | PassThrough;
 }
 
 export interface ExecutionOptions {
@@ -83,6 +84,18 @@ export class Execution {
         headers,
         body: run.input ?? undefined,
       });
+      const outcome = { status: 'completed' as const, responseStatus: res.statusCode, responseContentType: headerValue(res.headers['content-type']) };
+      const length = Number(res.headers['content-length']);
+      if (Number.isFinite(length) && length <= this.o.storedResponseLimit) {
+        // A small answer of known length (the usual JSON): read it whole, answer it in one write.
+        const body = Buffer.from(await res.body.arrayBuffer());
+        await this.settleOutput();
+        lease.release(true);
+        clearTimeout(timer);
+        await this.end({ ...outcome, completedAt: Date.now(), responseBody: body });
+        this.resolveResponse({ status: res.statusCode, headers: forwardedResponseHeaders(res.headers), body });
+        return;
+      }
       const out = this.o.streamToCaller ? new PassThrough() : undefined;
       this.resolveResponse({ status: res.statusCode, headers: forwardedResponseHeaders(res.headers), body: out ?? new PassThrough() });
       try {
@@ -101,13 +114,7 @@ export class Execution {
       await this.settleOutput();
       lease.release(true);
       clearTimeout(timer);
-      await this.end({
-        status: 'completed',
-        completedAt: Date.now(),
-        responseStatus: res.statusCode,
-        responseContentType: headerValue(res.headers['content-type']),
-        responseBody: Buffer.concat(captured),
-      });
+      await this.end({ ...outcome, completedAt: Date.now(), responseBody: Buffer.concat(captured) });
       // Only now: a caller that reads the record right after the answer must find the run ended.
       out?.end();
     } catch (err) {

@@ -60,7 +60,7 @@ export class PostgresStore implements Store {
     return (await db.query(sql, params)).rowCount ?? 0;
   }
 
-  private async tx<T>(fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+  private async tx<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
@@ -152,7 +152,9 @@ export class PostgresStore implements Store {
   }
 
   async createRun(run: NewRun, options: CreateRunOptions = {}): Promise<RunRow> {
-    return this.tx(async (db) => {
+    // The common case is one statement, atomic by itself: no transaction to pay for.
+    const transaction = options.provisionedId || options.spendKeyId ? this.tx.bind(this) : <T>(fn: (db: Queryable) => Promise<T>) => fn(this.pool);
+    return transaction(async (db: Queryable) => {
       const id = options.provisionedId ?? run.id;
       if (options.spendKeyId) await this.spendKey(db, options.spendKeyId, id, run.createdAt);
       const values = [
@@ -185,7 +187,7 @@ export class PostgresStore implements Store {
   }
 
   /** Spends a one-time key on `runId`; a key already spent on that very run passes (provision, then run). */
-  private async spendKey(db: pg.PoolClient, keyId: string, runId: string, at: Millis): Promise<void> {
+  private async spendKey(db: Queryable, keyId: string, runId: string, at: Millis): Promise<void> {
     // Under READ COMMITTED a concurrent spender waits for our row lock, then sees spent_at set and changes nothing.
     if ((await this.changes('UPDATE api_keys SET spent_at = $1, spent_run_id = $2 WHERE id = $3 AND spent_at IS NULL', [at, runId, keyId], db)) === 1) return;
     const key = await this.one('SELECT spent_run_id FROM api_keys WHERE id = $1', [keyId], db);

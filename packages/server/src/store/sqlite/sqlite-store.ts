@@ -146,33 +146,35 @@ export class SqliteStore implements Store {
   }
 
   async createRun(run: NewRun, options: CreateRunOptions = {}): Promise<RunRow> {
+    const values = [
+      run.accountId, run.keyId, run.serviceId, run.method, run.path, run.query, run.mode, run.input, run.inputContentType,
+      JSON.stringify(run.requestHeaders), run.correlationId, run.nodeId, run.leaseExpiresAt ?? null,
+    ];
+    const insert = () =>
+      toRun(
+        this.get(
+          `INSERT INTO runs (account_id, key_id, service_id, method, path, query, mode, input, input_content_type, request_headers,
+             correlation_id, node_id, lease_expires_at, id, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)
+           RETURNING *`,
+          ...values, run.id, run.createdAt,
+        )!,
+      );
+    // The common case is one statement, atomic by itself: no transaction to pay for.
+    if (!options.provisionedId && !options.spendKeyId) return insert();
     return this.db.transaction(() => {
       const id = options.provisionedId ?? run.id;
       if (options.spendKeyId) this.spendKey(options.spendKeyId, id, run.createdAt);
-      const values = [
-        run.accountId, run.keyId, run.serviceId, run.method, run.path, run.query, run.mode, run.input, run.inputContentType,
-        JSON.stringify(run.requestHeaders), run.correlationId, run.nodeId, run.leaseExpiresAt ?? null,
-      ];
-      if (options.provisionedId) {
-        const changed = this.run(
-          `UPDATE runs SET account_id = ?, key_id = ?, service_id = ?, method = ?, path = ?, query = ?, mode = ?, input = ?,
-             input_content_type = ?, request_headers = ?, correlation_id = ?, node_id = ?, lease_expires_at = ?, status = 'queued', expires_at = NULL
-           WHERE id = ? AND account_id = ? AND status = 'provisioned' AND expires_at > ?`,
-          ...values, id, run.accountId, run.createdAt,
-        );
-        if (changed === 0) {
-          const existing = this.get('SELECT status, account_id FROM runs WHERE id = ?', id);
-          const usable = existing && existing.account_id === run.accountId && existing.status !== 'provisioned';
-          throw new RunletError(usable ? 'PROVISION_USED' : 'PROVISION_NOT_FOUND', undefined, { requestId: id });
-        }
-      } else {
-        this.run(
-          `INSERT INTO runs (account_id, key_id, service_id, method, path, query, mode, input, input_content_type, request_headers,
-             correlation_id, node_id, lease_expires_at, id, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
-          ...values, id, run.createdAt,
-        );
-      }
-      return toRun(this.get('SELECT * FROM runs WHERE id = ?', id)!);
+      if (!options.provisionedId) return insert();
+      const row = this.get(
+        `UPDATE runs SET account_id = ?, key_id = ?, service_id = ?, method = ?, path = ?, query = ?, mode = ?, input = ?,
+           input_content_type = ?, request_headers = ?, correlation_id = ?, node_id = ?, lease_expires_at = ?, status = 'queued', expires_at = NULL
+         WHERE id = ? AND account_id = ? AND status = 'provisioned' AND expires_at > ? RETURNING *`,
+        ...values, id, run.accountId, run.createdAt,
+      );
+      if (row) return toRun(row);
+      const existing = this.get('SELECT status, account_id FROM runs WHERE id = ?', id);
+      const usable = existing && existing.account_id === run.accountId && existing.status !== 'provisioned';
+      throw new RunletError(usable ? 'PROVISION_USED' : 'PROVISION_NOT_FOUND', undefined, { requestId: id });
     }).immediate();
   }
 

@@ -1,0 +1,32 @@
+/** Scenario 4a: the first call of a TypeScript service that has no warm worker. */
+import type { BenchClient } from '../lib/client.js';
+import { summarize, wallNow, type Summary } from '../lib/stats.js';
+
+export interface ColdFigures {
+  samples: number[];
+  /** ms from sending `POST /run/{service}` to the whole answer. */
+  total: Summary;
+  /** ms from sending to the worker process existing (its performance.timeOrigin). */
+  untilProcess: Summary;
+  /** ms from the worker process existing to its handler receiving the call (Node + tsx boot, module load, ready). */
+  processToHandler: Summary;
+}
+
+/** Each `serviceIds` entry is a distinct service with `minWarm: 0`, so each first call starts a worker. */
+export async function measureColdStart(client: BenchClient, serviceIds: string[]): Promise<ColdFigures> {
+  const total: number[] = [];
+  const untilProcess: number[] = [];
+  const processToHandler: number[] = [];
+  for (const id of serviceIds) {
+    const sentAt = wallNow();
+    const answer = await client.call('POST', `/run/${id}`, {});
+    const doneAt = wallNow();
+    if (answer.status !== 200) throw new Error(`cold call to ${id}: HTTP ${answer.status} ${answer.text}`);
+    const { receivedAt, processStartedAt } = answer.json<{ receivedAt: number; processStartedAt: number }>();
+    total.push(doneAt - sentAt);
+    untilProcess.push(processStartedAt - sentAt);
+    processToHandler.push(receivedAt - processStartedAt);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { samples: total, total: summarize(total), untilProcess: summarize(untilProcess), processToHandler: summarize(processToHandler) };
+}
