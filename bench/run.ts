@@ -3,7 +3,7 @@
  * figures and writes them to docs/benchmarks.md. See docs/benchmarks.md for what each
  * figure means. `BENCH_QUICK=1` shortens every phase (for trying the bench, not for figures).
  */
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,14 @@ const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 const started = performance.now();
 const running: Proc[] = [];
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'runlet-bench-'));
+
+/** Sections other benchmarks write (`## Files: …` by bench/files.ts) survive a new run of this one. */
+function keptSections(): string {
+  if (!existsSync(OUT)) return '';
+  const text = readFileSync(OUT, 'utf8');
+  const at = text.indexOf('\n## Files:');
+  return at === -1 ? '' : text.slice(at);
+}
 
 async function main(): Promise<void> {
   const machine = describeMachine();
@@ -107,7 +115,7 @@ async function main(): Promise<void> {
     totalSeconds: (performance.now() - started) / 1000,
   };
   const report = renderReport(results);
-  writeFileSync(OUT, report);
+  writeFileSync(OUT, report + keptSections());
   process.stdout.write(report);
   log(`wrote ${path.relative(process.cwd(), OUT)} in ${results.totalSeconds.toFixed(0)} s`);
 }
