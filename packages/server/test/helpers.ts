@@ -61,7 +61,8 @@ export async function startTestServer(overrides: ConfigInput = {}): Promise<Test
   const dataDir = overrides.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'runlet-test-'));
   const database = overrides.database === undefined && TEST_STORE === 'postgres' ? await freshDatabase() : undefined;
   const config = loadConfig(
-    { host: '127.0.0.1', port: 0, servicesDir: FIXTURE_SERVICES, logLevel: 'silent', minWarmWorkers: 0, database: database?.url, ...overrides, dataDir },
+    // Generous worker start-up: CI runs two suites at once on two cores, and starting a worker is CPU-bound.
+    { host: '127.0.0.1', port: 0, servicesDir: FIXTURE_SERVICES, logLevel: 'silent', minWarmWorkers: 0, workerStartTimeoutSeconds: 60, database: database?.url, ...overrides, dataDir },
     {},
   );
   const server = await startServer(config, { logger: false });
@@ -126,14 +127,15 @@ export async function startServerProcess(options: { dataDir: string; servicesDir
   const args = ['serve', '--port', String(port), '--data', options.dataDir, '--services', options.servicesDir ?? FIXTURE_SERVICES, '--log-level', 'info'];
   if (database) args.push('--database', database);
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-    env: { ...process.env, ...options.env },
+    // No warm workers unless asked: a fixture folder holds many services, and warming them all slows every start.
+    env: { ...process.env, RUNLET_MIN_WARM_WORKERS: '0', RUNLET_WORKER_START_TIMEOUT_SECONDS: '60', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout!.on('data', (c) => (output += c));
   child.stderr!.on('data', (c) => (output += c));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`runlet serve exited: ${output}`);
     if (/"msg":"runtime started"/.test(output)) break;

@@ -110,7 +110,9 @@ describe('workers', () => {
     assert.equal(env.RUNLET_SERVICE_ID, 'env');
     assert.equal(env.RUNLET_TEST_SECRET, undefined, "nothing of the runtime's own environment");
     assert.equal(env.HOME, undefined);
-    const called = (await (await s.fetch('/run/calls-echo', { json: { via: 'worker' } })).json()) as { fromEcho: { input: unknown } };
-    assert.deepEqual(called.fromEcho.input, { via: 'worker' });
+    const res = await s.fetch('/run/calls-echo', { json: { via: 'worker' } });
+    const called = (await res.json()) as { fromEcho?: { input: unknown } };
+    assert.equal(res.status, 200, JSON.stringify(called));
+    assert.deepEqual(called.fromEcho?.input, { via: 'worker' });
   });
 });
