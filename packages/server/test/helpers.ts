@@ -139,7 +139,10 @@ export async function startServerProcess(options: { dataDir: string; servicesDir
   for (;;) {
     if (child.exitCode !== null) throw new Error(`runlet serve exited: ${output}`);
     if (/"msg":"runtime started"/.test(output)) break;
-    if (Date.now() > deadline) throw new Error(`runlet serve did not start: ${output}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`runlet serve did not start: ${output}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return { url, child, output: () => output };
