@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchClient } from './lib/client.js';
-import { describeMachine } from './lib/machine.js';
+import { describeMachine, loadAverage } from './lib/machine.js';
 import { createKey, rssOf, startFloor, startRunlet, type Proc } from './lib/processes.js';
 import { renderReport, type BenchResults, type Settings } from './lib/report.js';
 import { buildServicesDir, EXAMPLES, FIXTURES } from './lib/services-dir.js';
@@ -52,6 +52,7 @@ function keptSections(): string {
 
 async function main(): Promise<void> {
   const machine = describeMachine();
+  const loadBefore = loadAverage();
   const { dir: servicesDir, coldIds } = buildServicesDir(tmp, settings.coldStarts);
 
   log('starting the floor gateway and runlet serve');
@@ -113,6 +114,8 @@ async function main(): Promise<void> {
     cold,
     memory: { ...memory, servicesDir: path.relative(process.cwd(), examples) || '.', runletRssAfterLoad, serverStartMs: idleServer.startMs },
     totalSeconds: (performance.now() - started) / 1000,
+    loadBefore,
+    loadAfter: loadAverage(),
   };
   const report = renderReport(results);
   writeFileSync(OUT, report + keptSections());

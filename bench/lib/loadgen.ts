@@ -81,12 +81,12 @@ export interface LoadOutcome<R> {
 type ChildMessage<R> = { window: 'start' | 'end' } | { ok: boolean; result?: R; error?: string; cpuMs: number };
 
 /** `onWindow` is told when the measured window of a closed loop starts and ends (after the warm-up). */
-export function runLoad<J extends Job>(job: J, onWindow: (edge: 'start' | 'end') => void = () => {}): Promise<LoadOutcome<ResultOf<J>>> {
+export function runLoad<J extends Job>(job: J, onWindow: (edge: 'start' | 'end', generatorPid: number) => void = () => {}): Promise<LoadOutcome<ResultOf<J>>> {
   return new Promise((resolve, reject) => {
     const child = fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let settled = false;
     child.on('message', (message: ChildMessage<ResultOf<J>>) => {
-      if ('window' in message) return onWindow(message.window);
+      if ('window' in message) return onWindow(message.window, child.pid!);
       settled = true;
       if (message.ok) resolve({ result: message.result!, generatorCpuMs: message.cpuMs, generatorPid: child.pid! });
       else reject(new Error(`load generator failed: ${message.error}`));

@@ -144,8 +144,28 @@ export function cpuSnapshot(pid: number): { self: number; children: Map<number, 
   return { self: cpuMsOf(pid), children: new Map(descendantsOf(pid).map((p) => [p, cpuMsOf(p)])) };
 }
 
-export function cpuDelta(before: ReturnType<typeof cpuSnapshot>, after: ReturnType<typeof cpuSnapshot>): { selfMs: number; childrenMs: number } {
+export function cpuDelta(before: ReturnType<typeof cpuSnapshot>, after: ReturnType<typeof cpuSnapshot>): { selfMs: number; childrenMs: number; newProcesses: number } {
   let childrenMs = 0;
-  for (const [p, ms] of after.children) childrenMs += ms - (before.children.get(p) ?? 0);
-  return { selfMs: after.self - before.self, childrenMs };
+  let newProcesses = 0;
+  for (const [p, ms] of after.children) {
+    childrenMs += ms - (before.children.get(p) ?? 0);
+    if (!before.children.has(p)) newProcesses++;
+  }
+  return { selfMs: after.self - before.self, childrenMs, newProcesses };
+}
+
+/**
+ * Waits until a process and its descendants are quiet (under `share` of one CPU over 500 ms),
+ * so background work (workers or spare hosts still booting) does not land in a measured
+ * window. Answers how long it waited; gives up after `maxMs`.
+ */
+export async function waitForQuiet(pid: number, maxMs = 15_000, share = 0.05): Promise<number> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < maxMs) {
+    const before = cpuSnapshot(pid);
+    await new Promise((r) => setTimeout(r, 500));
+    const d = cpuDelta(before, cpuSnapshot(pid));
+    if ((d.selfMs + d.childrenMs) / 500 < share) break;
+  }
+  return performance.now() - t0;
 }

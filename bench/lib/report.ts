@@ -38,6 +38,9 @@ export interface BenchResults {
   cold: ColdFigures;
   memory: MemoryFigures & { servicesDir: string; runletRssAfterLoad: number; serverStartMs: number };
   totalSeconds: number;
+  /** 1-minute load average when the run began and ended (2 CPUs: above ~2 means other work competed). */
+  loadBefore: number;
+  loadAfter: number;
 }
 
 interface Target {
@@ -103,14 +106,23 @@ export function targetsOf(r: BenchResults): Target[] {
 
 function syncTable(r: BenchResults): string[] {
   const line = (label: string, f: SyncFigures) =>
-    row([label, f.connections, fixed(f.rps, 0), f.requests, f.errors, fixed(f.latency.p50), fixed(f.latency.p90), fixed(f.latency.p99), fixed(f.latency.max), fixed(f.gatewayCpuMsPerRequest, 3), fixed(f.workersCpuMsPerRequest, 3)]);
+    row([label, f.connections, fixed(f.rps, 0), f.requests, f.errors, fixed(f.latency.p50), fixed(f.latency.p90), fixed(f.latency.p99), fixed(f.latency.max), fixed(f.gatewayCpuMsPerRequest, 3), fixed(f.workersCpuMsPerRequest, 3), f.newProcesses, fixed(f.otherCpus, 2)]);
   return [
-    row(['', 'connections', 'req/s', 'answers', 'errors', 'p50 (ms)', 'p90 (ms)', 'p99 (ms)', 'max (ms)', 'gateway CPU ms/req', 'workers CPU ms/req']),
-    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
+    row(['', 'connections', 'req/s', 'answers', 'errors', 'p50 (ms)', 'p90 (ms)', 'p99 (ms)', 'max (ms)', 'gateway CPU ms/req', 'workers CPU ms/req', 'processes started', 'other CPUs busy']),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
     line('floor', r.floorLoad),
     line('Runlet', r.runletLoad),
     line('floor', r.floorOne),
     line('Runlet', r.runletOne),
+  ];
+}
+
+function contention(r: BenchResults): string[] {
+  const worst = Math.max(r.floorLoad.otherCpus, r.runletLoad.otherCpus, r.floorOne.otherCpus, r.runletOne.otherCpus);
+  if (Math.max(r.loadBefore, r.loadAfter) < r.machine.nproc && worst < 0.25) return [];
+  return [
+    `> **This machine was shared while the bench ran**: load average ${fixed(r.loadBefore)} → ${fixed(r.loadAfter)} on ${r.machine.nproc} CPUs, and up to ${fixed(worst, 2)} CPUs' worth of other processes' work during a measured window. Wall-clock figures (req/s, latencies, cold start) are then pessimistic and noisy; the CPU-per-request columns are not affected by it. Run again on a quiet machine for reference figures.`,
+    '',
   ];
 }
 
@@ -139,7 +151,9 @@ export function renderReport(r: BenchResults): string {
     row(['OS', m.os]),
     row(['Date', m.date]),
     row(['Whole bench run', `${r.totalSeconds.toFixed(0)} s`]),
+    row(['Load average (1 min) at start / end', `${fixed(r.loadBefore)} / ${fixed(r.loadAfter)}`]),
     '',
+    ...contention(r),
     '## Targets',
     '',
     row(['figure', 'measured', 'target', 'result']),
@@ -167,7 +181,8 @@ export function renderReport(r: BenchResults): string {
     `- p50 under load: Runlet ${ms(r.runletLoad.latency.p50)}, floor ${ms(r.floorLoad.latency.p50)}: **${ms(r.runletLoad.latency.p50 - r.floorLoad.latency.p50)} added** (target ≤ 1 ms). p99: Runlet ${ms(r.runletLoad.latency.p99)}, floor ${ms(r.floorLoad.latency.p99)}.`,
     `- Unloaded (1 connection) p50: Runlet ${ms(r.runletOne.latency.p50)}, floor ${ms(r.floorOne.latency.p50)}: ${ms(r.runletOne.latency.p50 - r.floorOne.latency.p50)} added per call.`,
     `- CPU per answered request in the gateway process itself (from /proc during the window): Runlet ${fixed(cpuRunlet, 3)} ms, floor ${fixed(cpuFloor, 3)} ms (${fixed(cpuRunlet / cpuFloor, 2)}×). With ${m.nproc} CPUs shared by the gateway, its workers and the load generator, this is what bounds throughput.`,
-    `- Load generator CPU share (upper bound, includes warm-up): floor run ${percent(r.floorLoad.generatorCpuShare)}, Runlet run ${percent(r.runletLoad.generatorCpuShare)} of one CPU.`,
+    `- Load generator CPU during the window: floor run ${percent(r.floorLoad.generatorCpuShare)}, Runlet run ${percent(r.runletLoad.generatorCpuShare)} of one CPU. "Other CPUs busy" is CPU used during the window by processes that are not part of this bench (/proc/stat minus the bench's own processes), in CPUs: on a ${m.nproc}-CPU machine anything well above 0 means the figures of that row were taken while something else competed.`,
+    `- "gateway CPU ms/req" and "workers CPU ms/req" are CPU time (not wall time) from /proc, so they stay comparable even when the machine is shared; the workers column counts every descendant process of the gateway, including workers started (or replaced) during the window and, for Runlet, the idle workers and spare hosts of its other services; "processes started" counts those (a TypeScript host costs on the order of a second of CPU to boot, which shows in the column). Before each window the bench waits for the target's process tree to go quiet (under 5 % of a CPU over 500 ms, at most 15 s), so workers or spare hosts still booting from start-up stay out of it.`,
     errors.length ? `- **Errors**: ${errors.map((f) => `${f.errors} (${JSON.stringify(f.statuses)}; first: ${f.firstError})`).join('; ')}.` : '- No errors: every answer was 2xx.',
     '',
     '## 2. Async runs',
@@ -202,7 +217,7 @@ export function renderReport(r: BenchResults): string {
     '',
     '- A new TypeScript worker is a spare SDK host (Node, the loader and the SDK already loaded, started ahead of need) assigned the service: the fast samples. The spare is replaced in the background; a cold start that comes before its replacement is ready starts a host from nothing: the slow samples, which show the cost spares save.',
     '',
-    `- Idle memory (\`${r.memory.servicesDir}\`, ${r.memory.workers} warm workers): **runtime process RSS ${mib(r.memory.serverRssBytes)}**; its workers together ${mib(r.memory.workersRssBytes)}${r.memory.workers ? ` (${mib(r.memory.workersRssBytes / r.memory.workers)} each on average)` : ''}. It took ${fixed(r.memory.serverStartMs, 0)} ms from spawn to "runtime started" (workers warmed).`,
+    `- Idle memory (\`${r.memory.servicesDir}\`, ${r.memory.workers} worker processes, i.e. descendants of the server): **runtime process RSS ${mib(r.memory.serverRssBytes)}**; its workers together ${mib(r.memory.workersRssBytes)}${r.memory.workers ? ` (${mib(r.memory.workersRssBytes / r.memory.workers)} each on average)` : ''}. It took ${fixed(r.memory.serverStartMs, 0)} ms from spawn to "runtime started" (workers warmed).`,
     `- For comparison, the bench server's RSS after all the load above: ${mib(r.memory.runletRssAfterLoad)}.`,
     '',
   ];

@@ -10,6 +10,8 @@ export interface ColdFigures {
   untilProcess: Summary;
   /** ms from the worker process existing to its handler receiving the call (Node + tsx boot, module load, ready). */
   processToHandler: Summary;
+  /** CPU ms the fresh worker process had used when its handler received the call. */
+  bootCpu: Summary;
 }
 
 /** Each `serviceIds` entry is a distinct service with `minWarm: 0`, so each first call starts a worker. */
@@ -17,16 +19,18 @@ export async function measureColdStart(client: BenchClient, serviceIds: string[]
   const total: number[] = [];
   const untilProcess: number[] = [];
   const processToHandler: number[] = [];
+  const bootCpu: number[] = [];
   for (const id of serviceIds) {
     const sentAt = wallNow();
     const answer = await client.call('POST', `/run/${id}`, {});
     const doneAt = wallNow();
     if (answer.status !== 200) throw new Error(`cold call to ${id}: HTTP ${answer.status} ${answer.text}`);
-    const { receivedAt, processStartedAt } = answer.json<{ receivedAt: number; processStartedAt: number }>();
+    const { receivedAt, processStartedAt, cpuMs } = answer.json<{ receivedAt: number; processStartedAt: number; cpuMs: number }>();
+    bootCpu.push(cpuMs);
     total.push(doneAt - sentAt);
     untilProcess.push(processStartedAt - sentAt);
     processToHandler.push(receivedAt - processStartedAt);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { samples: total, total: summarize(total), untilProcess: summarize(untilProcess), processToHandler: summarize(processToHandler) };
+  return { samples: total, total: summarize(total), untilProcess: summarize(untilProcess), processToHandler: summarize(processToHandler), bootCpu: summarize(bootCpu) };
 }

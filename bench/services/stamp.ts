@@ -9,5 +9,10 @@ const wallNow = () => performance.timeOrigin + performance.now();
 
 export default defineService({
   description: 'Answers when it received the call (bench)',
-  handler: () => ({ receivedAt: wallNow(), processStartedAt: performance.timeOrigin, pid: process.pid }),
+  handler: () => {
+    const receivedAt = wallNow();
+    const cpu = process.cpuUsage();
+    // cpuMs: CPU the process had used by then (for a fresh worker: what booting it cost, free of contention).
+    return { receivedAt, processStartedAt: performance.timeOrigin, cpuMs: (cpu.user + cpu.system) / 1000, pid: process.pid };
+  },
 });

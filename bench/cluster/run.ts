@@ -1,0 +1,249 @@
+/**
+ * Cluster bench (issue 5, "Performance"): completed no-op async runs per second through HTTP, in one run, against the
+ * local PostgreSQL — Runlet on SQLite (1 node), on PostgreSQL (1 node, 3 nodes), and two peers built without Runlet
+ * (Fastify + graphile-worker, Fastify + pg-boss; see ./peers). Prints a markdown section and puts it at the end of
+ * docs/benchmarks.md (replacing an earlier copy of the same section).
+ *
+ *   node --import tsx bench/cluster/run.ts
+ */
+import { spawn, fork, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir, cpus, loadavg } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import type { LoadJob, LoadResult } from './loadgen.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const COUNT = Number(process.env.BENCH_COUNT ?? 2000);
+const WARMUP = 100;
+const CONNECTIONS = 32;
+const PG_ADMIN = 'postgres://postgres@127.0.0.1:5432/postgres';
+const HEADING = '## Cluster: completed no-op async runs per second (bench/cluster/run.ts)';
+const RUNLET_ENV = { RUNLET_MIN_WARM_WORKERS: '2', RUNLET_MAX_WORKERS_PER_SERVICE: '2' };
+const CLI = ['--import', 'tsx', 'packages/server/src/cli/main.ts'];
+const SERVICES = 'packages/server/test/fixtures/services';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const children: ChildProcess[] = [];
+const databases: string[] = [];
+const tmpDirs: string[] = [];
+let nextPort = 47310;
+
+function start(name: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  // Own process group, so stopping it also stops the workers it started.
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let tail = '';
+  const keep = (d: Buffer) => { tail = (tail + d.toString()).slice(-4000); };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  child.on('exit', (code, signal) => { if (!(child as any).stopping) console.error(`[${name}] exited early (${code ?? signal}):\n${tail}`); });
+  (child as any).label = name;
+  children.push(child);
+  return child;
+}
+
+function waitForLine(child: ChildProcess, text: string, timeoutMs = 30_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`${(child as any).label}: no "${text}" within ${timeoutMs} ms`)), timeoutMs);
+    const on = (d: Buffer) => { buf += d.toString(); if (buf.includes(text)) { clearTimeout(timer); resolve(); } };
+    child.stdout!.on('data', on);
+    child.once('exit', () => { clearTimeout(timer); reject(new Error(`${(child as any).label} exited before "${text}"`)); });
+  });
+}
+
+async function waitHealthy(url: string, timeoutMs = 30_000) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    try { if ((await fetch(`${url}/healthz`)).status === 200) return; } catch { /* not up yet */ }
+    await sleep(100);
+  }
+  throw new Error(`${url}/healthz never answered 200`);
+}
+
+async function stopAll() {
+  const live = children.splice(0);
+  await Promise.all(live.map(async (child) => {
+    (child as any).stopping = true;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone */ }
+    const t = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 5000);
+    await exited;
+    clearTimeout(t);
+  }));
+}
+
+async function createDatabase(tag: string): Promise<string> {
+  const name = `runlet_bench_${process.pid}_${tag}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN });
+  await admin.connect();
+  await admin.query(`drop database if exists ${name} with (force)`);
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  databases.push(name);
+  return `postgres://postgres@127.0.0.1:5432/${name}`;
+}
+
+async function dropDatabases() {
+  const admin = new pg.Client({ connectionString: PG_ADMIN });
+  await admin.connect();
+  for (const name of databases.splice(0)) await admin.query(`drop database if exists ${name} with (force)`);
+  await admin.end();
+}
+
+function load(job: LoadJob): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(join(here, 'loadgen.ts'), [], { cwd: root, execArgv: ['--import', 'tsx'] });
+    child.once('message', (m) => resolve(m as LoadResult));
+    child.once('exit', (code) => reject(new Error(`load generator exited (${code})`)));
+    child.send(job);
+  });
+}
+
+/** Warm-up batch (not counted), then the measured batch. */
+async function measure(base: Omit<LoadJob, 'count' | 'connections'>): Promise<LoadResult> {
+  const warm = await load({ ...base, count: WARMUP, connections: CONNECTIONS });
+  if (warm.completed !== WARMUP) throw new Error(`warm-up: ${warm.completed}/${WARMUP} completed (${warm.firstError})`);
+  return load({ ...base, count: COUNT, connections: CONNECTIONS });
+}
+
+async function runlet(nodes: number, onPostgres: boolean, tag: string): Promise<LoadResult> {
+  const database = onPostgres ? await createDatabase(tag) : undefined;
+  const dbArgs = database ? ['--database', database] : [];
+  const urls: string[] = [];
+  let firstData = '';
+  for (let i = 0; i < nodes; i++) {
+    const data = mkdtempSync(join(tmpdir(), `runlet-cluster-${tag}-`));
+    tmpDirs.push(data);
+    firstData ||= data;
+    const port = nextPort++;
+    start(`runlet ${tag} #${i + 1}`, [...CLI, 'serve', '--port', String(port), '--data', data, '--services', SERVICES, '--log-level', 'warn', ...dbArgs], RUNLET_ENV);
+    urls.push(`http://127.0.0.1:${port}`);
+  }
+  for (const url of urls) await waitHealthy(url);
+  await sleep(2000); // warm workers
+  const key = execFileSync(process.execPath, [...CLI, 'keys', 'create', '--data', firstData, ...dbArgs], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()!.trim();
+  try {
+    return await measure({ urls, key, submitPath: '/run_async/noop', resultPath: '/result/' });
+  } finally {
+    await stopAll();
+  }
+}
+
+async function peer(file: 'graphile' | 'pg-boss'): Promise<LoadResult> {
+  const database = await createDatabase(file.replace('-', ''));
+  const echoPort = nextPort++;
+  const apiPort = nextPort++;
+  const echo = start(`${file} echo`, ['--import', 'tsx', join(here, 'peers/echo-server.ts'), String(echoPort)]);
+  await waitForLine(echo, 'ready');
+  const api = start(`${file} api`, ['--import', 'tsx', join(here, `peers/${file}.ts`), 'api', String(apiPort), database]);
+  await waitForLine(api, 'ready'); // the API installs the schema, so it goes first
+  const worker = start(`${file} worker`, ['--import', 'tsx', join(here, `peers/${file}.ts`), 'worker', `http://127.0.0.1:${echoPort}`, database]);
+  await waitForLine(worker, 'ready');
+  try {
+    return await measure({ urls: [`http://127.0.0.1:${apiPort}`], submitPath: '/run_async', resultPath: '/result/' });
+  } finally {
+    await stopAll();
+  }
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US').replace(/,/g, ' ');
+
+async function main() {
+  const began = Date.now();
+  const rows: Array<{ label: string; r?: LoadResult; error?: string; load?: number }> = [];
+  const loadAtStart = loadavg()[0]!;
+  const scenarios: Array<[string, () => Promise<LoadResult>]> = [
+    ['Runlet, SQLite, 1 node', () => runlet(1, false, 'sqlite1')],
+    ['Runlet, PostgreSQL, 1 node', () => runlet(1, true, 'pg1')],
+    ['Runlet, PostgreSQL, 3 nodes', () => runlet(3, true, 'pg3')],
+    ['Peer: Fastify + graphile-worker 0.17', () => peer('graphile')],
+    ['Peer: Fastify + pg-boss 10', () => peer('pg-boss')],
+  ];
+  for (const [label, fn] of scenarios) {
+    console.error(`… ${label}`);
+    try {
+      const r = await fn();
+      rows.push({ label, r, load: loadavg()[0] });
+      console.error(`  ${fmt(r.runsPerSecond)} runs/s (${r.completed}/${COUNT} completed${r.firstError ? `; first error: ${r.firstError}` : ''})`);
+    } catch (err) {
+      await stopAll();
+      rows.push({ label, error: (err as Error).message, load: loadavg()[0] });
+      console.error(`  FAILED: ${(err as Error).message}`);
+    }
+  }
+  await dropDatabases();
+  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
+
+  const ok = (i: number) => { const r = rows[i]!.r; return r && r.completed === COUNT ? r : undefined; };
+  const rps = (i: number) => ok(i)?.runsPerSecond;
+  const pg1 = rps(1), pg3 = rps(2), gw = rps(3), boss = rps(4);
+  const verdict = (met: boolean | undefined) => met === undefined ? '**not measured**' : met ? '**met**' : '**missed**';
+  const aheadMet = pg1 !== undefined && gw !== undefined && boss !== undefined ? pg1 > gw && pg1 > boss : undefined;
+  const scaleMet = pg1 !== undefined && pg3 !== undefined ? pg3 >= pg1 : undefined;
+  const pgVersion = execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-Atc', 'show server_version'], { encoding: 'utf8' }).trim();
+
+  const lines = [
+    HEADING,
+    '',
+    'Written by `node --import tsx bench/cluster/run.ts`; every figure below was measured in the one run that wrote this section.',
+    '',
+    '|  |  |',
+    '| --- | --- |',
+    `| CPUs (\`nproc\`) | ${execFileSync('nproc', { encoding: 'utf8' }).trim()} |`,
+    `| CPU model | ${cpus()[0]?.model.trim() ?? 'unknown'} |`,
+    `| Node | ${process.version} |`,
+    `| PostgreSQL | ${pgVersion} (local, 127.0.0.1:5432) |`,
+    `| Date | ${new Date(began).toISOString()} |`,
+    `| Load average (1 min) at start → end | ${loadAtStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)} (other processes share this machine; figures drift with it) |`,
+    `| Whole cluster bench run | ${Math.round((Date.now() - began) / 1000)} s |`,
+    ...(Math.max(loadAtStart, loadavg()[0]!) > cpus().length
+      ? ['', `> **This machine was shared while this ran** (load average above its ${cpus().length} CPUs): every row competed with other processes, so the figures are pessimistic and noisy, and the rows ran one after another, not at once. Run again on a quiet machine for reference figures.`]
+      : []),
+    '',
+    '### Settings',
+    '',
+    `- Workload, the same for every row: ${WARMUP} warm-up runs (not counted), then ${COUNT} \`POST /run_async/…\` with body \`{}\` from ${CONNECTIONS} callers over keep-alive undici pools, then \`GET /result/{id}?timeout=60\` for each (asked again while not final) until all are completed. runs/s = completed ÷ (first submit → last result). The load generator (\`bench/cluster/loadgen.ts\`) is its own process.`,
+    `- Runlet: \`runlet serve --services ${SERVICES} --log-level warn\`, each node its own process and data folder, service \`noop\`, env \`RUNLET_MIN_WARM_WORKERS=2 RUNLET_MAX_WORKERS_PER_SERVICE=2\`; 2 s after \`/healthz\` answers before load. SQLite: the embedded store in the data folder. PostgreSQL: \`--database\` on a fresh \`runlet_bench_*\` database (default pool size). 3 nodes: one shared database; submits spread round-robin over the nodes (${Math.ceil(CONNECTIONS / 3)} connections per node, so ${3 * Math.ceil(CONNECTIONS / 3)} in all), each result asked of the node that took the submit. Key from \`runlet keys create\`.`,
+    '- Peers (`bench/cluster/peers/`): a Fastify 5 API process whose `POST /run_async` adds a job and answers its id, and whose `GET /result/:id` waits on one batched query every 10 ms over all ids being waited for; a separate worker process whose task calls `peers/echo-server.ts` (bare `node:http`, answers `{}`) over a keep-alive undici pool (8 connections). Each peer gets its own fresh database.',
+    '  - graphile-worker 0.17: `addJob` via `makeWorkerUtils`; worker `run()` with `concurrency: 8`, `preparedStatements: true`, batched fetch `localQueue: { size: 32 }`, batched completion `completeJobBatchDelay: 2` / `failJobBatchDelay: 2`, LISTEN/NOTIFY for new jobs (poll fallback 1 s). Completed = the row has left `graphile_worker._private_jobs` (graphile-worker deletes a job on success).',
+    '  - pg-boss 10: `send` on a created queue; worker: 2 × `work(queue, { batchSize: 100, pollingIntervalSeconds: 0.5 })` (0.5 s is pg-boss 10\'s lowest polling interval; it has no LISTEN/NOTIFY wake-up across processes), each batch worked 8 calls at a time and completed by pg-boss in one query. Completed = `pgboss.job.state = \'completed\'`.',
+    '',
+    '### Results',
+    '',
+    '|  | runs/s | completed | submit phase (ms) | first submit → last result (ms) | load avg after | notes |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...rows.map(({ label, r, error, load }) => r
+      ? `| ${label} | ${fmt(r.runsPerSecond)} | ${r.completed} / ${COUNT} | ${fmt(r.submitMs)} | ${fmt(r.totalMs)} | ${load!.toFixed(1)} | ${r.firstError ? `first error: ${r.firstError.replace(/\|/g, '/')}` : ''} |`
+      : `| ${label} | — | — | — | — | ${load!.toFixed(1)} | could not be measured: ${error!.replace(/\|/g, '/').replace(/\n/g, ' ')} |`),
+    '',
+    '### Targets',
+    '',
+    '| target | measured | result |',
+    '| --- | --- | --- |',
+    `| One Runlet node on PostgreSQL ahead of both peers | ${pg1 !== undefined ? fmt(pg1) : '—'} vs graphile-worker ${gw !== undefined ? fmt(gw) : '—'}, pg-boss ${boss !== undefined ? fmt(boss) : '—'} runs/s | ${verdict(aheadMet)} |`,
+    `| No loss of throughput from one node to three (PostgreSQL, same machine) | 3 nodes ${pg3 !== undefined ? fmt(pg3) : '—'} vs 1 node ${pg1 !== undefined ? fmt(pg1) : '—'} runs/s${pg1 && pg3 ? ` (${((pg3 / pg1) * 100).toFixed(1)} %)` : ''} | ${verdict(scaleMet)} |`,
+    '',
+  ];
+  const section = lines.join('\n');
+  console.log(section);
+
+  if (process.env.BENCH_NO_WRITE) return;
+  const docPath = join(root, 'docs', 'benchmarks.md');
+  let doc = readFileSync(docPath, 'utf8');
+  const at = doc.indexOf(HEADING);
+  if (at >= 0) doc = doc.slice(0, at);
+  doc = doc.replace(/\n*$/, '\n\n') + section;
+  writeFileSync(docPath, doc);
+}
+
+process.on('SIGINT', async () => { await stopAll(); process.exit(130); });
+main().catch(async (err) => {
+  console.error(err);
+  await stopAll();
+  try { await dropDatabases(); } catch { /* best effort */ }
+  process.exit(1);
+});
