@@ -15,7 +15,8 @@ function fromFastify(err: FastifyError): RunletError {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new RunletError('BODY_TOO_LARGE');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new RunletError('UNSUPPORTED_MEDIA_TYPE');
+      // Raised for a Content-Type header that does not parse (e.g. "csv"); runs take any valid type.
+      return new RunletError('UNSUPPORTED_MEDIA_TYPE', 'The Content-Type header is not a valid media type (type/subtype).');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new RunletError('INVALID_JSON');

@@ -88,8 +88,9 @@ export class WorkerPool {
     while (this.size + starts.length < wanted) {
       starts.push(
         this.startWorker(accountId).then(
-          (w) => this.makeIdle(w),
-          (err) => this.options.onStartFailure?.(err as Error),
+          (w) => this.placeIdle(w),
+          // Already reported by startWorker.
+          () => {},
         ),
       );
     }
@@ -104,7 +105,7 @@ export class WorkerPool {
     if (this.described) return this.description;
     // Full of workers that are all still starting: the first of them to be ready will tell.
     if (this.size >= this.maxWorkers) return this.firstDescription;
-    this.makeIdle(await this.startWorker(accountId));
+    this.placeIdle(await this.startWorker(accountId));
     return this.description;
   }
 
@@ -140,6 +141,8 @@ export class WorkerPool {
 
   private async startForCall(accountId: string): Promise<WorkerLease> {
     const worker = await this.startWorker(accountId);
+    // Counted as starting until it is leased, in the same step: no gap where the bound could be passed.
+    this.starting--;
     if (this.closed) {
       worker.kill();
       throw new RunletError('SHUTTING_DOWN');
@@ -147,6 +150,11 @@ export class WorkerPool {
     return this.lease(worker);
   }
 
+  /**
+   * Starts a worker that stays counted in `starting` until the caller places it (leased or
+   * idle), synchronously after the await: were it uncounted here, a call arriving in between
+   * would see a free slot and start one worker too many.
+   */
   private async startWorker(accountId: string): Promise<WorkerProcess> {
     this.starting++;
     try {
@@ -165,13 +173,19 @@ export class WorkerPool {
       void worker.exited.then(() => this.forget(worker));
       return worker;
     } catch (err) {
-      this.options.onStartFailure?.(err as Error);
-      throw new RunletError('WORKER_START_FAILED', err instanceof WorkerStartError ? err.message : String(err));
-    } finally {
       this.starting--;
       // A failed start freed a slot that a waiter may now use.
       queueMicrotask(() => this.serveWaiters());
+      this.options.onStartFailure?.(err as Error);
+      throw new RunletError('WORKER_START_FAILED', err instanceof WorkerStartError ? err.message : String(err));
     }
+  }
+
+  /** A worker started ahead of a call (warm, describe) joins the idle ones; a waiter may take it. */
+  private placeIdle(worker: WorkerProcess): void {
+    this.starting--;
+    this.makeIdle(worker);
+    this.serveWaiters();
   }
 
   private lease(worker: WorkerProcess): WorkerLease {

@@ -1,0 +1,37 @@
+/** Small helpers shared by the HTTP API tests in this folder. */
+import assert from 'node:assert/strict';
+import type { TestServer } from '../helpers.js';
+
+export type Json = Record<string, unknown>;
+
+/** Asserts a runtime error: its status, the header that marks it as Runlet's own, and the JSON `{code, message}`. */
+export async function expectRuntimeError(res: Response, status: number, code: string): Promise<Json & { code: string; message: string }> {
+  const text = await res.text();
+  assert.equal(res.status, status, `expected ${status} ${code}, got ${res.status}: ${text}`);
+  assert.equal(res.headers.get('x-runlet-error'), code, 'the runtime error header names the code');
+  assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+  const body = JSON.parse(text) as Json & { code: string; message: string };
+  assert.equal(body.code, code);
+  assert.equal(typeof body.message, 'string');
+  assert.ok(body.message.length > 0, 'a human message');
+  return body;
+}
+
+/** The JSON of a 2xx answer, failing with the body when the status is not what was expected. */
+export async function expectJson<T = Json>(res: Response, status = 200): Promise<T> {
+  const text = await res.text();
+  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
+/** Starts an async run and answers its request id. */
+export async function startAsync(s: TestServer, service: string, input: unknown, init: { key?: string; headers?: Record<string, string> } = {}): Promise<string> {
+  const body = await expectJson<{ request_id: string }>(await s.fetch(`/run_async/${service}`, { json: input, ...init }));
+  return body.request_id;
+}
+
+export async function getRecord(s: TestServer, id: string, key?: string): Promise<Json> {
+  return expectJson(await s.fetch(`/request/${id}`, { key }));
+}
+
+export const REQUEST_ID = /^req_[0-9a-z]+$/;
