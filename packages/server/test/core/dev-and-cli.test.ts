@@ -34,6 +34,13 @@ test('a watched services folder reloads a changed service, with no restart', asy
     await waitFor(async () => ((await (await s.fetch('/run/greeter', { json: {} })).json()) as { word: string }).word === 'after' || undefined, 15_000, 'the new code');
     writeFileSync(path.join(services, 'added.ts'), greeter('new service'));
     await waitFor(async () => (await s.fetch('/run/added', { json: {} })).status === 200 || undefined, 15_000, 'the added service');
+    rmSync(path.join(services, 'added.ts'));
+    const gone = await waitFor(async () => {
+      const res = await s.fetch('/run/added', { json: {} });
+      return res.status === 404 ? ((await res.json()) as { code: string }) : (await res.arrayBuffer(), undefined);
+    }, 15_000, 'the removed service to be gone');
+    assert.equal(gone.code, 'SERVICE_NOT_FOUND');
+    assert.deepEqual(await (await s.fetch('/run/greeter', { json: {} })).json(), { word: 'after' }, 'the other service is untouched');
   } finally {
     await s.close();
   }

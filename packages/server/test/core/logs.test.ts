@@ -81,4 +81,23 @@ describe('log streams', () => {
     const lines = await readNdjson(await stream);
     assert.ok(lines.some((l) => l.message === 'line 2'));
   });
+
+  test('?after resumes a live stream too: a reader that reconnects misses nothing', async () => {
+    const id = await startAsync('slow', { seconds: 1.2, interval: 0.1 });
+    const res = await s.fetch(`/logs/${id}`);
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!text.includes('\n')) text += new TextDecoder().decode((await reader.read()).value);
+    const first = JSON.parse(text.split('\n')[0]!) as { createdAt: string };
+    await reader.cancel();
+    const resumed = await readNdjson(await s.fetch(`/logs/${id}?after=${encodeURIComponent(first.createdAt)}`));
+    const whole = await readNdjson(await s.fetch(`/logs/${id}`));
+    assert.deepEqual([first, ...resumed], whole);
+  });
+
+  test('a run that ended without lines still gives a stream that ends', async () => {
+    const res = await s.fetch('/run/echo', { json: {} });
+    await res.arrayBuffer();
+    assert.deepEqual(await readNdjson(await s.fetch(`/logs/${res.headers.get('x-request-id')}`)), []);
+  });
 });

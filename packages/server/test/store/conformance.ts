@@ -1,24 +1,35 @@
 /**
  * What every Store must do, in the runtime's own words. Each backend runs this same suite
  * (sqlite.test.ts, postgres.test.ts): a behaviour that differs between them fails here.
+ * Nothing in it knows which backend it talks to. Each test opens the store afresh (`open` is
+ * called per test) and uses ids, services and accounts of its own, so it holds whether the
+ * backend hands out an empty store each time or the same database again.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from 'node:test';
 import { RunletError } from '../../src/errors.js';
+import { newFileId } from '../../src/files/ids.js';
 import { newKeyId, newRequestId } from '../../src/ids.js';
-import type { NewRun, Store, StoredLogLine } from '../../src/store/store.js';
+import type { NewFile, NewProvision, NewRun, RunOutcome, Store, StoredLogLine } from '../../src/store/store.js';
 
-export function runStoreConformance(name: string, open: () => Promise<{ store: Store; close(): Promise<void> }>): void {
+export interface OpenedStore {
+  store: Store;
+  /** Closes the store (and removes what it was kept in, when that is the opener's alone). */
+  close(): Promise<void>;
+}
+
+export function runStoreConformance(name: string, open: () => Promise<OpenedStore>): void {
   describe(`store conformance: ${name}`, () => {
     let store: Store;
     let close: () => Promise<void>;
     let accountId: string;
-    before(async () => {
+    beforeEach(async () => {
       ({ store, close } = await open());
       accountId = (await store.defaultAccount()).id;
     });
-    after(() => close());
+    afterEach(() => close());
 
+    const unique = (what: string) => `${what}-${Math.random().toString(36).slice(2, 10)}`;
     const newRun = (over: Partial<NewRun> = {}): NewRun => ({
       id: newRequestId(),
       accountId,
@@ -36,149 +47,551 @@ export function runStoreConformance(name: string, open: () => Promise<{ store: S
       nodeId: 'node-a',
       ...over,
     });
-    const newKey = async (kind: 'standard' | 'one_time' = 'standard', extra: { internal?: boolean; prefix?: string; hash?: string } = {}) =>
-      store.createApiKey({ id: newKeyId(), accountId, kind, name: 'k', hash: extra.hash ?? `h-${Math.random()}`, prefix: extra.prefix ?? `p-${Math.random()}`, createdAt: Date.now(), internal: extra.internal });
+    const provision = (over: Partial<NewProvision> = {}, options?: { spendKeyId?: string }) =>
+      store.provisionRun({ id: newRequestId(), accountId, keyId: null, createdAt: Date.now(), expiresAt: Date.now() + 60_000, nodeId: 'node-a', ...over }, options);
+    /** Keys are found by hash; each test key's hash is kept here by its id. */
+    const hashes = new Map<string, string>();
+    const hashOf = (keyId: string): string => hashes.get(keyId) ?? assert.fail(`no hash recorded for ${keyId}`);
+    const newKey = async (kind: 'standard' | 'one_time' = 'standard', extra: { internal?: boolean; prefix?: string; account?: string } = {}) => {
+      const hash = unique('hash');
+      const key = await store.createApiKey({
+        id: newKeyId(),
+        accountId: extra.account ?? accountId,
+        kind,
+        name: 'k',
+        hash,
+        prefix: extra.prefix ?? unique('p'),
+        createdAt: Date.now(),
+        internal: extra.internal,
+      });
+      hashes.set(key.id, hash);
+      return key;
+    };
     const rejectsWith = async (p: Promise<unknown>, code: string) => {
       await assert.rejects(p, (err: unknown) => err instanceof RunletError && err.code === code);
     };
-
-    test('accounts: one default account however often asked; others by id', async () => {
-      assert.equal((await store.defaultAccount()).id, accountId);
-      const other = await store.createAccount('other');
-      assert.notEqual(other.id, accountId);
-      assert.equal((await store.getAccount(other.id))?.name, 'other');
-      assert.equal(await store.getAccount('acc_missing'), undefined);
+    const completed = (over: Partial<RunOutcome> = {}): RunOutcome => ({
+      status: 'completed',
+      completedAt: Date.now(),
+      responseStatus: 200,
+      responseContentType: 'application/json',
+      responseBody: Buffer.from('{"ok":true}'),
+      ...over,
     });
 
-    test('keys: found by hash, listed without internal ones, revoked by id or unique prefix, usage counted', async () => {
-      const key = await newKey('standard', { prefix: 'cwk-unique1', hash: 'hash-of-unique1' });
-      await newKey('standard', { internal: true });
-      assert.equal((await store.findApiKeyByHash('hash-of-unique1'))?.id, key.id);
-      assert.equal(await store.findApiKeyByHash('hash-of-nothing'), undefined);
-      const listed = await store.listApiKeys(accountId);
-      assert.ok(listed.some((k) => k.id === key.id));
-      assert.ok(listed.every((k) => !k.internal));
-      await store.recordKeyUsage(new Map([[key.id, { count: 3, lastUsedAt: 1000 }]]));
-      await store.recordKeyUsage(new Map([[key.id, { count: 2, lastUsedAt: 500 }]]));
-      const used = (await store.listApiKeys(accountId)).find((k) => k.id === key.id)!;
-      assert.equal(used.useCount, 5);
-      assert.equal(used.lastUsedAt, 1000);
-      const revoked = await store.revokeApiKey(accountId, 'cwk-unique1', 42);
-      assert.equal(revoked?.id, key.id);
-      assert.equal(revoked?.revokedAt, 42);
-      // A prefix two keys share revokes nothing.
-      const a = await newKey('standard', { prefix: 'cwk-shared' });
-      await newKey('standard', { prefix: 'cwk-shared' });
-      assert.equal(await store.revokeApiKey(accountId, 'cwk-shared', 1), undefined);
-      assert.equal((await store.revokeApiKey(accountId, a.id, 1))?.id, a.id);
-      await store.deleteInternalKeys();
-      assert.equal((await store.listApiKeys(accountId)).length, listed.length + 2);
+    describe('accounts', () => {
+      test('one default account however often (and however concurrently) asked; others by id', async () => {
+        const many = await Promise.all([store.defaultAccount(), store.defaultAccount(), store.defaultAccount()]);
+        assert.deepEqual(new Set(many.map((a) => a.id)), new Set([accountId]));
+        const other = await store.createAccount('other');
+        assert.notEqual(other.id, accountId);
+        assert.equal(typeof other.createdAt, 'number');
+        assert.deepEqual(await store.getAccount(other.id), other);
+        assert.equal(await store.getAccount('acc_missing'), undefined);
+        assert.equal((await store.defaultAccount()).id, accountId, 'creating accounts does not change the default');
+      });
     });
 
-    test('runs: created queued; provisioned ids used once; unknown ones refused', async () => {
-      const run = await store.createRun(newRun({ correlationId: 'c1' }));
-      assert.equal(run.status, 'queued');
-      assert.deepEqual(run.input, Buffer.from('{"a":1}'));
-      assert.deepEqual(run.requestHeaders, { accept: '*/*' });
-      const p = await store.provisionRun({ id: newRequestId(), accountId, keyId: null, createdAt: Date.now(), expiresAt: Date.now() + 60_000, nodeId: 'node-a' });
-      assert.equal(p.status, 'provisioned');
-      const used = await store.createRun(newRun(), { provisionedId: p.id });
-      assert.equal(used.id, p.id);
-      assert.equal(used.status, 'queued');
-      await rejectsWith(store.createRun(newRun(), { provisionedId: p.id }), 'PROVISION_USED');
-      await rejectsWith(store.createRun(newRun(), { provisionedId: 'req_unknown' }), 'PROVISION_NOT_FOUND');
-      // Another account cannot take this account's provisioned id: to it the id does not exist.
-      const thief = await store.createAccount('thief');
-      const q = await store.provisionRun({ id: newRequestId(), accountId, keyId: null, createdAt: Date.now(), expiresAt: Date.now() + 60_000, nodeId: 'n' });
-      await rejectsWith(store.createRun(newRun({ accountId: thief.id }), { provisionedId: q.id }), 'PROVISION_NOT_FOUND');
-      assert.equal((await store.getRun(q.id))?.status, 'provisioned');
-      const expired = await store.provisionRun({ id: newRequestId(), accountId, keyId: null, createdAt: 1, expiresAt: 2, nodeId: 'n' });
-      await rejectsWith(store.createRun(newRun(), { provisionedId: expired.id }), 'PROVISION_NOT_FOUND');
-      assert.ok((await store.deleteExpiredProvisions(Date.now())).includes(expired.id));
-      assert.equal(await store.getRun(expired.id), undefined);
+    describe('keys', () => {
+      test('a created key is found by its hash with every field, and not by another hash', async () => {
+        const key = await newKey('one_time', { prefix: 'cwotk-abc123' });
+        assert.deepEqual(
+          { kind: key.kind, name: key.name, prefix: key.prefix, accountId: key.accountId, useCount: key.useCount, lastUsedAt: key.lastUsedAt, revokedAt: key.revokedAt, spentAt: key.spentAt, spentRunId: key.spentRunId, internal: key.internal },
+          { kind: 'one_time', name: 'k', prefix: 'cwotk-abc123', accountId, useCount: 0, lastUsedAt: null, revokedAt: null, spentAt: null, spentRunId: null, internal: false },
+        );
+        const found = await store.findApiKeyByHash(hashOf(key.id));
+        assert.equal(found?.id, key.id);
+        assert.equal(await store.findApiKeyByHash('hash-of-nothing'), undefined);
+      });
+
+      test("listing shows the account's own keys, oldest first, never internal ones nor other accounts'", async () => {
+        const other = await store.createAccount('lister');
+        const first = await newKey('standard', { account: other.id });
+        await new Promise((r) => setTimeout(r, 2));
+        const second = await newKey('one_time', { account: other.id });
+        const internal = await newKey('standard', { account: other.id, internal: true });
+        await newKey('standard');
+        const listed = await store.listApiKeys(other.id);
+        assert.deepEqual(listed.map((k) => k.id), [first.id, second.id]);
+        assert.ok(!listed.some((k) => k.id === internal.id));
+        assert.equal(internal.internal, true);
+      });
+
+      test('revoked by id or by a unique prefix, once (the first time stands); an ambiguous prefix revokes nothing', async () => {
+        const prefix = unique('cwk-r');
+        const key = await newKey('standard', { prefix });
+        const revoked = await store.revokeApiKey(accountId, prefix, 42);
+        assert.equal(revoked?.id, key.id);
+        assert.equal(revoked?.revokedAt, 42);
+        assert.equal((await store.revokeApiKey(accountId, key.id, 99))?.revokedAt, 42, 'revoking again keeps the first time');
+        assert.equal((await store.findApiKeyByHash(hashOf(key.id)))?.revokedAt, 42, 'a revoked key is still found, marked revoked');
+
+        const shared = unique('cwk-shared');
+        const a = await newKey('standard', { prefix: shared });
+        const b = await newKey('standard', { prefix: shared });
+        assert.equal(await store.revokeApiKey(accountId, shared, 1), undefined);
+        assert.equal((await store.findApiKeyByHash(hashOf(a.id)))?.revokedAt, null);
+        assert.equal((await store.findApiKeyByHash(hashOf(b.id)))?.revokedAt, null);
+        assert.equal((await store.revokeApiKey(accountId, a.id, 1))?.id, a.id);
+        assert.equal(await store.revokeApiKey(accountId, 'key_nothing', 1), undefined);
+      });
+
+      test("another account's key and an internal key cannot be revoked through this account", async () => {
+        const other = await store.createAccount('victim');
+        const theirs = await newKey('standard', { account: other.id });
+        assert.equal(await store.revokeApiKey(accountId, theirs.id, 1), undefined);
+        assert.equal(await store.revokeApiKey(accountId, theirs.prefix, 1), undefined);
+        const internal = await newKey('standard', { internal: true });
+        assert.equal(await store.revokeApiKey(accountId, internal.id, 1), undefined);
+        assert.equal((await store.findApiKeyByHash(hashOf(theirs.id)))?.revokedAt, null);
+      });
+
+      test('usage adds up counts and keeps the latest use time', async () => {
+        const key = await newKey();
+        const other = await newKey();
+        await store.recordKeyUsage(new Map([[key.id, { count: 3, lastUsedAt: 1000 }], [other.id, { count: 1, lastUsedAt: 7 }]]));
+        await store.recordKeyUsage(new Map([[key.id, { count: 2, lastUsedAt: 500 }]]));
+        await store.recordKeyUsage(new Map());
+        const listed = await store.listApiKeys(accountId);
+        const used = listed.find((k) => k.id === key.id)!;
+        assert.deepEqual([used.useCount, used.lastUsedAt], [5, 1000]);
+        const once = listed.find((k) => k.id === other.id)!;
+        assert.deepEqual([once.useCount, once.lastUsedAt], [1, 7]);
+      });
+
+      test('deleting internal keys removes them and only them', async () => {
+        const internal = await newKey('standard', { internal: true });
+        const kept = await newKey('standard');
+        await store.deleteInternalKeys();
+        assert.equal(await store.findApiKeyByHash(hashOf(internal.id)), undefined);
+        assert.equal((await store.findApiKeyByHash(hashOf(kept.id)))?.id, kept.id);
+      });
     });
 
-    test('a one-time key is spent by exactly one of many concurrent runs', async () => {
-      const key = await newKey('one_time');
-      const results = await Promise.allSettled(Array.from({ length: 20 }, () => store.createRun(newRun(), { spendKeyId: key.id })));
-      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
-      for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as RunletError).code, 'KEY_SPENT');
+    describe('creating runs', () => {
+      test('a new run is queued with everything it was given, and nothing it was not', async () => {
+        const key = await newKey();
+        const input = newRun({ keyId: key.id, mode: 'sync', method: 'PUT', path: 'a/b', query: 'x=1&y=2', correlationId: 'c1', requestHeaders: { accept: 'text/event-stream', 'content-type': 'application/json' }, createdAt: 1_700_000_000_123, leaseExpiresAt: 1_700_000_030_123 });
+        const run = await store.createRun(input);
+        const fetched = await store.getRun(run.id);
+        for (const row of [run, fetched!]) {
+          assert.equal(row.id, input.id);
+          assert.equal(row.status, 'queued');
+          assert.deepEqual(
+            [row.accountId, row.keyId, row.serviceId, row.method, row.path, row.query, row.mode, row.inputContentType, row.correlationId, row.createdAt, row.nodeId, row.leaseExpiresAt],
+            [accountId, key.id, 'svc', 'PUT', 'a/b', 'x=1&y=2', 'sync', 'application/json', 'c1', 1_700_000_000_123, 'node-a', 1_700_000_030_123],
+          );
+          assert.deepEqual(row.input, Buffer.from('{"a":1}'));
+          assert.deepEqual(row.requestHeaders, { accept: 'text/event-stream', 'content-type': 'application/json' });
+          assert.deepEqual(
+            [row.startedAt, row.completedAt, row.responseStatus, row.responseContentType, row.responseBody, row.error, row.errorCode, row.expiresAt, row.attempt],
+            [null, null, null, null, null, null, null, null, 0],
+          );
+        }
+        assert.equal(await store.getRun(newRequestId()), undefined);
+      });
+
+      test('an empty input and binary input round-trip exactly', async () => {
+        const none = await store.createRun(newRun({ input: null, inputContentType: null }));
+        assert.equal((await store.getRun(none.id))!.input, null);
+        const bytes = Buffer.from([0, 255, 1, 254, 0, 10, 13]);
+        const binary = await store.createRun(newRun({ input: bytes, inputContentType: 'application/octet-stream' }));
+        assert.deepEqual((await store.getRun(binary.id))!.input, bytes);
+      });
+
+      test('a provisioned id is a record of its own until one run takes it over, once', async () => {
+        const p = await provision();
+        assert.equal(p.status, 'provisioned');
+        assert.equal(p.serviceId, null);
+        assert.equal(typeof p.expiresAt, 'number');
+        const used = await store.createRun(newRun({ serviceId: 'taker', correlationId: 'c2' }), { provisionedId: p.id });
+        assert.deepEqual([used.id, used.status, used.serviceId, used.correlationId, used.expiresAt], [p.id, 'queued', 'taker', 'c2', null]);
+        await rejectsWith(store.createRun(newRun(), { provisionedId: p.id }), 'PROVISION_USED');
+        await rejectsWith(store.createRun(newRun(), { provisionedId: newRequestId() }), 'PROVISION_NOT_FOUND');
+        assert.equal((await store.getRun(p.id))!.serviceId, 'taker', 'the refused second run changed nothing');
+      });
+
+      test("another account cannot take this account's provisioned id: to it the id does not exist", async () => {
+        const thief = await store.createAccount('thief');
+        const q = await provision();
+        await rejectsWith(store.createRun(newRun({ accountId: thief.id }), { provisionedId: q.id }), 'PROVISION_NOT_FOUND');
+        assert.equal((await store.getRun(q.id))?.status, 'provisioned');
+      });
+
+      test('an expired provisioned id cannot be used; only expired unused ones are deleted', async () => {
+        const now = Date.now();
+        const expired = await provision({ createdAt: 1, expiresAt: 2 });
+        const fresh = await provision({ expiresAt: now + 60_000 });
+        const usedLate = await provision({ createdAt: 1, expiresAt: now + 60_000 });
+        await store.createRun(newRun(), { provisionedId: usedLate.id });
+        await rejectsWith(store.createRun(newRun(), { provisionedId: expired.id }), 'PROVISION_NOT_FOUND');
+        const deleted = await store.deleteExpiredProvisions(now + 1000);
+        assert.ok(deleted.includes(expired.id));
+        assert.ok(!deleted.includes(fresh.id), 'an unexpired id stays');
+        assert.ok(!deleted.includes(usedLate.id), 'a used id is a run now, never deleted');
+        assert.equal(await store.getRun(expired.id), undefined);
+        assert.equal((await store.getRun(fresh.id))?.status, 'provisioned');
+        assert.equal((await store.getRun(usedLate.id))?.status, 'queued');
+        assert.deepEqual(await store.deleteExpiredProvisions(now + 1000), [], 'nothing is deleted twice');
+      });
     });
 
-    test('a key spent by provisioning starts exactly that provisioned run, once', async () => {
-      const key = await newKey('one_time');
-      const p = await store.provisionRun({ id: newRequestId(), accountId, keyId: key.id, createdAt: Date.now(), expiresAt: Date.now() + 60_000, nodeId: 'n' }, { spendKeyId: key.id });
-      await rejectsWith(store.createRun(newRun(), { spendKeyId: key.id }), 'KEY_SPENT');
-      const run = await store.createRun(newRun(), { provisionedId: p.id, spendKeyId: key.id });
-      assert.equal(run.id, p.id);
-      await assert.rejects(store.createRun(newRun(), { provisionedId: p.id, spendKeyId: key.id }));
+    describe('one-time keys', () => {
+      test('spent by exactly one of many concurrent runs; the losers leave no run behind', async () => {
+        const key = await newKey('one_time');
+        const runs = Array.from({ length: 20 }, () => newRun());
+        const results = await Promise.allSettled(runs.map((r) => store.createRun(r, { spendKeyId: key.id })));
+        const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [runs[i]!.id] : []));
+        assert.equal(won.length, 1);
+        for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as RunletError).code, 'KEY_SPENT');
+        for (const r of runs) assert.equal((await store.getRun(r.id)) !== undefined, r.id === won[0], `run ${r.id} exists only if it won`);
+        const spent = (await store.findApiKeyByHash(hashOf(key.id)))!;
+        assert.equal(spent.spentRunId, won[0]);
+        assert.equal(typeof spent.spentAt, 'number');
+      });
+
+      test('spent by exactly one of many concurrent provisions', async () => {
+        const key = await newKey('one_time');
+        const results = await Promise.allSettled(Array.from({ length: 10 }, () => provision({ keyId: key.id }, { spendKeyId: key.id })));
+        assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+        for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as RunletError).code, 'KEY_SPENT');
+      });
+
+      test('a run that cannot be created does not spend the key (one transaction)', async () => {
+        const key = await newKey('one_time');
+        await rejectsWith(store.createRun(newRun(), { provisionedId: newRequestId(), spendKeyId: key.id }), 'PROVISION_NOT_FOUND');
+        assert.equal((await store.findApiKeyByHash(hashOf(key.id)))!.spentAt, null);
+        const run = await store.createRun(newRun(), { spendKeyId: key.id });
+        assert.equal((await store.findApiKeyByHash(hashOf(key.id)))!.spentRunId, run.id);
+      });
+
+      test('a key spent by provisioning starts exactly that provisioned run, once, and no other', async () => {
+        const key = await newKey('one_time');
+        const p = await provision({ keyId: key.id }, { spendKeyId: key.id });
+        assert.equal((await store.findApiKeyByHash(hashOf(key.id)))!.spentRunId, p.id);
+        await rejectsWith(store.createRun(newRun(), { spendKeyId: key.id }), 'KEY_SPENT');
+        const otherProvision = await provision();
+        await rejectsWith(store.createRun(newRun(), { provisionedId: otherProvision.id, spendKeyId: key.id }), 'KEY_SPENT');
+        assert.equal((await store.getRun(otherProvision.id))?.status, 'provisioned', 'the other provisioned id is untouched');
+        await rejectsWith(provision({}, { spendKeyId: key.id }), 'KEY_SPENT');
+        const run = await store.createRun(newRun(), { provisionedId: p.id, spendKeyId: key.id });
+        assert.equal(run.id, p.id);
+        await rejectsWith(store.createRun(newRun(), { provisionedId: p.id, spendKeyId: key.id }), 'PROVISION_USED');
+      });
+
+      test('a key spent by a run cannot provision; a failed provision leaves no record', async () => {
+        const key = await newKey('one_time');
+        await store.createRun(newRun(), { spendKeyId: key.id });
+        const id = newRequestId();
+        await rejectsWith(store.provisionRun({ id, accountId, keyId: key.id, createdAt: Date.now(), expiresAt: Date.now() + 60_000, nodeId: 'n' }, { spendKeyId: key.id }), 'KEY_SPENT');
+        assert.equal(await store.getRun(id), undefined);
+      });
     });
 
-    test('claims: oldest first, within the limit, async runs of that service only, never twice', async () => {
-      const service = `claim-${Math.random()}`;
-      const base = Date.now();
-      const ids = [];
-      for (let i = 0; i < 6; i++) ids.push((await store.createRun(newRun({ serviceId: service, createdAt: base + i }))).id);
-      await store.createRun(newRun({ serviceId: service, mode: 'sync', createdAt: base - 10 }));
-      await store.createRun(newRun({ serviceId: `${service}-other`, createdAt: base - 10 }));
-      assert.ok((await store.servicesWithQueuedRuns()).includes(service));
-      assert.equal(await store.countQueuedRuns(service), 6);
-      const first = await store.claimQueuedRuns(service, 2, 'node-a', base, base + 1000);
-      assert.deepEqual(first.map((r) => r.id), ids.slice(0, 2));
-      assert.ok(first.every((r) => r.status === 'running' && r.nodeId === 'node-a' && r.attempt === 1));
-      const racing = await Promise.all([store.claimQueuedRuns(service, 3, 'node-b', base, base + 1000), store.claimQueuedRuns(service, 3, 'node-c', base, base + 1000)]);
-      const claimed = racing.flat().map((r) => r.id);
-      assert.equal(new Set(claimed).size, claimed.length, 'no run claimed twice');
-      assert.deepEqual(claimed.sort(), ids.slice(2).sort());
-      assert.deepEqual(await store.claimQueuedRuns(service, 5, 'node-a', base, base + 1000), []);
+    describe('running and ending runs', () => {
+      test('markRunning takes a queued run once, counting the attempt', async () => {
+        const run = await store.createRun(newRun({ mode: 'sync' }));
+        assert.equal(await store.markRunning(run.id, 'node-b', 5000, 9000), true);
+        const running = (await store.getRun(run.id))!;
+        assert.deepEqual([running.status, running.startedAt, running.nodeId, running.leaseExpiresAt, running.attempt], ['running', 5000, 'node-b', 9000, 1]);
+        assert.equal(await store.markRunning(run.id, 'node-b', 6000, 9000), false);
+        assert.equal((await store.getRun(run.id))!.startedAt, 5000, 'the second call changed nothing');
+        assert.equal(await store.markRunning((await provision()).id, 'node-b', 1, 2), false, 'a provisioned id is not a run yet');
+        assert.equal(await store.markRunning(newRequestId(), 'node-b', 1, 2), false);
+      });
+
+      test('a run ends exactly once, and only by the node that holds it when one is named', async () => {
+        const run = await store.createRun(newRun({ mode: 'sync' }));
+        await store.markRunning(run.id, 'node-a', Date.now(), Date.now() + 1000);
+        assert.equal(await store.completeRun(run.id, completed(), 'node-b'), false, 'another node cannot end it');
+        assert.equal(await store.completeRun(run.id, completed({ completedAt: 777 }), 'node-a'), true);
+        assert.equal(await store.completeRun(run.id, completed({ status: 'failed' }), 'node-a'), false, 'the first ending stands');
+        assert.equal(await store.completeRun(run.id, completed({ status: 'failed' })), false, 'even without an owner');
+        const ended = (await store.getRun(run.id))!;
+        assert.deepEqual([ended.status, ended.completedAt, ended.responseStatus, ended.responseContentType, ended.leaseExpiresAt, ended.attempt], ['completed', 777, 200, 'application/json', null, 1]);
+        assert.deepEqual(ended.responseBody, Buffer.from('{"ok":true}'));
+        assert.equal(await store.markRunning(run.id, 'node-a', 1, 2), false, 'an ended run never runs again');
+      });
+
+      test('of many concurrent endings exactly one wins', async () => {
+        const run = await store.createRun(newRun());
+        const statuses = ['completed', 'failed', 'timed_out', 'cancelled', 'failed', 'completed'] as const;
+        const wins = await Promise.all(statuses.map((status) => store.completeRun(run.id, completed({ status }))));
+        assert.equal(wins.filter(Boolean).length, 1);
+        assert.equal((await store.getRun(run.id))!.status, statuses[wins.indexOf(true)]);
+      });
+
+      test('a failure is recorded with its error and code, also for a run that never started', async () => {
+        const run = await store.createRun(newRun());
+        assert.equal(await store.completeRun(run.id, { status: 'failed', completedAt: 10, error: 'it broke', errorCode: 'WORKER_START_FAILED' }), true);
+        const failed = (await store.getRun(run.id))!;
+        assert.deepEqual(
+          [failed.status, failed.error, failed.errorCode, failed.responseStatus, failed.responseBody, failed.startedAt],
+          ['failed', 'it broke', 'WORKER_START_FAILED', null, null, null],
+        );
+        assert.equal(await store.completeRun((await provision()).id, completed()), false, 'a provisioned id cannot end');
+        assert.equal(await store.completeRun(newRequestId(), completed()), false);
+      });
+
+      test('requeueRun puts only a running run back in the queue, unowned', async () => {
+        const service = unique('requeue');
+        const run = await store.createRun(newRun({ serviceId: service }));
+        assert.equal(await store.requeueRun(run.id), false, 'a queued run is not running');
+        await store.claimQueuedRuns(service, 1, 'node-a', Date.now(), Date.now() + 1000);
+        assert.equal(await store.requeueRun(run.id), true);
+        const requeued = (await store.getRun(run.id))!;
+        assert.deepEqual([requeued.status, requeued.nodeId, requeued.leaseExpiresAt], ['queued', null, null]);
+        assert.equal(await store.countQueuedRuns(service), 1);
+        const again = await store.claimQueuedRuns(service, 1, 'node-b', Date.now(), Date.now() + 1000);
+        assert.deepEqual(again.map((r) => [r.id, r.attempt, r.nodeId]), [[run.id, 2, 'node-b']]);
+        await store.completeRun(run.id, completed());
+        assert.equal(await store.requeueRun(run.id), false, 'an ended run stays ended');
+      });
     });
 
-    test('a run ends exactly once, and only by the node that holds it', async () => {
-      const run = await store.createRun(newRun({ mode: 'sync' }));
-      assert.equal(await store.markRunning(run.id, 'node-a', Date.now(), Date.now() + 1000), true);
-      assert.equal(await store.markRunning(run.id, 'node-a', Date.now(), Date.now() + 1000), false);
-      const outcome = { status: 'completed' as const, completedAt: Date.now(), responseStatus: 200, responseContentType: 'application/json', responseBody: Buffer.from('{"ok":true}') };
-      assert.equal(await store.completeRun(run.id, outcome, 'node-b'), false, 'another node cannot end it');
-      assert.equal(await store.completeRun(run.id, outcome, 'node-a'), true);
-      assert.equal(await store.completeRun(run.id, { ...outcome, status: 'failed' }, 'node-a'), false, 'the first ending stands');
-      const ended = (await store.getRun(run.id))!;
-      assert.equal(ended.status, 'completed');
-      assert.deepEqual(ended.responseBody, Buffer.from('{"ok":true}'));
-      assert.equal(ended.attempt, 1);
+    describe('the queue', () => {
+      test('claims: oldest first, within the limit, queued async runs of that service only, never twice', async () => {
+        const service = unique('claim');
+        const base = Date.now();
+        const ids: string[] = [];
+        // Created out of order: the claim order is createdAt, not insertion.
+        for (const i of [3, 0, 5, 1, 4, 2]) ids[i] = (await store.createRun(newRun({ serviceId: service, createdAt: base + i }))).id;
+        await store.createRun(newRun({ serviceId: service, mode: 'sync', createdAt: base - 10 }));
+        await store.createRun(newRun({ serviceId: `${service}-other`, createdAt: base - 10 }));
+        await provision({ createdAt: base - 10 });
+        assert.ok((await store.servicesWithQueuedRuns()).includes(service));
+        assert.equal(await store.countQueuedRuns(service), 6);
+        assert.deepEqual(await store.claimQueuedRuns(service, 0, 'node-a', base, base + 1000), []);
+        const first = await store.claimQueuedRuns(service, 2, 'node-a', base + 50, base + 1000);
+        assert.deepEqual(first.map((r) => r.id), ids.slice(0, 2));
+        for (const r of first) assert.deepEqual([r.status, r.nodeId, r.attempt, r.startedAt, r.leaseExpiresAt, r.mode], ['running', 'node-a', 1, base + 50, base + 1000, 'async']);
+        assert.equal(await store.countQueuedRuns(service), 4);
+        const racing = await Promise.all([store.claimQueuedRuns(service, 3, 'node-b', base, base + 1000), store.claimQueuedRuns(service, 3, 'node-c', base, base + 1000)]);
+        const claimed = racing.flat().map((r) => r.id);
+        assert.equal(new Set(claimed).size, claimed.length, 'no run claimed twice');
+        assert.deepEqual(claimed.sort(), ids.slice(2).sort());
+        assert.deepEqual(await store.claimQueuedRuns(service, 5, 'node-a', base, base + 1000), []);
+        assert.equal(await store.countQueuedRuns(service), 0);
+        assert.ok(!(await store.servicesWithQueuedRuns()).includes(service), 'a service with nothing queued is not listed');
+      });
+
+      test('many concurrent claimers take every run exactly once', async () => {
+        const service = unique('claim-race');
+        const ids = new Set<string>();
+        for (let i = 0; i < 30; i++) ids.add((await store.createRun(newRun({ serviceId: service, createdAt: Date.now() + i }))).id);
+        const batches = await Promise.all(Array.from({ length: 12 }, (_, i) => store.claimQueuedRuns(service, 4, `node-${i}`, Date.now(), Date.now() + 1000)));
+        const claimed = batches.flat().map((r) => r.id);
+        assert.ok(batches.every((b) => b.length <= 4));
+        assert.equal(claimed.length, new Set(claimed).size);
+        assert.deepEqual(new Set(claimed), ids);
+      });
     });
 
-    test('orphans: found by node or by lapsed lease, adopted by exactly one node, requeued', async () => {
-      const now = Date.now();
-      const service = `orphan-${Math.random()}`;
-      const a = await store.createRun(newRun({ serviceId: service, nodeId: 'dead' }));
-      await store.claimQueuedRuns(service, 1, 'dead', now, now + 50);
-      const waitingSync = await store.createRun(newRun({ serviceId: service, mode: 'sync', nodeId: 'dead', leaseExpiresAt: now + 50 }));
-      const byNode = (await store.findOrphanedRuns({ nodeId: 'dead' })).map((r) => r.id);
-      assert.deepEqual(byNode.sort(), [a.id, waitingSync.id].sort());
-      assert.ok((await store.findOrphanedRuns({ notNodeId: 'alive' })).some((r) => r.id === a.id));
-      assert.equal((await store.findOrphanedRuns({ notNodeId: 'dead' })).some((r) => r.id === a.id), false);
-      assert.ok((await store.findOrphanedRuns({ leaseExpiredBefore: now + 100 })).some((r) => r.id === waitingSync.id));
-      await store.extendLeases('dead', [a.id], now + 10_000);
-      const lapsed = (await store.findOrphanedRuns({ leaseExpiredBefore: now + 100 })).map((r) => r.id);
-      assert.ok(!lapsed.includes(a.id), 'a renewed lease is not lapsed');
-      const adoptions = await Promise.all([store.adoptRun(a.id, 'dead', 'n1'), store.adoptRun(a.id, 'dead', 'n2')]);
-      assert.deepEqual(adoptions.filter(Boolean).length, 1);
-      assert.equal(await store.requeueRun(a.id), true);
-      const requeued = (await store.getRun(a.id))!;
-      assert.equal(requeued.status, 'queued');
-      assert.equal((await store.claimQueuedRuns(service, 1, 'n1', now, now + 1000))[0]?.attempt, 2);
+    describe('leases and orphans', () => {
+      test('orphans: running runs and waiting sync runs, by node, not ended or queued async ones', async () => {
+        const now = Date.now();
+        const service = unique('orphan');
+        const dead = unique('dead');
+        const running = await store.createRun(newRun({ serviceId: service, nodeId: dead }));
+        await store.claimQueuedRuns(service, 1, dead, now, now + 50);
+        const waitingSync = await store.createRun(newRun({ serviceId: service, mode: 'sync', nodeId: dead, leaseExpiresAt: now + 50 }));
+        const queuedAsync = await store.createRun(newRun({ serviceId: service, nodeId: dead, createdAt: now + 1 }));
+        const ended = await store.createRun(newRun({ serviceId: service, mode: 'sync', nodeId: dead }));
+        await store.completeRun(ended.id, completed());
+        const byNode = (await store.findOrphanedRuns({ nodeId: dead })).map((r) => r.id);
+        assert.deepEqual(byNode.sort(), [running.id, waitingSync.id].sort());
+        const notAlive = (await store.findOrphanedRuns({ notNodeId: 'alive' })).map((r) => r.id);
+        assert.ok(notAlive.includes(running.id) && notAlive.includes(waitingSync.id));
+        assert.ok(!notAlive.includes(queuedAsync.id) && !notAlive.includes(ended.id));
+        const notDead = (await store.findOrphanedRuns({ notNodeId: dead })).map((r) => r.id);
+        assert.ok(!notDead.includes(running.id) && !notDead.includes(waitingSync.id), "a node's own runs are not orphans to it");
+      });
+
+      test('orphans by lapsed lease; a renewed lease is not lapsed; only the holder renews, only active runs', async () => {
+        const now = Date.now();
+        const service = unique('lease');
+        const a = await store.createRun(newRun({ serviceId: service }));
+        await store.claimQueuedRuns(service, 1, 'holder', now, now + 50);
+        const b = await store.createRun(newRun({ serviceId: service, mode: 'sync', nodeId: 'holder', leaseExpiresAt: now + 50 }));
+        const lapsed = (await store.findOrphanedRuns({ leaseExpiredBefore: now + 100 })).map((r) => r.id);
+        assert.ok(lapsed.includes(a.id) && lapsed.includes(b.id));
+        assert.ok(!(await store.findOrphanedRuns({ leaseExpiredBefore: now + 10 })).some((r) => r.id === a.id), 'not before the lease ends');
+        await store.extendLeases('someone-else', [a.id, b.id], now + 10_000);
+        assert.equal((await store.getRun(a.id))!.leaseExpiresAt, now + 50, 'another node cannot renew');
+        await store.extendLeases('holder', [a.id, b.id], now + 10_000);
+        assert.equal((await store.getRun(a.id))!.leaseExpiresAt, now + 10_000);
+        assert.equal((await store.getRun(b.id))!.leaseExpiresAt, now + 10_000);
+        assert.ok(!(await store.findOrphanedRuns({ leaseExpiredBefore: now + 100 })).some((r) => r.id === a.id || r.id === b.id));
+        await store.extendLeases('holder', [], now + 20_000);
+        await store.completeRun(a.id, completed());
+        await store.extendLeases('holder', [a.id], now + 20_000);
+        assert.equal((await store.getRun(a.id))!.leaseExpiresAt, null, 'an ended run holds no lease');
+      });
+
+      test('an orphan is adopted by exactly one node, then requeued and claimed as a second attempt', async () => {
+        const now = Date.now();
+        const service = unique('adopt');
+        const a = await store.createRun(newRun({ serviceId: service }));
+        await store.claimQueuedRuns(service, 1, 'gone', now, now + 50);
+        assert.equal(await store.adoptRun(a.id, 'not-the-holder', 'n0'), false);
+        const adoptions = await Promise.all([store.adoptRun(a.id, 'gone', 'n1'), store.adoptRun(a.id, 'gone', 'n2'), store.adoptRun(a.id, 'gone', 'n3')]);
+        assert.equal(adoptions.filter(Boolean).length, 1);
+        const adopter = ['n1', 'n2', 'n3'][adoptions.indexOf(true)];
+        assert.equal((await store.getRun(a.id))!.nodeId, adopter);
+        assert.equal(await store.requeueRun(a.id), true);
+        assert.equal((await store.claimQueuedRuns(service, 1, 'n1', now, now + 1000))[0]?.attempt, 2);
+        await store.completeRun(a.id, completed());
+        assert.equal(await store.adoptRun(a.id, 'n1', 'n2'), false, 'an ended run is nobody to adopt');
+      });
     });
 
-    test('logs: appended in batches, read in order after a seq, the last one known', async () => {
-      const run = await store.createRun(newRun());
-      const line = (seq: number): StoredLogLine => ({ runId: run.id, seq, createdAt: 1000 + seq, timeMicros: 1_000_000 + seq, level: 'info', source: 'stdout', message: `line ${seq}`, fields: seq === 2 ? { k: [1, 'x'] } : null });
-      await store.appendLogs([line(1), line(2)]);
-      await store.appendLogs([line(3), line(4), line(5)]);
-      assert.deepEqual((await store.readLogs(run.id, 0, 100)).map((l) => l.seq), [1, 2, 3, 4, 5]);
-      assert.deepEqual((await store.readLogs(run.id, 2, 2)).map((l) => l.message), ['line 3', 'line 4']);
-      assert.deepEqual((await store.readLogs(run.id, 0, 100))[1]!.fields, { k: [1, 'x'] });
-      assert.equal((await store.lastLogLine(run.id))?.seq, 5);
-      assert.equal(await store.lastLogLine('req_none'), undefined);
+    describe('logs', () => {
+      const line = (runId: string, seq: number, over: Partial<StoredLogLine> = {}): StoredLogLine => ({
+        runId,
+        seq,
+        createdAt: 1000 + seq,
+        timeMicros: 1_000_000 + seq * 1000 + 7,
+        level: 'info',
+        source: 'stdout',
+        message: `line ${seq}`,
+        fields: null,
+        ...over,
+      });
+
+      test('appended in batches, read in order after a seq within a limit, the last one known', async () => {
+        const run = await store.createRun(newRun());
+        const other = await store.createRun(newRun());
+        await store.appendLogs([line(run.id, 1), line(run.id, 2, { level: 'warn', source: 'logger', fields: { k: [1, 'x'], n: { deep: true } } })]);
+        await store.appendLogs([line(other.id, 1, { message: 'other run' })]);
+        await store.appendLogs([line(run.id, 3), line(run.id, 4, { level: 'error', source: 'stderr' }), line(run.id, 5, { source: 'runtime', message: 'ünïcødé ✓ "quoted"\ttab' })]);
+        await store.appendLogs([]);
+        const all = await store.readLogs(run.id, 0, 100);
+        assert.deepEqual(all.map((l) => l.seq), [1, 2, 3, 4, 5]);
+        assert.deepEqual(all[1], line(run.id, 2, { level: 'warn', source: 'logger', fields: { k: [1, 'x'], n: { deep: true } } }), 'every field round-trips');
+        assert.deepEqual(all[3]!.level, 'error');
+        assert.equal(all[4]!.message, 'ünïcødé ✓ "quoted"\ttab');
+        assert.equal(all[0]!.fields, null);
+        assert.deepEqual((await store.readLogs(run.id, 2, 2)).map((l) => l.message), ['line 3', 'line 4']);
+        assert.deepEqual(await store.readLogs(run.id, 5, 100), []);
+        assert.deepEqual((await store.readLogs(other.id, 0, 100)).map((l) => l.message), ['other run'], "one run's lines never show in another's");
+        assert.equal((await store.lastLogLine(run.id))?.seq, 5);
+        assert.equal(await store.lastLogLine(newRequestId()), undefined);
+      });
+
+      test('reads in seq order whatever order the lines were appended in', async () => {
+        const run = await store.createRun(newRun());
+        await store.appendLogs([line(run.id, 3), line(run.id, 1)]);
+        await store.appendLogs([line(run.id, 2)]);
+        assert.deepEqual((await store.readLogs(run.id, 0, 10)).map((l) => l.seq), [1, 2, 3]);
+        assert.equal((await store.lastLogLine(run.id))?.seq, 3);
+      });
+
+      test('a large batch is stored whole, and paged reads see every line once', async () => {
+        const run = await store.createRun(newRun());
+        await store.appendLogs(Array.from({ length: 2500 }, (_, i) => line(run.id, i + 1)));
+        const seen: number[] = [];
+        for (let after = 0; ; ) {
+          const page = await store.readLogs(run.id, after, 1000);
+          seen.push(...page.map((l) => l.seq));
+          if (page.length < 1000) break;
+          after = page.at(-1)!.seq;
+        }
+        assert.deepEqual(seen, Array.from({ length: 2500 }, (_, i) => i + 1));
+      });
+    });
+
+    describe('files', () => {
+      const newFile = async (over: Partial<NewFile> = {}) => {
+        const now = Date.now();
+        return store.createFile({
+          id: newFileId(),
+          accountId,
+          name: 'a.txt',
+          backend: 'local',
+          storageKey: unique('obj'),
+          contentType: 'text/plain',
+          declaredSize: null,
+          createdAt: now,
+          uploadExpiresAt: now + 60_000,
+          expiresAt: now + 120_000,
+          ...over,
+        });
+      };
+      const done = (size: number) => ({ size, sha256: 'abc', contentType: null, completedAt: Date.now() });
+
+      test('a file is pending until one uploader claims it, then ready with its size, hash and type', async () => {
+        const file = await newFile({ declaredSize: 5 });
+        assert.deepEqual([file.status, file.size, file.declaredSize, file.nodeId], ['pending', null, 5, null]);
+        const claims = await Promise.all([store.claimUpload(file.id, 'n1', 10), store.claimUpload(file.id, 'n2', 10)]);
+        assert.equal(claims.filter(Boolean).length, 1);
+        const holder = claims[0] ? 'n1' : 'n2';
+        assert.equal(await store.completeUpload(file.id, holder === 'n1' ? 'n2' : 'n1', done(5), 0), 'gone', 'only the uploader completes');
+        assert.equal(await store.completeUpload(file.id, holder, done(5), 0), 'completed');
+        const ready = (await store.getFile(file.id))!;
+        assert.deepEqual([ready.status, ready.size, ready.sha256, ready.contentType, ready.nodeId], ['ready', 5, 'abc', 'text/plain', null]);
+        assert.equal(await store.claimUpload(file.id, 'n1', 11), false, 'a ready file takes no second upload');
+        assert.equal(await store.getFile(newFileId()), undefined);
+      });
+
+      test('an interrupted upload is released by its uploader only, and the file can be uploaded again', async () => {
+        const file = await newFile();
+        assert.equal(await store.claimUpload(file.id, 'n1', 10), true);
+        assert.equal(await store.releaseUpload(file.id, 'n2'), false);
+        assert.equal(await store.releaseUpload(file.id, 'n1'), true);
+        assert.equal((await store.getFile(file.id))!.status, 'pending');
+        assert.equal(await store.claimUpload(file.id, 'n2', 11), true);
+        assert.equal(await store.completeUpload(file.id, 'n2', { size: 3, sha256: null, contentType: 'image/png', completedAt: 12 }, 0), 'completed');
+        assert.equal((await store.getFile(file.id))!.contentType, 'image/png', 'a type found at upload replaces the declared one');
+      });
+
+      test('the quota counts ready bytes per account, checked when an upload completes', async () => {
+        const other = await store.createAccount('quota');
+        const mine = async (size: number) => {
+          const f = await newFile({ accountId: other.id });
+          await store.claimUpload(f.id, 'n', Date.now());
+          return store.completeUpload(f.id, 'n', done(size), 100);
+        };
+        assert.equal(await mine(60), 'completed');
+        assert.equal(await mine(41), 'quota_exceeded');
+        assert.equal(await mine(40), 'completed');
+        assert.equal(await store.storageUsed(other.id), 100);
+        const pending = await newFile({ accountId: other.id });
+        await store.claimUpload(pending.id, 'n', Date.now());
+        assert.equal(await store.completeUpload(pending.id, 'n', done(1_000_000), 0), 'completed', 'quota 0 means none');
+      });
+
+      test('listing is newest first and pages by cursor; deletion is per account', async () => {
+        const other = await store.createAccount('lists');
+        const base = Date.now();
+        const files = [];
+        for (let i = 0; i < 5; i++) files.push(await newFile({ accountId: other.id, createdAt: base + i }));
+        const first = await store.listFiles(other.id, { limit: 2 });
+        assert.deepEqual(first.map((f) => f.id), [files[4]!.id, files[3]!.id]);
+        const next = await store.listFiles(other.id, { limit: 10, before: { createdAt: first[1]!.createdAt, id: first[1]!.id } });
+        assert.deepEqual(next.map((f) => f.id), [files[2]!.id, files[1]!.id, files[0]!.id]);
+        assert.equal(await store.deleteFile(files[0]!.id, accountId), undefined, 'not through another account');
+        assert.equal((await store.deleteFile(files[0]!.id, other.id))?.id, files[0]!.id);
+        assert.equal((await store.deleteFile(files[1]!.id))?.id, files[1]!.id);
+        assert.equal(await store.deleteFile(files[1]!.id), undefined);
+        assert.equal((await store.listFiles(other.id, { limit: 10 })).length, 3);
+      });
+
+      test('collectable: expired files, lapsed pending uploads and stale uploads; orphaned uploads released', async () => {
+        const now = Date.now();
+        const expired = await newFile({ expiresAt: now - 1 });
+        const lapsed = await newFile({ uploadExpiresAt: now - 1 });
+        const stale = await newFile();
+        await store.claimUpload(stale.id, 'dead-node', now - 10_000);
+        const live = await newFile();
+        await store.claimUpload(live.id, 'this-node', now);
+        const fine = await newFile();
+        const found = (await store.findCollectableFiles(now, now - 5000, 1000)).map((f) => f.id);
+        assert.ok(found.includes(expired.id) && found.includes(lapsed.id) && found.includes(stale.id));
+        assert.ok(!found.includes(live.id) && !found.includes(fine.id));
+        assert.ok((await store.releaseOrphanedUploads('this-node')) >= 1);
+        assert.equal((await store.getFile(stale.id))!.status, 'pending');
+        assert.equal((await store.getFile(live.id))!.status, 'uploading', "this node's own upload goes on");
+      });
     });
   });
 }
