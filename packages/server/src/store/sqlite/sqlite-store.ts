@@ -18,6 +18,7 @@ import type {
   RunRow,
   StoredLogLine,
 } from '../types.js';
+import { GroupCommit } from './group-commit.js';
 import { migrateSqlite } from './migrate.js';
 import type { CompletedUpload, FileRow, NewFile, UploadCompletion } from '../types.js';
 import { FILE_COLUMNS, toFile } from '../file-rows.js';
@@ -43,9 +44,14 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     migrateSqlite(this.db, MIGRATIONS);
+    this.commits = new GroupCommit(this.db);
   }
 
+  /** The writes of the run path (create, start, end, logs, leases) commit in groups. */
+  private readonly commits: GroupCommit;
+
   async close(): Promise<void> {
+    this.commits.flush();
     this.db.close();
   }
 
@@ -159,9 +165,8 @@ export class SqliteStore implements Store {
           ...values, run.id, run.createdAt,
         )!,
       );
-    // The common case is one statement, atomic by itself: no transaction to pay for.
-    if (!options.provisionedId && !options.spendKeyId) return insert();
-    return this.db.transaction(() => {
+    if (!options.provisionedId && !options.spendKeyId) return this.commits.run(insert);
+    return this.commits.run(() => {
       const id = options.provisionedId ?? run.id;
       if (options.spendKeyId) this.spendKey(options.spendKeyId, id, run.createdAt);
       if (!options.provisionedId) return insert();
@@ -175,7 +180,7 @@ export class SqliteStore implements Store {
       const existing = this.get('SELECT status, account_id FROM runs WHERE id = ?', id);
       const usable = existing && existing.account_id === run.accountId && existing.status !== 'provisioned';
       throw new RunletError(usable ? 'PROVISION_USED' : 'PROVISION_NOT_FOUND', undefined, { requestId: id });
-    }).immediate();
+    });
   }
 
   /** Spends a one-time key on `runId`; a key already spent on that very run passes (provision, then run). */
@@ -192,12 +197,13 @@ export class SqliteStore implements Store {
   }
 
   async markRunning(id: string, nodeId: string, startedAt: Millis, leaseExpiresAt: Millis): Promise<boolean> {
-    return (
-      this.run(
-        `UPDATE runs SET status = 'running', started_at = ?, node_id = ?, lease_expires_at = ?, attempt = attempt + 1
-         WHERE id = ? AND status = 'queued'`,
-        startedAt, nodeId, leaseExpiresAt, id,
-      ) === 1
+    return this.commits.run(
+      () =>
+        this.run(
+          `UPDATE runs SET status = 'running', started_at = ?, node_id = ?, lease_expires_at = ?, attempt = attempt + 1
+           WHERE id = ? AND status = 'queued'`,
+          startedAt, nodeId, leaseExpiresAt, id,
+        ) === 1,
     );
   }
 
@@ -223,20 +229,21 @@ export class SqliteStore implements Store {
 
   async extendLeases(nodeId: string, runIds: readonly string[], leaseExpiresAt: Millis): Promise<void> {
     const update = this.stmt(`UPDATE runs SET lease_expires_at = ? WHERE id = ? AND node_id = ? AND ${ACTIVE}`);
-    this.db.transaction(() => {
+    await this.commits.run(() => {
       for (const id of runIds) update.run(leaseExpiresAt, id, nodeId);
-    })();
+    });
   }
 
   async completeRun(id: string, o: RunOutcome, ownerNodeId?: string): Promise<boolean> {
-    return (
-      this.run(
-        `UPDATE runs SET status = ?, completed_at = ?, response_status = ?, response_content_type = ?, response_body = ?,
-           error = ?, error_code = ?, lease_expires_at = NULL
-         WHERE id = ? AND ${ACTIVE} AND (? IS NULL OR node_id = ?)`,
-        o.status, o.completedAt, o.responseStatus ?? null, o.responseContentType ?? null, o.responseBody ?? null,
-        o.error ?? null, o.errorCode ?? null, id, ownerNodeId ?? null, ownerNodeId ?? null,
-      ) === 1
+    return this.commits.run(
+      () =>
+        this.run(
+          `UPDATE runs SET status = ?, completed_at = ?, response_status = ?, response_content_type = ?, response_body = ?,
+             error = ?, error_code = ?, lease_expires_at = NULL
+           WHERE id = ? AND ${ACTIVE} AND (? IS NULL OR node_id = ?)`,
+          o.status, o.completedAt, o.responseStatus ?? null, o.responseContentType ?? null, o.responseBody ?? null,
+          o.error ?? null, o.errorCode ?? null, id, ownerNodeId ?? null, ownerNodeId ?? null,
+        ) === 1,
     );
   }
 
@@ -270,11 +277,11 @@ export class SqliteStore implements Store {
     const insert = this.stmt(
       'INSERT INTO run_logs (run_id, seq, created_at, time_us, level, source, message, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    this.db.transaction(() => {
+    await this.commits.run(() => {
       for (const l of lines) {
         insert.run(l.runId, l.seq, l.createdAt, l.timeMicros, l.level, l.source, l.message, l.fields ? JSON.stringify(l.fields) : null);
       }
-    })();
+    });
   }
 
   async readLogs(runId: string, afterSeq: number, limit: number): Promise<StoredLogLine[]> {

@@ -1,0 +1,62 @@
+/**
+ * Not part of `npm run bench`: a CPU profile of the gateway under the sync load, for finding
+ * where its time goes. Writes a .cpuprofile to PROFILE_DIR (default /tmp/runlet-profile) and
+ * prints the functions with the most self time.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runLoad } from './lib/loadgen.js';
+import { CLI, cpuMsOf, createKey } from './lib/processes.js';
+import { buildServicesDir } from './lib/services-dir.js';
+
+const dir = process.env.PROFILE_DIR ?? path.join(os.tmpdir(), 'runlet-profile');
+mkdirSync(dir, { recursive: true });
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'runlet-prof-'));
+const { dir: servicesDir } = buildServicesDir(tmp, 0);
+const dataDir = path.join(tmp, 'data');
+const key = createKey(dataDir);
+const profiling = process.env.PROFILE !== '0';
+const child = spawn(process.execPath, [...(profiling ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), '--import', 'tsx', CLI, 'serve', '--port', '0', '--data', dataDir, '--services', servicesDir], {
+  env: { ...process.env, RUNLET_MAX_WORKERS_PER_SERVICE: '4', RUNLET_MIN_WARM_WORKERS: '4' },
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+let out = '';
+const url = await new Promise<string>((resolve) => {
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c.toString();
+    const m = /"msg":"runtime started".*"url":"([^"]+)"/.exec(out) ?? /"url":"([^"]+)".*"msg":"runtime started"/.exec(out);
+    if (m) resolve(m[1]!);
+  });
+});
+const before = new Set(readdirSync(dir));
+let cpuStart = 0;
+let cpuEnd = 0;
+const { result } = await runLoad({
+  kind: 'closed-loop', url, path: '/run/echo', method: 'POST',
+  headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+  body: JSON.stringify({ name: 'bench', items: [1, 2, 3] }), connections: 32, warmupMs: 2000, durationMs: Number(process.env.PROFILE_MS ?? 8000),
+}, (edge) => {
+  if (edge === 'start') cpuStart = cpuMsOf(child.pid!);
+  else cpuEnd = cpuMsOf(child.pid!);
+});
+console.log(`gateway CPU ${((cpuEnd - cpuStart) / result.requests).toFixed(3)} ms/req (profiler ${profiling ? 'on' : 'off'}); requests ${result.requests} errors ${result.errors} in ${Math.round(result.elapsedMs)} ms = ${Math.round((result.requests / result.elapsedMs) * 1000)}/s`);
+child.kill('SIGINT');
+await new Promise((r) => child.once('exit', r));
+if (!profiling) process.exit(0);
+const file = readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.cpuprofile'));
+if (!file) throw new Error('no profile written');
+type Node = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount: number };
+const profile = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { nodes: Node[] };
+const self = new Map<string, number>();
+let total = 0;
+for (const n of profile.nodes) {
+  const where = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.replace(/^.*node_modules\//, '~/').replace(/^file:\/\/.*\/packages\//, '')}:${n.callFrame.lineNumber + 1}`;
+  self.set(where, (self.get(where) ?? 0) + n.hitCount);
+  total += n.hitCount;
+}
+for (const [where, hits] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.PROFILE_TOP ?? 40))) {
+  console.log(`${((hits / total) * 100).toFixed(1).padStart(5)}%  ${where}`);
+}
+console.log(`profile: ${path.join(dir, file)}`);
