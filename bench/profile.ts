@@ -1,6 +1,6 @@
 /**
- * Not part of `npm run bench`: a CPU profile of the gateway under the sync load, for finding
- * where its time goes. Writes a .cpuprofile to PROFILE_DIR (default /tmp/runlet-profile) and
+ * Not part of `npm run bench`: a CPU profile of the gateway under the sync load (or, with
+ * PROFILE_SCENARIO=async, a batch of async runs), for finding where its time goes. Writes a .cpuprofile to PROFILE_DIR (default /tmp/runlet-profile) and
  * prints the functions with the most self time.
  */
 import { spawn } from 'node:child_process';
@@ -33,15 +33,23 @@ const url = await new Promise<string>((resolve) => {
 const before = new Set(readdirSync(dir));
 let cpuStart = 0;
 let cpuEnd = 0;
-const { result } = await runLoad({
-  kind: 'closed-loop', url, path: '/run/echo', method: 'POST',
-  headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-  body: JSON.stringify({ name: 'bench', items: [1, 2, 3] }), connections: 32, warmupMs: 2000, durationMs: Number(process.env.PROFILE_MS ?? 8000),
-}, (edge) => {
+const onWindow = (edge: 'start' | 'end') => {
   if (edge === 'start') cpuStart = cpuMsOf(child.pid!);
   else cpuEnd = cpuMsOf(child.pid!);
-});
-console.log(`gateway CPU ${((cpuEnd - cpuStart) / result.requests).toFixed(3)} ms/req (profiler ${profiling ? 'on' : 'off'}); requests ${result.requests} errors ${result.errors} in ${Math.round(result.elapsedMs)} ms = ${Math.round((result.requests / result.elapsedMs) * 1000)}/s`);
+};
+const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
+const body = JSON.stringify({ name: 'bench', items: [1, 2, 3] });
+const profiled = `(profiler ${profiling ? 'on' : 'off'})`;
+if (process.env.PROFILE_SCENARIO === 'async') {
+  cpuStart = cpuMsOf(child.pid!);
+  const { result } = await runLoad({ kind: 'async-batch', url, key, serviceId: 'noop', body, count: Number(process.env.PROFILE_RUNS ?? 3000), connections: 32, resultTimeoutMs: 120_000 });
+  cpuEnd = cpuMsOf(child.pid!);
+  console.log(`gateway CPU ${((cpuEnd - cpuStart) / result.completed).toFixed(3)} ms/run ${profiled}; ${result.completed} completed in ${Math.round(result.totalMs)} ms = ${Math.round(result.completedPerSecond)}/s`);
+} else {
+  const durationMs = Number(process.env.PROFILE_MS ?? 8000);
+  const { result } = await runLoad({ kind: 'closed-loop', url, path: '/run/echo', method: 'POST', headers, body, connections: 32, warmupMs: 2000, durationMs }, onWindow);
+  console.log(`gateway CPU ${((cpuEnd - cpuStart) / result.requests).toFixed(3)} ms/req ${profiled}; requests ${result.requests} errors ${result.errors} in ${Math.round(result.elapsedMs)} ms = ${Math.round((result.requests / result.elapsedMs) * 1000)}/s`);
+}
 child.kill('SIGINT');
 await new Promise((r) => child.once('exit', r));
 if (!profiling) process.exit(0);
