@@ -6,9 +6,9 @@ set -e
 cd "$(dirname "$0")/.."
 run() { node --import tsx --test --test-concurrency=2 --test-timeout=120000 "$@"; }
 all=$(find packages examples -name '*.test.ts' -not -path '*/node_modules/*' | sort)
-# Suites that start a server run again on PostgreSQL; the rest (pure functions, the store
+# Suites that start a server (the client suites too) run again on PostgreSQL; the rest (pure functions, the store
 # conformance suite that opens both stores itself, the cluster that is PostgreSQL only) run once.
-stores=$(grep -l -E 'startTestServer|startServerProcess' $all | grep -v '/cluster/' || true)
+stores=$(grep -l -E 'startTestServer|startServerProcess|startClientServer' $all | grep -v '/cluster/' || true)
 echo "# store: sqlite"
 run "$@" $all
 if [ -n "$stores" ]; then
