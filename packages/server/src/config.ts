@@ -75,6 +75,12 @@ export const ConfigSchema = z
     s3ForcePathStyle: z.union([z.boolean(), z.stringbool()]).default(true),
     /** Key prefix for every object Runlet writes into the bucket. */
     s3Prefix: z.string().default('runlet/'),
+    /**
+     * Web origins whose pages may call the API from a browser (the official clients run in
+     * browsers too): `*` for any, or a comma-separated list. Keys travel in a header, never a
+     * cookie, so `*` exposes nothing a page could not already do with the key it holds.
+     */
+    corsOrigins: z.string().default('*'),
     watch: z.coerce.boolean().default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })

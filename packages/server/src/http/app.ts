@@ -1,3 +1,4 @@
+import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime.js';
 import { RunletError } from '../errors.js';
@@ -25,6 +26,7 @@ export function buildApp(runtime: Runtime, options: { logger?: boolean | object 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   registerErrorHandling(app);
+  void app.register(cors, corsOptions(runtime.config.corsOrigins));
   const openapi = collectRouteDocs(app);
   registerRunRoutes(app, runtime);
   registerResultRoutes(app, runtime);
@@ -32,4 +34,15 @@ export function buildApp(runtime: Runtime, options: { logger?: boolean | object 
   registerFileRoutes(app, runtime);
   registerMetaRoutes(app, runtime, openapi);
   return app;
+}
+
+/** Browsers may call the API from the configured origins, and read the headers the clients need. */
+function corsOptions(origins: string) {
+  const list = origins.split(',').map((o) => o.trim()).filter(Boolean);
+  return {
+    origin: list.includes('*') ? '*' : list,
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    exposedHeaders: ['x-request-id', 'x-runlet-error', 'retry-after', 'content-disposition', 'etag'],
+    maxAge: 600,
+  };
 }

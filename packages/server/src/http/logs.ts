@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { isTerminal, LogLine } from '@runlet/protocol';
 import { z } from 'zod';
@@ -63,7 +64,8 @@ export function registerLogRoutes(app: FastifyInstance, runtime: Runtime): void 
 
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { 'content-type': frame.contentType, 'cache-control': 'no-cache', 'x-accel-buffering': 'no', 'x-request-id': id });
+    // Headers set on the reply so far (CORS among them) go out with the stream's own.
+    res.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), 'content-type': frame.contentType, 'cache-control': 'no-cache', 'x-accel-buffering': 'no', 'x-request-id': id });
     res.socket?.setNoDelay(true);
     let open = true;
     // Each heartbeat also re-reads the store: a safety net for an event that never came.
