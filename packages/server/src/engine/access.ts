@@ -1,12 +1,9 @@
 import { RunletError } from '../errors.js';
 import { hashApiKey, keyFromAuthorization } from '../keys/api-keys.js';
-import type { ApiKeyRecord, KeyUsage, RunRow, Store } from '../store/store.js';
+import type { Principal } from '../keys/principal.js';
+import type { KeyUsage, RunRow, Store } from '../store/store.js';
 
-/** Who is calling: an account, through one of its keys. */
-export interface Principal {
-  accountId: string;
-  key: ApiKeyRecord;
-}
+export type { Principal };
 
 /**
  * Authentication and the one-time key rules. Keys are looked up on every call (no cache), so

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { FileInfo, FileUploadUrls } from '@runlet/protocol';
 import type { Config } from '../config.js';
 import { ConfigError } from '../config.js';
-import type { Principal } from '../engine/access.js';
+import type { Principal } from '../keys/principal.js';
 import { RunletError } from '../errors.js';
 import type { FileRow, Millis, Store } from '../store/store.js';
 import { isFileId, newFileId } from './ids.js';
