@@ -47,7 +47,7 @@ if (process.env.PROFILE_SCENARIO === 'async') {
   console.log(`gateway CPU ${((cpuEnd - cpuStart) / result.completed).toFixed(3)} ms/run ${profiled}; ${result.completed} completed in ${Math.round(result.totalMs)} ms = ${Math.round(result.completedPerSecond)}/s`);
 } else {
   const durationMs = Number(process.env.PROFILE_MS ?? 8000);
-  const { result } = await runLoad({ kind: 'closed-loop', url, path: '/run/echo', method: 'POST', headers, body, connections: 32, warmupMs: 2000, durationMs }, onWindow);
+  const { result } = await runLoad({ kind: 'closed-loop', url, path: '/run/echo', method: 'POST', headers, body, connections: Number(process.env.PROFILE_CONNECTIONS ?? 32), warmupMs: 2000, durationMs }, onWindow);
   console.log(`gateway CPU ${((cpuEnd - cpuStart) / result.requests).toFixed(3)} ms/req ${profiled}; requests ${result.requests} errors ${result.errors} in ${Math.round(result.elapsedMs)} ms = ${Math.round((result.requests / result.elapsedMs) * 1000)}/s`);
 }
 child.kill('SIGINT');

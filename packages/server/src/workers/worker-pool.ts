@@ -217,8 +217,13 @@ export class WorkerPool {
     this.idleTimers.set(worker, timer);
   }
 
+  /**
+   * The most recently used idle worker: its process is awake and its caches warm, and the ones
+   * left unused at the other end are those that idle out when load falls.
+   */
   private takeIdle(accountId: string): WorkerProcess | undefined {
-    const i = this.idle.findIndex((w) => w.accountId === accountId && w.alive);
+    let i = this.idle.length - 1;
+    while (i >= 0 && !(this.idle[i]!.accountId === accountId && this.idle[i]!.alive)) i--;
     if (i === -1) return undefined;
     const [worker] = this.idle.splice(i, 1);
     clearTimeout(this.idleTimers.get(worker!));
