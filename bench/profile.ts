@@ -19,7 +19,7 @@ const dataDir = path.join(tmp, 'data');
 const key = createKey(dataDir);
 const profiling = process.env.PROFILE !== '0';
 const child = spawn(process.execPath, [...(profiling ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), '--import', 'tsx', CLI, 'serve', '--port', '0', '--data', dataDir, '--services', servicesDir], {
-  env: { ...process.env, RUNLET_MAX_WORKERS_PER_SERVICE: '4', RUNLET_MIN_WARM_WORKERS: '4' },
+  env: { RUNLET_MAX_WORKERS_PER_SERVICE: '4', RUNLET_MIN_WARM_WORKERS: '4', ...process.env },
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 let out = '';

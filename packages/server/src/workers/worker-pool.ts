@@ -17,6 +17,8 @@ export interface PoolOptions {
   spares?: HostSpares;
   /** Called when a worker could not start, for the server's own log. */
   onStartFailure?(error: Error): void;
+  /** Called when a call gives its worker back, so a queued async run can take it at once. */
+  onWorkerFreed?(serviceId: string): void;
 }
 
 /** A worker checked out for exactly one call. `release` must be called once. */
@@ -201,6 +203,7 @@ export class WorkerPool {
         if (!reusable || !worker.alive || this.closed) worker.kill();
         else this.makeIdle(worker);
         this.serveWaiters();
+        if (this.freeCapacity > 0) this.options.onWorkerFreed?.(this.spec.id);
       },
     };
   }
