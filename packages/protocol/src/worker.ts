@@ -29,6 +29,8 @@ export const ServiceDescription = z.object({
   outputSchema: z.unknown().optional(),
   /** Most workers (calls at once) the service wants; the runtime's own bound still applies. */
   maxWorkers: z.number().int().positive().optional(),
+  /** Most runs of the service executing at once across every node of the cluster. */
+  concurrency: z.number().int().positive().optional(),
   /** Whether an async run interrupted by a dying node may run again. */
   retryable: z.boolean().optional(),
 });

@@ -192,6 +192,7 @@ function describe(svc: Service): ServiceDescription {
     inputSchema: 'input' in svc ? jsonSchemaOf(svc.input) : undefined,
     outputSchema: 'output' in svc ? jsonSchemaOf(svc.output) : undefined,
     maxWorkers: svc.maxWorkers,
+    concurrency: svc.concurrency,
     retryable: svc.retryable,
   };
 }

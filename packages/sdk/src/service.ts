@@ -22,8 +22,13 @@ export interface ServiceContext {
 
 export interface ServiceOptions {
   description?: string;
-  /** Most workers (and so calls at once) this service may have. */
+  /** Most workers (and so calls at once) this service may have on each node. */
   maxWorkers?: number;
+  /**
+   * Most runs of this service executing at once across the whole cluster (say, for an API
+   * that allows only so many calls at a time); runs past it wait their turn, in order.
+   */
+  concurrency?: number;
   /** Async runs of this service that die with their node are run again rather than failed. */
   retryable?: boolean;
 }

@@ -178,3 +178,16 @@ export async function waitFor<T>(fn: () => Promise<T | undefined> | T | undefine
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** The most intervals open at once; one that ends as another starts does not overlap it. */
+export function maxOverlap(intervals: readonly { start: number; end: number }[]): number {
+  const edges = intervals.flatMap((i) => [
+    { at: i.start, step: 1 },
+    { at: i.end, step: -1 },
+  ]);
+  edges.sort((a, b) => a.at - b.at || a.step - b.step);
+  let open = 0;
+  let most = 0;
+  for (const e of edges) most = Math.max(most, (open += e.step));
+  return most;
+}

@@ -62,10 +62,13 @@ export class Dispatcher {
   private async pump(serviceId: string): Promise<void> {
     try {
       // A run of a service that no longer exists is claimed too, and fails with SERVICE_NOT_FOUND.
-      const capacity = this.registry.has(serviceId) ? this.registry.get(serviceId).pool.freeCapacity : 1;
+      const pool = this.registry.has(serviceId) ? this.registry.get(serviceId).pool : undefined;
+      const capacity = pool ? pool.freeCapacity : 1;
       if (capacity === 0) return;
+      // Finding a capped service's cap may start a worker (of the default account) to ask it.
+      const limit = pool && (await this.engine.limits.of(serviceId, pool, async () => (await this.store.defaultAccount()).id));
       const now = Date.now();
-      const runs = await this.store.claimQueuedRuns(serviceId, capacity, this.nodeId, now, now + this.engine.leaseMs);
+      const runs = await this.store.claimQueuedRuns(serviceId, capacity, this.nodeId, now, now + this.engine.leaseMs, limit?.max);
       for (const run of runs) {
         void this.engine.startClaimed(run).catch((err: unknown) => this.log.error({ err, requestId: run.id }, 'async run failed to start'));
       }

@@ -8,6 +8,7 @@ import type { RunOutcome, RunRow, Store } from '../store/store.js';
 import type { ServiceRegistry } from '../workers/service-registry.js';
 import type { WorkerLease } from '../workers/worker-pool.js';
 import type { Access, Principal } from './access.js';
+import { ClusterLimits } from './cluster-limits.js';
 import { Execution } from './execution.js';
 
 /** What a caller asked to run, as the HTTP layer hands it over. */
@@ -55,7 +56,11 @@ export class RunEngine {
   /** Asked to look for queued async runs of a service (set by the dispatcher). */
   onCapacityFreed: (serviceId: string) => void = () => {};
 
+  /** Services' caps on runs at once across the cluster. */
+  readonly limits: ClusterLimits;
+
   constructor(private readonly d: RunEngineDeps) {
+    this.limits = new ClusterLimits(d.store, d.bus);
     this.leaseTimer = setInterval(() => void this.renewLeases(), this.leaseMs / 3);
     this.leaseTimer.unref();
   }
@@ -107,18 +112,26 @@ export class RunEngine {
   /** Runs a recorded sync run on this node; the execution streams its answer to the caller. */
   async startSync(run: RunRow): Promise<Execution> {
     let lease: WorkerLease;
-    // Held while it waits for a worker too: its caller is connected to this node.
+    let started: { startedAt: number } | false | undefined;
+    const { pool } = this.d.registry.get(run.serviceId!);
+    // Held while it waits for room and a worker too: its caller is connected to this node.
     this.held.add(run.id);
     try {
-      lease = await this.d.registry.get(run.serviceId!).pool.acquire(run.accountId);
+      // A capped service's run takes its place in the cluster first, then a worker here.
+      const limit = await this.limits.of(run.serviceId!, pool, async () => run.accountId);
+      if (limit) started = await this.limits.start(run.id, limit, this.d.nodeId, this.leaseMs);
+      if (started === false) throw new RunletError('RUN_NOT_FOUND', 'The run ended before it could start.');
+      lease = await pool.acquire(run.accountId);
     } catch (err) {
       this.held.delete(run.id);
       await this.failBeforeStart(run, err);
       throw err instanceof RunletError ? new RunletError(err.code, err.message, { ...err.extra, requestId: run.id }) : err;
     }
-    const startedAt = Date.now();
-    await this.d.store.markRunning(run.id, this.d.nodeId, startedAt, startedAt + this.leaseMs);
-    return this.execute({ ...run, status: 'running', startedAt }, lease, true);
+    if (!started) {
+      started = { startedAt: Date.now() };
+      await this.d.store.markRunning(run.id, this.d.nodeId, started.startedAt, started.startedAt + this.leaseMs);
+    }
+    return this.execute({ ...run, status: 'running', startedAt: started.startedAt }, lease, true);
   }
 
   /** Runs an async run this node has claimed (already `running` in the store). */
@@ -196,6 +209,8 @@ export class RunEngine {
     void execution.done.finally(() => {
       this.active.delete(run.id);
       this.held.delete(run.id);
+      const max = this.d.registry.has(run.serviceId!) ? this.d.registry.get(run.serviceId!).pool.concurrency : undefined;
+      if (max !== undefined) this.limits.ended({ serviceId: run.serviceId!, max });
       this.onCapacityFreed(run.serviceId!);
     });
     return execution;

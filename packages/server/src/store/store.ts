@@ -22,6 +22,12 @@ export type * from './types.js';
  * Which runs count as left behind: those of every node but this one (SQLite: one node), those
  * of one node known dead (this node's previous process), or those whose lease lapsed.
  */
+/** A service's cap on runs executing at once across the cluster (its `concurrency`). */
+export interface ClusterLimit {
+  serviceId: string;
+  max: number;
+}
+
 export type OrphanFilter = { notNodeId: string } | { nodeId: string } | { leaseExpiredBefore: Millis };
 
 /**
@@ -56,10 +62,17 @@ export interface Store {
    */
   createRun(run: NewRun, options?: CreateRunOptions): Promise<RunRow>;
   getRun(id: string): Promise<RunRow | undefined>;
-  /** `queued` → `running` for a run this node holds (a sync run, or one it claimed). */
-  markRunning(id: string, nodeId: string, startedAt: Millis, leaseExpiresAt: Millis): Promise<boolean>;
-  /** Claims up to `limit` queued async runs of a service, oldest first. */
-  claimQueuedRuns(serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis): Promise<RunRow[]>;
+  /**
+   * `queued` → `running` for a run this node holds (a sync run, or one it claimed). With
+   * `within`, only while fewer than `max` runs of that service are running on every node
+   * together; `false` then also means "no room yet" (the run is still queued).
+   */
+  markRunning(id: string, nodeId: string, startedAt: Millis, leaseExpiresAt: Millis, within?: ClusterLimit): Promise<boolean>;
+  /**
+   * Claims up to `limit` queued async runs of a service, oldest first; with `clusterMax`, never
+   * so many that more than that many runs of the service run on every node together.
+   */
+  claimQueuedRuns(serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis, clusterMax?: number): Promise<RunRow[]>;
   /** Service ids that have queued async runs waiting. */
   servicesWithQueuedRuns(): Promise<string[]>;
   countQueuedRuns(serviceId: string): Promise<number>;

@@ -14,6 +14,8 @@ export interface ServiceSpec {
   description?: string;
   maxWorkers?: number;
   minWarm?: number;
+  /** Most runs executing at once across the cluster (see the SDK's `concurrency`). */
+  concurrency?: number;
   retryable?: boolean;
   /** Changes whenever a file of the service changes, so a watcher knows to reload it. */
   fingerprint: string;
@@ -36,6 +38,7 @@ const Manifest = z
     description: z.string().optional(),
     maxWorkers: z.number().int().positive().optional(),
     minWarm: z.number().int().nonnegative().optional(),
+    concurrency: z.number().int().positive().optional(),
     retryable: z.boolean().optional(),
     env: z.record(z.string(), z.string()).default({}),
   })
@@ -96,8 +99,8 @@ function sdkSpec(id: string, dir: string, entry: string, manifest: Partial<z.inf
   return { id, kind: 'sdk', dir, entry, ...limitsOf(manifest), fingerprint: fingerprintOf(watched) };
 }
 
-function limitsOf(m: Partial<z.infer<typeof Manifest>>): Pick<ServiceSpec, 'env' | 'description' | 'maxWorkers' | 'minWarm' | 'retryable'> {
-  return { env: m.env ?? {}, description: m.description, maxWorkers: m.maxWorkers, minWarm: m.minWarm, retryable: m.retryable };
+function limitsOf(m: Partial<z.infer<typeof Manifest>>): Pick<ServiceSpec, 'env' | 'description' | 'maxWorkers' | 'minWarm' | 'concurrency' | 'retryable'> {
+  return { env: m.env ?? {}, description: m.description, maxWorkers: m.maxWorkers, minWarm: m.minWarm, concurrency: m.concurrency, retryable: m.retryable };
 }
 
 /** Newest modification time and total size of a file, or of every file under a folder. */

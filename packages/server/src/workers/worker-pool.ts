@@ -53,8 +53,8 @@ export class WorkerPool {
   /** What the last worker to start said of the service (description, schema, limits). */
   description: ServiceDescription = {};
   private described = false;
-  private resolveFirstDescription!: (d: ServiceDescription) => void;
-  private readonly firstDescription = new Promise<ServiceDescription>((resolve) => (this.resolveFirstDescription = resolve));
+  /** Told when a worker start ends, well or badly. */
+  private startSettled: (() => void)[] = [];
   private draining = false;
   /** Calls waiting or in flight through `acquire` that a dispatcher must leave room for. */
   private maxWorkers: number;
@@ -72,6 +72,19 @@ export class WorkerPool {
 
   get stats() {
     return { idle: this.idle.length, busy: this.busy.size, starting: this.starting, waiting: this.waiters.length, max: this.maxWorkers };
+  }
+
+  /**
+   * The service's cap on runs at once across the cluster: from its runlet.json, else from what
+   * its workers say (`undefined` until one has started, see `describe`).
+   */
+  get concurrency(): number | undefined {
+    return this.spec.concurrency ?? this.description.concurrency;
+  }
+
+  /** Whether the service's own word on its limits is known (a manifest says all it has to at once). */
+  get limitsKnown(): boolean {
+    return this.spec.kind === 'command' || this.spec.concurrency !== undefined || this.described;
   }
 
   /** Workers that could take a call right now without anyone waiting. */
@@ -104,10 +117,15 @@ export class WorkerPool {
    * started; when none has, one is started (and kept warm) to ask.
    */
   async describe(accountId: string): Promise<ServiceDescription> {
-    if (this.described) return this.description;
-    // Full of workers that are all still starting: the first of them to be ready will tell.
-    if (this.size >= this.maxWorkers) return this.firstDescription;
-    this.placeIdle(await this.startWorker(accountId));
+    while (!this.described) {
+      if (this.size < this.maxWorkers) {
+        this.placeIdle(await this.startWorker(accountId));
+        break;
+      }
+      // Full of workers that are all still starting: the first to be ready will tell; if one
+      // fails instead, its place is free to try again (and fail with its reason).
+      await new Promise<void>((resolve) => this.startSettled.push(resolve));
+    }
     return this.description;
   }
 
@@ -170,7 +188,6 @@ export class WorkerPool {
       });
       this.description = worker.description;
       this.described = true;
-      this.resolveFirstDescription(worker.description);
       if (worker.description.maxWorkers) this.maxWorkers = Math.max(1, Math.min(this.options.maxWorkers, worker.description.maxWorkers));
       void worker.exited.then(() => this.forget(worker));
       return worker;
@@ -180,6 +197,8 @@ export class WorkerPool {
       queueMicrotask(() => this.serveWaiters());
       this.options.onStartFailure?.(err as Error);
       throw new RunletError('WORKER_START_FAILED', err instanceof WorkerStartError ? err.message : String(err));
+    } finally {
+      for (const settled of this.startSettled.splice(0)) settled();
     }
   }
 

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { CLI, freshDatabase, killServerProcess, readNdjson, startServerProcess } from '../helpers.js';
+import { CLI, freshDatabase, killServerProcess, maxOverlap, readNdjson, startServerProcess } from '../helpers.js';
 
 interface Node {
   url: string;
@@ -119,6 +119,23 @@ describe('a cluster of three nodes on one PostgreSQL database', () => {
     assert.equal(record.status, 'completed');
     // Woken by NOTIFY, not by the 5-second safety net that re-reads the store.
     assert.ok(answeredAt - Date.parse(record.completedAt) < 5000, 'woken by the notification');
+  });
+
+  test("a service's concurrency cap holds across the nodes, for sync and async runs alike", async () => {
+    type Span = { start: number; end: number };
+    // Each node has room for 2 workers (6 in all); the service allows 2 runs at once in all.
+    const asyncIds = await Promise.all(Array.from({ length: 9 }, (_, i) => startAsync(nodes[i % 3]!, 'capped', { ms: 250 })));
+    const syncAnswers = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        const res = await call(nodes[i % 3]!, '/run/capped', { json: { ms: 250 } });
+        assert.equal(res.status, 200);
+        return (await res.json()) as Span;
+      }),
+    );
+    const asyncAnswers = await Promise.all(asyncIds.map(async (id, i) => (await resultOf(nodes[(i + 1) % 3]!, id)).responseJson as Span));
+    const spans = [...syncAnswers, ...asyncAnswers];
+    assert.equal(spans.length, 15);
+    assert.ok(maxOverlap(spans) <= 2, `at most 2 at once across the cluster, saw ${maxOverlap(spans)}`);
   });
 
   test('kill -9 of one node mid-load: every request id still ends, exactly once', async () => {

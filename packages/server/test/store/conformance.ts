@@ -385,6 +385,28 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         assert.equal(claimed.length, new Set(claimed).size);
         assert.deepEqual(new Set(claimed), ids);
       });
+
+      test("a service's cap on runs at once holds for claims and starts from every node, even when they race", async () => {
+        const service = unique('capped');
+        const ids: string[] = [];
+        for (let i = 0; i < 12; i++) ids.push((await store.createRun(newRun({ serviceId: service, createdAt: Date.now() + i }))).id);
+        const sync = await store.createRun(newRun({ serviceId: service, mode: 'sync' }));
+        const now = Date.now();
+        // Twelve nodes race for a cap of 3: three runs start, whoever claims them.
+        const batches = await Promise.all(Array.from({ length: 12 }, (_, i) => store.claimQueuedRuns(service, 2, `node-${i}`, now, now + 1000, 3)));
+        const running = batches.flat();
+        assert.equal(running.length, 3);
+        const within = { serviceId: service, max: 3 };
+        assert.equal(await store.markRunning(sync.id, 'node-x', now, now + 1000, within), false, 'no room for the sync run');
+        assert.equal((await store.getRun(sync.id))!.status, 'queued', 'it stays queued, to try again');
+        await store.completeRun(running[0]!.id, completed());
+        // One place freed, and a claim and a start race for it: exactly one gets it.
+        const [claimed, started] = await Promise.all([store.claimQueuedRuns(service, 5, 'node-y', now, now + 1000, 3), store.markRunning(sync.id, 'node-x', now, now + 1000, within)]);
+        assert.equal(claimed.length + (started ? 1 : 0), 1);
+        assert.equal(await store.countQueuedRuns(service), 12 - 3 - claimed.length);
+        // Without a cap, claims are bounded only by their own limit.
+        assert.equal((await store.claimQueuedRuns(service, 2, 'node-z', now, now + 1000)).length, 2);
+      });
     });
 
     describe('leases and orphans', () => {

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { RunletError } from '../../errors.js';
 import { newAccountId } from '../../ids.js';
 import { toApiKey, toLogLine, toRun, type Row } from '../rows.js';
-import type { OrphanFilter, Store } from '../store.js';
+import type { ClusterLimit, OrphanFilter, Store } from '../store.js';
 import type {
   Account,
   ApiKeyRecord,
@@ -199,16 +199,36 @@ export class PostgresStore implements Store {
     return row && toRun(row);
   }
 
-  async markRunning(id: string, nodeId: string, startedAt: Millis, leaseExpiresAt: Millis): Promise<boolean> {
-    return (
+  async markRunning(id: string, nodeId: string, startedAt: Millis, leaseExpiresAt: Millis, within?: ClusterLimit): Promise<boolean> {
+    const start = async (db: Queryable) =>
       (await this.changes(
         `UPDATE runs SET status = 'running', started_at = $1, node_id = $2, lease_expires_at = $3, attempt = attempt + 1 WHERE id = $4 AND status = 'queued'`,
         [startedAt, nodeId, leaseExpiresAt, id],
-      )) === 1
-    );
+        db,
+      )) === 1;
+    if (!within) return start(this.pool);
+    return this.withServiceLock(within.serviceId, async (db, running) => running < within.max && start(db));
   }
 
-  async claimQueuedRuns(serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis): Promise<RunRow[]> {
+  async claimQueuedRuns(serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis, clusterMax?: number): Promise<RunRow[]> {
+    if (clusterMax === undefined) return this.claim(this.pool, serviceId, limit, nodeId, now, leaseExpiresAt);
+    return this.withServiceLock(serviceId, (db, running) => this.claim(db, serviceId, Math.min(limit, clusterMax - running), nodeId, now, leaseExpiresAt));
+  }
+
+  /**
+   * Runs `fn` in a transaction that holds the service's advisory lock, with the count of its
+   * runs running on every node: nodes that start runs of a capped service take turns, so two
+   * of them can never both see the last free place.
+   */
+  private withServiceLock<T>(serviceId: string, fn: (db: Queryable, running: number) => Promise<T>): Promise<T> {
+    return this.tx(async (db) => {
+      await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`runlet.service:${serviceId}`]);
+      const running = Number((await this.one(`SELECT count(*) AS n FROM runs WHERE status = 'running' AND service_id = $1`, [serviceId], db))!.n);
+      return fn(db, running);
+    });
+  }
+
+  private async claim(db: Queryable, serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis): Promise<RunRow[]> {
     if (limit <= 0) return [];
     const rows = await this.rows(
       `WITH picked AS (
@@ -217,6 +237,7 @@ export class PostgresStore implements Store {
        UPDATE runs r SET status = 'running', started_at = $3, node_id = $4, lease_expires_at = $5, attempt = r.attempt + 1
        FROM picked WHERE r.id = picked.id RETURNING r.*`,
       [serviceId, limit, now, nodeId, leaseExpiresAt],
+      db,
     );
     return rows.map(toRun).sort((a, b) => a.createdAt - b.createdAt);
   }

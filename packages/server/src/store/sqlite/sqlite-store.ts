@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { RunletError } from '../../errors.js';
 import { newAccountId } from '../../ids.js';
-import type { OrphanFilter, Store } from '../store.js';
+import type { ClusterLimit, OrphanFilter, Store } from '../store.js';
 import type {
   Account,
   ApiKeyRecord,
@@ -196,9 +196,10 @@ export class SqliteStore implements Store {
     return row && toRun(row);
   }
 
-  async markRunning(id: string, nodeId: string, startedAt: Millis, leaseExpiresAt: Millis): Promise<boolean> {
+  async markRunning(id: string, nodeId: string, startedAt: Millis, leaseExpiresAt: Millis, within?: ClusterLimit): Promise<boolean> {
     return this.commits.run(
       () =>
+        (!within || this.runningCount(within.serviceId) < within.max) &&
         this.run(
           `UPDATE runs SET status = 'running', started_at = ?, node_id = ?, lease_expires_at = ?, attempt = attempt + 1
            WHERE id = ? AND status = 'queued'`,
@@ -207,7 +208,9 @@ export class SqliteStore implements Store {
     );
   }
 
-  async claimQueuedRuns(serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis): Promise<RunRow[]> {
+  async claimQueuedRuns(serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis, clusterMax?: number): Promise<RunRow[]> {
+    // One node, one writer: the count and the claim cannot interleave with another claim.
+    if (clusterMax !== undefined) limit = Math.min(limit, clusterMax - this.runningCount(serviceId));
     if (limit <= 0) return [];
     return this.all(
       `UPDATE runs SET status = 'running', started_at = ?, node_id = ?, lease_expires_at = ?, attempt = attempt + 1
@@ -217,6 +220,10 @@ export class SqliteStore implements Store {
     )
       .map(toRun)
       .sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  private runningCount(serviceId: string): number {
+    return Number(this.stmt(`SELECT count(*) FROM runs WHERE status = 'running' AND service_id = ?`).pluck().get(serviceId));
   }
 
   async servicesWithQueuedRuns(): Promise<string[]> {

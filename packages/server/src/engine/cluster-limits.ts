@@ -1,0 +1,70 @@
+import type { EventBus } from '../logs/event-bus.js';
+import type { ClusterLimit, Store } from '../store/store.js';
+import type { WorkerPool } from '../workers/worker-pool.js';
+
+/** How often a run waiting for room looks again by itself, should a wake-up be lost. */
+const RECHECK_MS = 1000;
+
+/**
+ * A service's `concurrency`: at most that many of its runs execute at once across every node.
+ * The store counts and starts under one lock, so nodes never both take the last place; this
+ * side finds out a service's cap and lets sync runs wait for room. Runs
+ * that end announce the room on the event bus, which reaches every node.
+ */
+export class ClusterLimits {
+  private readonly waiting = new Map<string, Set<() => void>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly bus: EventBus,
+  ) {
+    bus.onQueued((serviceId) => this.wake(serviceId));
+  }
+
+  /**
+   * The service's cap, asking a worker of `accountId` first when only its code can tell. A
+   * service whose workers cannot start has none running, so no cap to keep: its runs go on to
+   * fail at their start with the reason.
+   */
+  async of(serviceId: string, pool: WorkerPool, accountId: () => Promise<string>): Promise<ClusterLimit | undefined> {
+    if (!pool.limitsKnown) await pool.describe(await accountId()).catch(() => undefined);
+    const max = pool.concurrency;
+    return max === undefined ? undefined : { serviceId, max };
+  }
+
+  /**
+   * Marks a queued sync run running once its service has room; `false` when the run stopped
+   * being queued meanwhile (it ended some other way).
+   */
+  async start(runId: string, limit: ClusterLimit, nodeId: string, leaseMs: number): Promise<{ startedAt: number } | false> {
+    for (;;) {
+      const startedAt = Date.now();
+      if (await this.store.markRunning(runId, nodeId, startedAt, startedAt + leaseMs, limit)) return { startedAt };
+      if ((await this.store.getRun(runId))?.status !== 'queued') return false;
+      await this.roomIn(limit.serviceId);
+    }
+  }
+
+  /** Tells every node that a run of a capped service ended, so one waiting may start. */
+  ended(limit: ClusterLimit): void {
+    this.bus.announceQueued(limit.serviceId);
+  }
+
+  private roomIn(serviceId: string): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.waiting.get(serviceId);
+      if (!set) this.waiting.set(serviceId, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        set!.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, RECHECK_MS);
+      set.add(done);
+    });
+  }
+
+  private wake(serviceId: string): void {
+    for (const done of [...(this.waiting.get(serviceId) ?? [])]) done();
+  }
+}
