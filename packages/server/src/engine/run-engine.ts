@@ -152,8 +152,12 @@ export class RunEngine {
     }
   }
 
-  /** Waits until the run ends or `timeoutMs` passes; answers the run as it then is. */
-  async waitForEnd(runId: string, timeoutMs: number, signal?: AbortSignal): Promise<RunRow | undefined> {
+  /**
+   * Waits until the run ends or `timeoutMs` passes; answers the run as it then is. `check`
+   * sees the run as first read (after listening for its end, so no end is missed in between)
+   * and may throw: a caller that must vet the run first needs no read of its own.
+   */
+  async waitForEnd(runId: string, timeoutMs: number, signal?: AbortSignal, check: (run: RunRow | undefined) => void = () => {}): Promise<RunRow | undefined> {
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
     const unsubscribe = this.d.bus.subscribe(runId, (e) => {
@@ -161,17 +165,18 @@ export class RunEngine {
     });
     try {
       const run = await this.d.store.getRun(runId);
+      check(run);
       if (!run || isTerminal(run.status) || timeoutMs <= 0) return run;
       let timer: NodeJS.Timeout | undefined;
       const onAbort = () => wake();
       signal?.addEventListener('abort', onAbort, { once: true });
       // A safety net under the event: look at the store now and then, in case an event was lost.
-      const check = setInterval(() => {
+      const safetyNet = setInterval(() => {
         void this.d.store.getRun(runId).then((r) => (!r || isTerminal(r.status)) && wake(), () => {});
       }, RESULT_SAFETY_CHECK_MS);
       await Promise.race([woken, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
       clearTimeout(timer);
-      clearInterval(check);
+      clearInterval(safetyNet);
       signal?.removeEventListener('abort', onAbort);
       return await this.d.store.getRun(runId);
     } finally {

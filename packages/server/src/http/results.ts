@@ -28,8 +28,7 @@ export function registerResultRoutes(app: FastifyInstance, runtime: Runtime): vo
   const auth = requireKey(runtime);
 
   /** The run, if this caller may see it; another account's run is as unknown as a missing one. */
-  const visibleRun = async (request: FastifyRequest, id: string): Promise<RunRow> => {
-    const run = await runtime.store.getRun(id);
+  const visible = (request: FastifyRequest, id: string, run: RunRow | undefined): RunRow => {
     if (!runtime.access.canRead(principalOf(request), run)) throw new RunletError('RUN_NOT_FOUND', `No request "${id}".`);
     return run;
   };
@@ -37,12 +36,11 @@ export function registerResultRoutes(app: FastifyInstance, runtime: Runtime): vo
   app.get('/result/:id', { preHandler: auth, config: { doc: docs.result } }, async (request, reply) => {
     const { id } = parse(RequestIdParams, request.params);
     const { timeout } = parse(ResultQuery, request.query);
-    let run = await visibleRun(request, id);
-    if (!isTerminal(run.status)) {
-      const abort = new AbortController();
-      request.raw.once('close', () => abort.abort());
-      run = (await runtime.engine.waitForEnd(id, waitMsOf(timeout, runtime.config.resultDefaultWaitSeconds), abort.signal)) ?? run;
-    }
+    const abort = new AbortController();
+    request.raw.once('close', () => abort.abort());
+    let first: RunRow | undefined;
+    const waitMs = waitMsOf(timeout, runtime.config.resultDefaultWaitSeconds);
+    const run = (await runtime.engine.waitForEnd(id, waitMs, abort.signal, (r) => (first = visible(request, id, r)))) ?? first!;
     if (isTerminal(run.status)) return toRequestRecord(run);
     const pending = new RunletError('RUN_RESULT_PENDING', `The run is ${run.status}; ask again later.`, { requestId: id });
     return reply.code(pending.status).header('x-runlet-error', pending.code).send({ ...pending.toBody(), record: toRequestRecord(run) });
@@ -50,7 +48,7 @@ export function registerResultRoutes(app: FastifyInstance, runtime: Runtime): vo
 
   app.get('/request/:id', { preHandler: auth, config: { doc: docs.request } }, async (request) => {
     const { id } = parse(RequestIdParams, request.params);
-    return toRequestRecord(await visibleRun(request, id));
+    return toRequestRecord(visible(request, id, await runtime.store.getRun(id)));
   });
 }
 
