@@ -178,6 +178,9 @@ class Core:
     def get_request_details(self, request_id: str, cancel: Optional[Cancel] = None) -> dict:
         return self.call("GET", f"/request/{urllib.parse.quote(request_id, safe='')}", cancel=cancel).json()
 
+    def cancel_run(self, request_id: str, cancel: Optional[Cancel] = None) -> dict:
+        return self.call("POST", f"/cancel/{urllib.parse.quote(request_id, safe='')}", cancel=cancel).json()
+
     def wait_for_record(self, request_id: str, timeout_seconds: float, cancel: Optional[Cancel] = None) -> dict:
         """Long-polls ``/result`` (in seconds, at most 110 a poll) until the run ends; riding out 408s,
         gateway timeouts and dropped connections. Raises ``RunTimeoutError`` at ``timeout_seconds``."""

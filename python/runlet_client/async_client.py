@@ -76,6 +76,10 @@ class AsyncCodewordsResponse:
         """The request record now."""
         return await self._client.get_request_details(self.request_id)
 
+    async def cancel(self) -> dict:
+        """Cancels the run (see ``AsyncCodewordsClient.cancel``) and answers its record."""
+        return await self._client.cancel(self.request_id)
+
     def logs(self) -> AsyncIterator[dict]:
         """The run's log lines, live until it ends, resuming after dropped connections."""
         return self._client.get_logs(self.request_id)
@@ -183,6 +187,12 @@ class AsyncCodewordsClient:
     async def get_request_details(self, request_id: str) -> dict:
         """The request record now."""
         return await _in_thread(lambda c: self._core.get_request_details(request_id, c))
+
+    async def cancel(self, request_id: str) -> dict:
+        """Cancels a run: one not started never starts, a running one has its worker stopped.
+        Answers the cancelled record; ``HTTPStatusError`` with code ``RUN_ALREADY_ENDED`` (409) when the
+        run had already ended otherwise."""
+        return await _in_thread(lambda c: self._core.cancel_run(request_id, c))
 
     async def wait_for_record(self, request_id: str, timeout_seconds: float = 300) -> dict:
         """Waits for the run to end and answers its request record."""

@@ -32,6 +32,9 @@ class CodewordsResponse:
     def details(self) -> dict:
         return self._client.get_request_details(self.request_id)
 
+    def cancel(self) -> dict:
+        return self._client.cancel(self.request_id)
+
     def logs(self) -> Iterator[dict]:
         return self._client.get_logs(self.request_id)
 
@@ -114,6 +117,9 @@ class CodewordsClient:
 
     def get_request_details(self, request_id: str) -> dict:
         return self._core.get_request_details(request_id)
+
+    def cancel(self, request_id: str) -> dict:
+        return self._core.cancel_run(request_id)
 
     def wait_for_record(self, request_id: str, timeout_seconds: float = 300) -> dict:
         return self._core.wait_for_record(request_id, timeout_seconds)

@@ -174,6 +174,19 @@ class BackgroundRunTest(unittest.IsolatedAsyncioTestCase):
                 await task
             self.assertEqual((await handle.result(timeout_seconds=30)).json()["slept"], 3000)
 
+    async def test_cancel_stops_the_run_and_a_second_cancel_of_an_ended_run_says_so(self):
+        async with client() as c:
+            handle = await c.run(service_id="sleeper", inputs={"ms": 30000}, in_background=True)
+            record = await handle.cancel()
+            self.assertEqual(record["status"], "cancelled")
+            self.assertEqual(record["errorCode"], "RUN_CANCELLED")
+            self.assertEqual((await handle.record(timeout_seconds=30))["status"], "cancelled")
+            done = await c.run(service_id="sleeper", inputs={"ms": 1}, in_background=True)
+            await done.result(timeout_seconds=30)
+            with self.assertRaises(HTTPStatusError) as caught:
+                await c.cancel(done.request_id)
+            self.assertEqual((caught.exception.status_code, caught.exception.code), (409, "RUN_ALREADY_ENDED"))
+
 
 class LogsTest(unittest.IsolatedAsyncioTestCase):
     async def test_logs_stream_every_line_and_end_with_the_run(self):

@@ -153,6 +153,16 @@ export class RunletClient {
     return ((await res.json()) as { request_id: string }).request_id;
   }
 
+  /**
+   * Cancels a run: one not started never starts, a running one has its worker stopped. Answers
+   * the cancelled record; a run that had already ended otherwise is a `RunletError` with code
+   * `RUN_ALREADY_ENDED` (409).
+   */
+  async cancel(requestId: string, options: CallOptions = {}): Promise<RequestRecord> {
+    const res = await this.call('POST', `/cancel/${encodeURIComponent(requestId)}`, options);
+    return (await res.json()) as RequestRecord;
+  }
+
   /** The run's record now (status, timestamps, and the answer once it has ended). */
   async details(requestId: string, options: CallOptions = {}): Promise<RequestRecord> {
     const res = await this.call('GET', `/request/${encodeURIComponent(requestId)}`, options);
@@ -299,6 +309,11 @@ export class RunHandle<Out = unknown> {
   /** The record now. */
   details(options: CallOptions = {}): Promise<RequestRecord> {
     return this.client.details(this.requestId, options);
+  }
+
+  /** Cancels the run (see `RunletClient.cancel`) and answers its record. */
+  cancel(options: CallOptions = {}): Promise<RequestRecord> {
+    return this.client.cancel(this.requestId, options);
   }
 
   /** The run's log lines, live, resuming after dropped connections; ends when the run ends. */

@@ -166,6 +166,21 @@ describe('async runs', () => {
     assert.deepEqual(await handle.result(), { slept: 2500, input: { ms: 2500 } });
   });
 
+  test('cancel() stops a run: its record says cancelled, result() throws; an ended run answers RUN_ALREADY_ENDED', async () => {
+    const handle = await client.start('sleeper', { ms: 30_000 });
+    const record = await handle.cancel();
+    assert.equal(record.status, 'cancelled');
+    assert.equal(record.errorCode, 'RUN_CANCELLED');
+    const err = await rejection(handle.result({ timeoutMs: 30_000 }));
+    assert.ok(err instanceof RunFailedError, String(err));
+    assert.equal(err.code, 'RUN_CANCELLED');
+    const done = await client.start('sleeper', { ms: 1 });
+    await done.result();
+    const late = await rejection(done.cancel());
+    assert.ok(late instanceof RunletError);
+    assert.deepEqual([late.status, late.code], [409, 'RUN_ALREADY_ENDED']);
+  });
+
   test('logs() streams every line in order and ends with the run', async () => {
     const handle = await client.start('ticker', { count: 6, intervalMs: 5 });
     const lines: LogLine[] = [];

@@ -25,6 +25,8 @@ export const errorCatalogue = {
   WORKER_START_FAILED: { status: 503, message: 'The service could not be started.' },
   RUN_TIMED_OUT: { status: 504, message: 'The run passed its time limit and was stopped.' },
   RUNTIME_RESTARTED: { status: 503, message: 'The runtime restarted while this run was in flight.' },
+  RUN_CANCELLED: { status: 409, message: 'The run was cancelled.' },
+  RUN_ALREADY_ENDED: { status: 409, message: 'The run has already ended; there is nothing to cancel.' },
   FILENAME_MISSING: { status: 400, message: 'A file name is required: POST /file?filename=NAME.' },
   FILENAME_INVALID: { status: 400, message: 'The file name is not valid: 1 to 255 bytes, no path separators or control characters, not "." or "..".' },
   FILE_NOT_FOUND: { status: 404, message: 'No file with that id.' },

@@ -191,3 +191,13 @@ export function maxOverlap(intervals: readonly { start: number; end: number }[])
   for (const e of edges) most = Math.max(most, (open += e.step));
   return most;
 }
+
+/** Whether a process of this pid exists (signal 0 asks without sending anything). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -9,6 +9,8 @@ import { forwardedResponseHeaders } from './forwarding.js';
 
 /** How long to wait for a worker to say a call's log is whole, once its answer has arrived. */
 const CALL_END_WAIT_MS = 2000;
+/** How long a cancelled call's worker has to exit on SIGTERM before it is killed. */
+const CANCEL_GRACE_MS = 2000;
 
 /** A service's answer as it streams back to a synchronous caller. */
 export interface ProxiedResponse {
@@ -44,6 +46,7 @@ export class Execution {
   private rejectResponse!: (e: RunletError) => void;
   private timedOut = false;
   private aborted = false;
+  private cancelled = false;
 
   constructor(private readonly o: ExecutionOptions) {
     this.response = new Promise((resolve, reject) => {
@@ -57,6 +60,12 @@ export class Execution {
 
   get runId(): string {
     return this.o.run.id;
+  }
+
+  /** Stops the call because its run was cancelled: SIGTERM to the worker, SIGKILL after a short grace. */
+  cancel(): void {
+    this.cancelled = true;
+    void this.o.lease.worker.stop(CANCEL_GRACE_MS);
   }
 
   /** Stops the call now (shutdown past its grace): the worker is killed and the run fails. */
@@ -140,6 +149,7 @@ export class Execution {
 
   private async classify(err: unknown): Promise<{ status: TerminalRunStatus; code: ErrorCode; message: string }> {
     const worker = this.o.lease.worker;
+    if (this.cancelled) return { status: 'cancelled', code: 'RUN_CANCELLED', message: 'The run was cancelled.' };
     if (this.timedOut) {
       const seconds = Math.round((this.o.deadlineAt - (this.o.run.startedAt ?? Date.now())) / 1000);
       return { status: 'timed_out', code: 'RUN_TIMED_OUT', message: `The run passed its time limit of ${seconds} s and was stopped.` };

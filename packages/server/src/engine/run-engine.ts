@@ -2,7 +2,7 @@ import { isTerminal, type RunMode } from '@runlet/protocol';
 import type { Config } from '../config.js';
 import { RunletError } from '../errors.js';
 import { newRequestId } from '../ids.js';
-import type { EventBus } from '../logs/event-bus.js';
+import type { EventBus, RunEvent } from '../logs/event-bus.js';
 import type { LogRecorder } from '../logs/log-recorder.js';
 import type { RunOutcome, RunRow, Store } from '../store/store.js';
 import type { ServiceRegistry } from '../workers/service-registry.js';
@@ -40,6 +40,8 @@ export interface RunEngineDeps {
   nodeId: string;
   log: ServerLog;
 }
+
+const isCancel = (e: RunEvent) => e.type === 'cancel' || (e.type === 'status' && e.status === 'cancelled');
 
 /** How often a waiting `/result` looks at the store itself, should a wake-up event be lost. */
 const RESULT_SAFETY_CHECK_MS = 5000;
@@ -120,16 +122,19 @@ export class RunEngine {
       // A capped service's run takes its place in the cluster first, then a worker here.
       const limit = await this.limits.of(run.serviceId!, pool, async () => run.accountId);
       if (limit) started = await this.limits.start(run.id, limit, this.d.nodeId, this.leaseMs);
-      if (started === false) throw new RunletError('RUN_NOT_FOUND', 'The run ended before it could start.');
+      if (started === false) throw await this.whyNotStarted(run.id);
       lease = await pool.acquire(run.accountId);
+      if (!started) {
+        started = { startedAt: Date.now() };
+        if (!(await this.d.store.markRunning(run.id, this.d.nodeId, started.startedAt, started.startedAt + this.leaseMs))) {
+          lease.release(true);
+          throw await this.whyNotStarted(run.id);
+        }
+      }
     } catch (err) {
       this.held.delete(run.id);
       await this.failBeforeStart(run, err);
       throw err instanceof RunletError ? new RunletError(err.code, err.message, { ...err.extra, requestId: run.id }) : err;
-    }
-    if (!started) {
-      started = { startedAt: Date.now() };
-      await this.d.store.markRunning(run.id, this.d.nodeId, started.startedAt, started.startedAt + this.leaseMs);
     }
     return this.execute({ ...run, status: 'running', startedAt: started.startedAt }, lease, true);
   }
@@ -138,6 +143,9 @@ export class RunEngine {
   async startClaimed(run: RunRow): Promise<void> {
     // Held from the claim on: a worker may take a while to start, and the lease must not lapse meanwhile.
     this.held.add(run.id);
+    // A cancel while it waits for a worker: it must then never reach the worker.
+    let cancelled = false;
+    const stopWatching = this.d.bus.subscribe(run.id, (e) => (cancelled ||= isCancel(e)));
     try {
       let lease: WorkerLease;
       try {
@@ -146,10 +154,43 @@ export class RunEngine {
         await this.failBeforeStart(run, err);
         return;
       }
-      await (await this.execute(run, lease, false)).done;
+      if (cancelled) {
+        lease.release(true);
+        await this.noteInLog(run.id, 'The run was cancelled before it started.');
+        return this.d.bus.publish(run.id, { type: 'status', status: 'cancelled' });
+      }
+      const execution = await this.execute(run, lease, false);
+      stopWatching();
+      await execution.done;
     } finally {
+      stopWatching();
       this.held.delete(run.id);
     }
+  }
+
+  /**
+   * Cancels a run the caller may see: one not started never starts, a running one has its
+   * worker stopped, on whichever node runs it. Cancelling a cancelled run answers it again.
+   */
+  async cancel(principal: Principal, runId: string): Promise<RunRow> {
+    const run = await this.d.store.getRun(runId);
+    if (!this.d.access.canRead(principal, run)) throw new RunletError('RUN_NOT_FOUND', `No request "${runId}".`);
+    const at = Date.now();
+    const by = `${principal.key.kind === 'one_time' ? 'one-time key' : 'key'} ${principal.key.prefix}`;
+    if (await this.d.store.cancelRun(runId, at, `Cancelled by ${by} at ${new Date(at).toISOString()}.`)) {
+      if (run.status === 'running') {
+        // The node that runs it stops it, and ends its log before readers hear it is over.
+        this.d.bus.publish(runId, { type: 'cancel' });
+      } else {
+        await this.noteInLog(runId, 'The run was cancelled before it started.');
+        this.d.bus.publish(runId, { type: 'status', status: 'cancelled' });
+      }
+    }
+    const now = (await this.d.store.getRun(runId))!;
+    if (now.status !== 'cancelled') {
+      throw new RunletError('RUN_ALREADY_ENDED', `The run has already ended (${now.status}); there is nothing to cancel.`, { requestId: runId, details: { status: now.status } });
+    }
+    return now;
   }
 
   /**
@@ -211,7 +252,10 @@ export class RunEngine {
     });
     this.active.set(run.id, execution);
     this.held.add(run.id);
+    // Cancelled here or on another node (the bus carries it): stop the worker.
+    const stopWatching = this.d.bus.subscribe(run.id, (e) => isCancel(e) && execution.cancel());
     void execution.done.finally(() => {
+      stopWatching();
       this.active.delete(run.id);
       this.held.delete(run.id);
       const max = this.d.registry.has(run.serviceId!) ? this.d.registry.get(run.serviceId!).pool.concurrency : undefined;
@@ -229,16 +273,30 @@ export class RunEngine {
     } catch (err) {
       this.d.log.error({ err, requestId: run.id }, 'could not record the end of a run');
     }
-    if (ended) this.d.bus.publish(run.id, { type: 'status', status: outcome.status });
+    // A cancelled run already ended in the store; its readers hear of it once its log is whole.
+    if (ended || outcome.status === 'cancelled') this.d.bus.publish(run.id, { type: 'status', status: outcome.status });
     return ended;
   }
 
   private async failBeforeStart(run: RunRow, err: unknown): Promise<void> {
     const e = err instanceof RunletError ? err : new RunletError('INTERNAL', String(err));
-    await this.d.logs.open(run.id, false);
-    this.d.logs.write(run.id, { level: 'error', source: 'runtime', message: e.message, timeMicros: Date.now() * 1000 });
-    await this.d.logs.close(run.id);
+    if (e.code === 'RUN_CANCELLED') return;
+    await this.noteInLog(run.id, e.message);
     await this.finish(run, { status: 'failed', completedAt: Date.now(), error: e.message, errorCode: e.code });
+  }
+
+  /** A runtime line in the log of a run that no worker is writing to. */
+  private async noteInLog(runId: string, message: string): Promise<void> {
+    await this.d.logs.open(runId, false);
+    this.d.logs.write(runId, { level: 'error', source: 'runtime', message, timeMicros: Date.now() * 1000 });
+    await this.d.logs.close(runId);
+  }
+
+  /** Why a run this node meant to start is no longer queued: cancelled, or ended some other way. */
+  private async whyNotStarted(runId: string): Promise<RunletError> {
+    const run = await this.d.store.getRun(runId);
+    if (run?.status === 'cancelled') return new RunletError('RUN_CANCELLED', run.error ?? undefined);
+    return new RunletError('RUN_NOT_FOUND', 'The run ended before it could start.');
   }
 
   private async renewLeases(): Promise<void> {

@@ -2,6 +2,7 @@ import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime.js';
 import { RunletError } from '../errors.js';
+import { registerCancelRoutes } from './cancel.js';
 import { registerErrorHandling, sendError } from './errors.js';
 import { registerFileRoutes } from './files.js';
 import { registerLogRoutes } from './logs.js';
@@ -30,6 +31,7 @@ export function buildApp(runtime: Runtime, options: { logger?: boolean | object 
   const openapi = collectRouteDocs(app);
   registerRunRoutes(app, runtime);
   registerResultRoutes(app, runtime);
+  registerCancelRoutes(app, runtime);
   registerLogRoutes(app, runtime);
   registerFileRoutes(app, runtime);
   registerMetaRoutes(app, runtime, openapi);

@@ -10,7 +10,12 @@ export type RunEvent =
   | { type: 'logs'; lines: readonly StoredLogLine[]; upToSeq: number }
   | { type: 'status'; status: RunStatus }
   /** A provisioned id lapsed unused: there is no run any more. */
-  | { type: 'gone' };
+  | { type: 'gone' }
+  /**
+   * The run was cancelled while running: the node running it stops its worker, finishes its
+   * log, then tells readers the run is over (a `cancelled` status).
+   */
+  | { type: 'cancel' };
 
 export type RunListener = (event: RunEvent) => void;
 

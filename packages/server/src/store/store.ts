@@ -83,6 +83,11 @@ export interface Store {
    * whose run another node took over) cannot end it late.
    */
   completeRun(id: string, outcome: RunOutcome, ownerNodeId?: string): Promise<boolean>;
+  /**
+   * Ends a run as `cancelled` unless it has already ended, whichever node holds it, and also
+   * a provisioned id not used yet (which no run may use after). Answers whether this call ended it.
+   */
+  cancelRun(id: string, at: Millis, error: string): Promise<boolean>;
   /** Takes over a run left by a dead node; of several nodes trying, exactly one wins. */
   adoptRun(id: string, fromNodeId: string | null, toNodeId: string): Promise<boolean>;
   /** Puts a running run back in the queue (a retry); answers whether it was running. */

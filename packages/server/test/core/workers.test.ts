@@ -1,16 +1,7 @@
 /** Warm pools and every failure mode a worker has, each with its fixture service. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { readNdjson, startTestServer, waitFor, type TestServer } from '../helpers.js';
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { isAlive, readNdjson, startTestServer, waitFor, type TestServer } from '../helpers.js';
 
 describe('workers', () => {
   let s: TestServer;

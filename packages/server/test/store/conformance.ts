@@ -333,6 +333,26 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         assert.equal(await store.completeRun(newRequestId(), completed()), false);
       });
 
+      test('cancelRun ends a provisioned, queued or running run (held by any node) once; an ended run stays as it was', async () => {
+        const at = Date.now();
+        const queued = await store.createRun(newRun());
+        const running = await store.createRun(newRun());
+        await store.markRunning(running.id, 'node-b', at, at + 1000);
+        const provisioned = await provision();
+        const done = await store.createRun(newRun());
+        await store.completeRun(done.id, completed());
+        for (const run of [queued, running, provisioned]) {
+          assert.equal(await store.cancelRun(run.id, at, 'Cancelled by key cwk-abc.'), true);
+          const after = (await store.getRun(run.id))!;
+          assert.deepEqual([after.status, after.completedAt, after.error, after.errorCode], ['cancelled', at, 'Cancelled by key cwk-abc.', 'RUN_CANCELLED']);
+          assert.equal(await store.cancelRun(run.id, at + 5, 'again'), false, 'only the first cancel counts');
+        }
+        assert.equal(await store.cancelRun(done.id, at, 'late'), false);
+        assert.equal((await store.getRun(done.id))!.status, 'completed');
+        assert.equal(await store.completeRun(running.id, completed(), 'node-b'), false, 'the node running it cannot end it after');
+        await rejectsWith(store.createRun(newRun(), { provisionedId: provisioned.id }), 'PROVISION_USED');
+      });
+
       test('requeueRun puts only a running run back in the queue, unowned', async () => {
         const service = unique('requeue');
         const run = await store.createRun(newRun({ serviceId: service }));

@@ -266,6 +266,16 @@ export class PostgresStore implements Store {
     );
   }
 
+  async cancelRun(id: string, at: Millis, error: string): Promise<boolean> {
+    return (
+      (await this.changes(
+        `UPDATE runs SET status = 'cancelled', completed_at = $1, error = $2, error_code = 'RUN_CANCELLED', lease_expires_at = NULL, expires_at = NULL
+         WHERE id = $3 AND status IN ('provisioned', 'queued', 'running')`,
+        [at, error, id],
+      )) === 1
+    );
+  }
+
   async adoptRun(id: string, fromNodeId: string | null, toNodeId: string): Promise<boolean> {
     return (
       (await this.changes(`UPDATE runs SET node_id = $1 WHERE id = $2 AND node_id IS NOT DISTINCT FROM $3 AND status IN ('queued', 'running')`, [toNodeId, id, fromNodeId])) === 1

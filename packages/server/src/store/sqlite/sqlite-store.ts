@@ -254,6 +254,17 @@ export class SqliteStore implements Store {
     );
   }
 
+  async cancelRun(id: string, at: Millis, error: string): Promise<boolean> {
+    return this.commits.run(
+      () =>
+        this.run(
+          `UPDATE runs SET status = 'cancelled', completed_at = ?, error = ?, error_code = 'RUN_CANCELLED', lease_expires_at = NULL, expires_at = NULL
+           WHERE id = ? AND status IN ('provisioned', 'queued', 'running')`,
+          at, error, id,
+        ) === 1,
+    );
+  }
+
   async adoptRun(id: string, fromNodeId: string | null, toNodeId: string): Promise<boolean> {
     return this.run(`UPDATE runs SET node_id = ? WHERE id = ? AND node_id IS ? AND ${ACTIVE}`, toNodeId, id, fromNodeId) === 1;
   }
