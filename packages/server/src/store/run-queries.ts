@@ -32,7 +32,7 @@ export function listRunsStatement(query: RunListQuery, placeholder: Placeholder)
 /** The timing columns of an account's runs created since `since` (no bodies: usage charts only). */
 export function runTimingsStatement(accountId: string, since: Millis, limit: number, placeholder: Placeholder): Statement {
   return {
-    sql: `SELECT service_id, status, created_at, started_at, completed_at FROM runs
+    sql: `SELECT service_id, status, created_at, started_at, completed_at, response_status FROM runs
             WHERE account_id = ${placeholder(1)} AND created_at >= ${placeholder(2)} AND status <> 'provisioned'
             ORDER BY created_at DESC LIMIT ${placeholder(3)}`,
     params: [accountId, since, limit],
@@ -47,5 +47,6 @@ export function toRunTiming(r: Row): RunTiming {
     createdAt: Number(r.created_at),
     startedAt: num(r.started_at),
     completedAt: num(r.completed_at),
+    responseStatus: num(r.response_status),
   };
 }

@@ -181,4 +181,6 @@ export interface RunTiming {
   createdAt: Millis;
   startedAt: Millis | null;
   completedAt: Millis | null;
+  /** The service's HTTP answer, when it gave one. */
+  responseStatus: number | null;
 }

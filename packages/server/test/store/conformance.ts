@@ -489,7 +489,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         await store.completeRun(fresh.id, completed({ completedAt: base + 25 }));
         await provision({ accountId: own, createdAt: base });
         const timings = await store.runTimings(own, base - 1000, 100);
-        assert.deepEqual(timings, [{ serviceId: 'svc', status: 'completed', createdAt: base, startedAt: base + 5, completedAt: base + 25 }]);
+        assert.deepEqual(timings, [{ serviceId: 'svc', status: 'completed', createdAt: base, startedAt: base + 5, completedAt: base + 25, responseStatus: 200 }]);
         assert.equal((await store.runTimings(own, base - 20_000, 100)).length, 2);
         assert.equal((await store.runTimings(own, base - 20_000, 1))[0]!.createdAt, base, 'the newest within the limit');
         assert.ok(old);
