@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { EXAMPLE_SERVICES, startTestServer, waitFor, type TestServer } from '../../server/test/helpers.ts';
-import { ensureDashboardBuilt } from '../build.ts';
-import { browserMissing, launchBrowser, type TestBrowser } from './browser.ts';
+import { EXAMPLE_SERVICES, startTestServer, waitFor, type TestServer } from '../../server/test/helpers.js';
+import { ensureDashboardBuilt } from '../build.js';
+import { browserMissing, launchBrowser, type TestBrowser } from './browser.js';
 
 const missing = browserMissing();
 if (missing) console.log(`# dashboard browser tests skipped: ${missing}; set RUNLET_REQUIRE_BROWSER=1 to make this a failure`);

@@ -16,6 +16,7 @@ export function HourlyChart({ since, series, title }: { since: string; series: {
       {
         width: el.current.clientWidth || 600,
         height: 240,
+        legend: { live: false },
         series: [{}, ...series.map((s, i) => ({ label: s.name, stroke: COLORS[i % COLORS.length], width: 2, fill: `${COLORS[i % COLORS.length]}22` }))],
         axes: [{ stroke: '#5b6170', grid: { stroke: '#eef0f4' } }, { stroke: '#5b6170', grid: { stroke: '#eef0f4' } }],
         scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
