@@ -30,6 +30,31 @@ describe('dashboard in a browser', { skip: missing }, () => {
   const page = () => b.page;
   const go = (path: string) => page().goto(s.url + path);
 
+  /** A refusal from the server: on a server without the account API, the note that says so. */
+  const refusal = () => page().locator('.note, .error').first();
+
+  test('first-run setup and password sign-in answer (here: not available on this server)', async () => {
+    await go('/setup');
+    await page().getByText('This page needs the setup link').waitFor(UI_WAIT);
+    await go('/setup?token=not-a-real-token');
+    await page().getByLabel('Email').fill('admin@example.com');
+    await page().getByLabel('Password', { exact: true }).fill('correct horse battery');
+    await page().getByLabel('Repeat the password').fill('correct horse battery');
+    await page().getByRole('button', { name: 'Create administrator' }).click();
+    await refusal().waitFor(UI_WAIT);
+    if ((await s.fetch('/auth/setup', { json: {} })).status === 404) assert.match(await refusal().innerText(), /Not available on this server/);
+    await b.screenshot('setup');
+
+    await go('/sign-in');
+    await page().getByRole('tab', { name: 'Email and password' }).click();
+    await page().getByLabel('Email').fill('admin@example.com');
+    await page().getByLabel('Password').fill('wrong password');
+    await page().getByRole('button', { name: 'Sign in' }).click();
+    await refusal().waitFor(UI_WAIT);
+    assert.ok(page().url().endsWith('/sign-in'), 'still signed out');
+    await page().getByRole('tab', { name: 'API key' }).click();
+  });
+
   test('signing in with an API key leads to the services', async () => {
     await go('/');
     await page().waitForURL(/\/sign-in$/, UI_WAIT);
