@@ -2,7 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { Link, useParams } from 'react-router';
 import { api, errorOf, request, type Service } from '../api';
-import { ErrorNote, Json } from '../components/bits';
+import { ErrorNote, Json, Prose } from '../components/bits';
 import { formable, initialValues, SchemaForm } from '../components/schema-form';
 import { Snippets } from '../components/snippets';
 import { servicesQuery } from './services';
@@ -84,7 +84,7 @@ function ServiceView({ service }: { service: Service }) {
         <Link to="/app/services">Services</Link> / {service.id}
       </p>
       <h1>{service.id}</h1>
-      <p className="lead">{service.description ?? 'No description.'}</p>
+      <p className="lead">{service.description ? <Prose text={service.description} /> : 'No description.'}</p>
       <div className="two-col">
         <form className="card" onSubmit={(e) => void run(e)} aria-labelledby="run-title">
           <div className="row between">

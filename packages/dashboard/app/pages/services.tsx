@@ -1,7 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { api, type Service } from '../api';
-import { ErrorNote } from '../components/bits';
+import { ErrorNote, Prose } from '../components/bits';
 
 export const servicesQuery = { queryKey: ['services'], queryFn: () => api<{ services: Service[] }>('/services') };
 
@@ -19,7 +19,7 @@ export function ServicesPage() {
             <h2>
               <Link to={`/app/services/${encodeURIComponent(s.id)}`}>{s.id}</Link>
             </h2>
-            <p className="muted">{s.description ?? 'No description.'}</p>
+            <p className="muted">{s.description ? <Prose text={s.description} /> : 'No description.'}</p>
             <span className="tag">{s.language === 'typescript' ? 'TypeScript' : 'Command'}</span>
           </li>
         ))}

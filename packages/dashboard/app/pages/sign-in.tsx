@@ -40,7 +40,7 @@ export function SignInPage() {
             API key
           </button>
           <button type="button" role="tab" aria-selected={mode === 'password'} onClick={() => setMode('password')}>
-            Email and password
+            Email &amp; password
           </button>
         </div>
         {mode === 'key' ? (
