@@ -104,6 +104,12 @@ describe('dashboard in a browser', { skip: missing }, () => {
     const firstSeenWhile = record.status;
     await logs.getByText('tick 3', { exact: true }).waitFor(UI_WAIT);
     await b.screenshot('run-live');
+    const cancelProbe = await s.fetch('/cancel/req_probe', { method: 'POST' });
+    if (cancelProbe.status === 404 && ((await cancelProbe.json()) as { code: string }).code === 'ROUTE_NOT_FOUND') {
+      // No run control on this server yet: the button says so and the run goes on.
+      await page().getByRole('button', { name: 'Cancel' }).click();
+      await page().getByText('Not available on this server').waitFor(UI_WAIT);
+    }
     await page().locator('.badge-completed').waitFor({ timeout: 60_000 });
     assert.ok(['queued', 'running', 'completed'].includes(firstSeenWhile));
     const status = ((await (await s.fetch(`/request/${id}`)).json()) as { status: string }).status;
@@ -114,6 +120,14 @@ describe('dashboard in a browser', { skip: missing }, () => {
 
     await page().getByLabel('Search').fill('tick 2');
     await waitFor(async () => ((await logs.locator('.log').count()) === 1 ? true : undefined), 10_000, 'search to narrow the lines');
+
+    // Re-run: the same input again, in the background, on a page of its own.
+    await page().getByRole('button', { name: 'Re-run' }).click();
+    await page().waitForURL((url) => url.pathname.startsWith('/app/runs/') && !url.pathname.endsWith(id), UI_WAIT);
+    const rerunId = page().url().split('/').pop()!;
+    const rerun = (await (await s.fetch(`/runs/${rerunId}`)).json()) as { serviceId: string; input: string };
+    assert.equal(rerun.serviceId, 'slow');
+    assert.deepEqual(JSON.parse(rerun.input), { seconds: 6, interval: 0.4 });
 
     await go('/app/runs');
     await page().getByRole('link', { name: id }).waitFor(UI_WAIT);
