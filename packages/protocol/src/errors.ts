@@ -8,6 +8,7 @@ export const errorCatalogue = {
   AUTH_INVALID: { status: 401, message: 'The API key is not valid.' },
   KEY_REVOKED: { status: 401, message: 'The API key has been revoked.' },
   KEY_SPENT: { status: 403, message: 'This one-time key has been used; it can only read the run it started.' },
+  KEY_NOT_ALLOWED: { status: 403, message: "A one-time key cannot list the account's runs, services or usage; use a standard key." },
   SERVICE_NOT_FOUND: { status: 404, message: 'No service with that id.' },
   RUN_NOT_FOUND: { status: 404, message: 'No request with that id.' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such endpoint.' },

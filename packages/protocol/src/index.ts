@@ -4,3 +4,4 @@ export * from './logs.js';
 export * from './worker.js';
 export * from './keys.js';
 export * from './files.js';
+export * from './dashboard.js';

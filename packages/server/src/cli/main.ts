@@ -64,6 +64,7 @@ async function serve(config: Config, dev: boolean): Promise<void> {
         `  Runlet is running at ${server.url}`,
         `  services (${path.relative(process.cwd(), config.servicesDir) || '.'}): ${services}`,
         `  API key: ${key}`,
+        `  dashboard: open ${server.url}/ and sign in with the API key`,
         '',
         `  curl -X POST ${server.url}/run/echo -H "Authorization: Bearer ${key}" -H "Content-Type: application/json" -d '{"hello": "world"}'`,
         '',

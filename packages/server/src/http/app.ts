@@ -3,13 +3,17 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime.js';
 import { RunletError } from '../errors.js';
 import { registerCancelRoutes } from './cancel.js';
+import { registerDashboardRoutes } from './dashboard.js';
 import { registerErrorHandling, sendError } from './errors.js';
 import { registerFileRoutes } from './files.js';
 import { registerLogRoutes } from './logs.js';
 import { registerMetaRoutes } from './meta.js';
 import { collectRouteDocs } from './openapi.js';
 import { registerResultRoutes } from './results.js';
+import { registerRunListRoutes } from './run-list.js';
 import { registerRunRoutes } from './runs.js';
+import { registerServiceRoutes } from './services.js';
+import { registerUsageRoutes } from './usage.js';
 
 /** The HTTP API of one runtime, built without listening (tests `inject()` into it). */
 export function buildApp(runtime: Runtime, options: { logger?: boolean | object } = {}): FastifyInstance {
@@ -35,6 +39,10 @@ export function buildApp(runtime: Runtime, options: { logger?: boolean | object 
   registerLogRoutes(app, runtime);
   registerFileRoutes(app, runtime);
   registerMetaRoutes(app, runtime, openapi);
+  registerServiceRoutes(app, runtime);
+  registerRunListRoutes(app, runtime);
+  registerUsageRoutes(app, runtime);
+  registerDashboardRoutes(app);
   return app;
 }
 

@@ -20,3 +20,12 @@ export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new RunletError('AUTH_MISSING');
   return request.principal;
 }
+
+/** A preHandler for account-wide reads: a one-time key is handed to a third party, who may see its own run only. */
+export function requireStandardKey(runtime: Runtime) {
+  const authenticate = requireKey(runtime);
+  return async (request: FastifyRequest): Promise<void> => {
+    await authenticate(request);
+    if (principalOf(request).key.kind === 'one_time') throw new RunletError('KEY_NOT_ALLOWED');
+  };
+}

@@ -11,7 +11,9 @@ import type {
   NewProvision,
   NewRun,
   RunOutcome,
+  RunListQuery,
   RunRow,
+  RunTiming,
   StoredLogLine,
   UploadCompletion,
 } from './types.js';
@@ -100,6 +102,10 @@ export interface Store {
   findOrphanedRuns(filter: OrphanFilter): Promise<RunRow[]>;
   /** Deletes provisioned ids that lapsed unused; answers their ids. */
   deleteExpiredProvisions(now: Millis): Promise<string[]>;
+  /** One page of the account's runs, newest first (provisioned ids only when asked for). */
+  listRuns(query: RunListQuery): Promise<RunRow[]>;
+  /** Timings of the account's runs created since `since`, newest first, at most `limit`. */
+  runTimings(accountId: string, since: Millis, limit: number): Promise<RunTiming[]>;
 
   // logs
   appendLogs(lines: readonly StoredLogLine[]): Promise<void>;

@@ -164,3 +164,23 @@ export interface CompletedUpload {
 
 /** How `completeUpload` ended: stored, refused for the quota, or the record is gone or not ours. */
 export type UploadCompletion = 'completed' | 'quota_exceeded' | 'gone';
+
+/** A page of an account's runs: filters, and a cursor (the last run of the previous page). */
+export interface RunListQuery {
+  accountId: string;
+  serviceId?: string;
+  status?: RunStatus;
+  limit: number;
+  before?: { createdAt: Millis; id: string };
+}
+
+/** What usage statistics need of a run. */
+export interface RunTiming {
+  serviceId: string | null;
+  status: RunStatus;
+  createdAt: Millis;
+  startedAt: Millis | null;
+  completedAt: Millis | null;
+  /** The service's HTTP answer, when it gave one. */
+  responseStatus: number | null;
+}

@@ -107,9 +107,10 @@ describe('bad input', () => {
       ['POST', '/run_async'],
       ['GET', '/result'],
       ['GET', '/provision-request'],
-      ['DELETE', '/request/req_x'],
+      ['PATCH', '/request/req_x'],
       ['POST', '/healthz'],
-      ['GET', '/'],
+      // GET / is the dashboard; no other method is served there.
+      ['PUT', '/'],
     ]) {
       const body = await expectRuntimeError(await s.fetch(path!, { method }), 404, 'ROUTE_NOT_FOUND');
       assert.ok(body.message.includes(path!.replace(/\/$/, '') || '/'), body.message);

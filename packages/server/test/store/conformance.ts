@@ -487,6 +487,57 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
       });
     });
 
+    describe('run listing', () => {
+      test("an account's own runs, newest first, filtered by service and status, paged by cursor", async () => {
+        const own = (await store.createAccount(unique('lister'))).id;
+        const other = (await store.createAccount(unique('other'))).id;
+        const [alpha, beta] = [unique('alpha'), unique('beta')];
+        const base = Date.now();
+        const made = [];
+        for (let i = 0; i < 5; i++) made.push(await store.createRun(newRun({ accountId: own, serviceId: i % 2 ? beta : alpha, createdAt: base + i })));
+        // Two runs in the same millisecond: the id breaks the tie, so paging skips neither.
+        made.push(await store.createRun(newRun({ accountId: own, serviceId: alpha, createdAt: base + 4 })));
+        await store.createRun(newRun({ accountId: other, serviceId: alpha, createdAt: base + 9 }));
+        await provision({ accountId: own, createdAt: base + 10 });
+        await store.completeRun(made[0]!.id, completed());
+
+        const newestFirst = [...made].sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1)).map((r) => r.id);
+        const all = await store.listRuns({ accountId: own, limit: 100 });
+        assert.deepEqual(all.map((r) => r.id), newestFirst, 'no provisioned ids, no other account');
+
+        const pages: string[] = [];
+        let before: { createdAt: number; id: string } | undefined;
+        for (;;) {
+          const page = await store.listRuns({ accountId: own, limit: 2, before });
+          pages.push(...page.map((r) => r.id));
+          if (page.length < 2) break;
+          const last = page[page.length - 1]!;
+          before = { createdAt: last.createdAt, id: last.id };
+        }
+        assert.deepEqual(pages, newestFirst);
+
+        assert.deepEqual((await store.listRuns({ accountId: own, serviceId: beta, limit: 100 })).map((r) => r.serviceId), [beta, beta]);
+        assert.deepEqual((await store.listRuns({ accountId: own, status: 'completed', limit: 100 })).map((r) => r.id), [made[0]!.id]);
+        assert.equal((await store.listRuns({ accountId: own, status: 'provisioned', limit: 100 })).length, 1);
+        assert.equal((await store.listRuns({ accountId: own, serviceId: alpha, status: 'failed', limit: 100 })).length, 0);
+      });
+
+      test('timings: runs since a time with their start and end, no provisioned ids, within a limit', async () => {
+        const own = (await store.createAccount(unique('usage'))).id;
+        const base = Date.now();
+        const old = await store.createRun(newRun({ accountId: own, createdAt: base - 10_000 }));
+        const fresh = await store.createRun(newRun({ accountId: own, createdAt: base }));
+        await store.markRunning(fresh.id, 'node-a', base + 5, base + 60_000);
+        await store.completeRun(fresh.id, completed({ completedAt: base + 25 }));
+        await provision({ accountId: own, createdAt: base });
+        const timings = await store.runTimings(own, base - 1000, 100);
+        assert.deepEqual(timings, [{ serviceId: 'svc', status: 'completed', createdAt: base, startedAt: base + 5, completedAt: base + 25, responseStatus: 200 }]);
+        assert.equal((await store.runTimings(own, base - 20_000, 100)).length, 2);
+        assert.equal((await store.runTimings(own, base - 20_000, 1))[0]!.createdAt, base, 'the newest within the limit');
+        assert.ok(old);
+      });
+    });
+
     describe('logs', () => {
       const line = (runId: string, seq: number, over: Partial<StoredLogLine> = {}): StoredLogLine => ({
         runId,

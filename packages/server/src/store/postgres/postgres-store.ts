@@ -4,6 +4,8 @@ import pg from 'pg';
 import { RunletError } from '../../errors.js';
 import { newAccountId } from '../../ids.js';
 import { toApiKey, toLogLine, toRun, type Row } from '../rows.js';
+import { listRunsStatement, runTimingsStatement, toRunTiming } from '../run-queries.js';
+import type { RunListQuery, RunTiming } from '../types.js';
 import type { ClusterLimit, OrphanFilter, Store } from '../store.js';
 import type {
   Account,
@@ -302,6 +304,16 @@ export class PostgresStore implements Store {
 
   async deleteExpiredProvisions(now: Millis): Promise<string[]> {
     return (await this.rows(`DELETE FROM runs WHERE status = 'provisioned' AND expires_at <= $1 RETURNING id`, [now])).map((r) => String(r.id));
+  }
+
+  async listRuns(query: RunListQuery): Promise<RunRow[]> {
+    const { sql, params } = listRunsStatement(query, (i) => `$${i}`);
+    return (await this.rows(sql, params)).map(toRun);
+  }
+
+  async runTimings(accountId: string, since: Millis, limit: number): Promise<RunTiming[]> {
+    const { sql, params } = runTimingsStatement(accountId, since, limit, (i) => `$${i}`);
+    return (await this.rows(sql, params)).map(toRunTiming);
   }
 
   async appendLogs(lines: readonly StoredLogLine[]): Promise<void> {

@@ -23,6 +23,8 @@ import { migrateSqlite } from './migrate.js';
 import type { CompletedUpload, FileRow, NewFile, UploadCompletion } from '../types.js';
 import { FILE_COLUMNS, toFile } from '../file-rows.js';
 import { toApiKey, toLogLine, toRun, type Row } from '../rows.js';
+import { listRunsStatement, runTimingsStatement, toRunTiming } from '../run-queries.js';
+import type { RunListQuery, RunTiming } from '../types.js';
 
 const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 const ACTIVE = `status IN ('queued', 'running')`;
@@ -289,6 +291,16 @@ export class SqliteStore implements Store {
 
   async deleteExpiredProvisions(now: Millis): Promise<string[]> {
     return this.stmt(`DELETE FROM runs WHERE status = 'provisioned' AND expires_at <= ? RETURNING id`).pluck().all(now) as string[];
+  }
+
+  async listRuns(query: RunListQuery): Promise<RunRow[]> {
+    const { sql, params } = listRunsStatement(query, () => '?');
+    return this.all(sql, ...params).map(toRun);
+  }
+
+  async runTimings(accountId: string, since: Millis, limit: number): Promise<RunTiming[]> {
+    const { sql, params } = runTimingsStatement(accountId, since, limit, () => '?');
+    return this.all(sql, ...params).map(toRunTiming);
   }
 
   async appendLogs(lines: readonly StoredLogLine[]): Promise<void> {

@@ -1,0 +1,29 @@
+import { useQuery } from '@tanstack/react-query';
+import { Link } from 'react-router';
+import { api, type Service } from '../api';
+import { ErrorNote, Prose } from '../components/bits';
+
+export const servicesQuery = { queryKey: ['services'], queryFn: () => api<{ services: Service[] }>('/services') };
+
+export function ServicesPage() {
+  const { data, error, isPending } = useQuery(servicesQuery);
+  return (
+    <>
+      <h1>Services</h1>
+      {isPending && <p className="muted">Loading services…</p>}
+      {error && <ErrorNote error={error} />}
+      {data && data.services.length === 0 && <p className="muted">No services yet: add one to the services folder.</p>}
+      <ul className="grid">
+        {data?.services.map((s) => (
+          <li key={s.id} className="card service-card">
+            <h2>
+              <Link to={`/app/services/${encodeURIComponent(s.id)}`}>{s.id}</Link>
+            </h2>
+            <p className="muted">{s.description ? <Prose text={s.description} /> : 'No description.'}</p>
+            <span className="tag">{s.language === 'typescript' ? 'TypeScript' : 'Command'}</span>
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}

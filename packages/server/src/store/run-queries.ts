@@ -1,0 +1,52 @@
+import type { Row } from './rows.js';
+import type { Millis, RunListQuery, RunTiming } from './types.js';
+
+/** A statement and its parameters, with placeholders in the dialect's own spelling. */
+export interface Statement {
+  sql: string;
+  params: unknown[];
+}
+
+/** `?` for SQLite, `$1, $2, ...` for PostgreSQL. */
+export type Placeholder = (index: number) => string;
+
+/**
+ * One page of an account's runs, newest first. Both stores build the same SQL here so the two
+ * cannot disagree on what a filter or a cursor means; provisioned ids are not runs yet and are
+ * listed only when asked for by status.
+ */
+export function listRunsStatement(query: RunListQuery, placeholder: Placeholder): Statement {
+  const params: unknown[] = [];
+  const bind = (value: unknown) => {
+    params.push(value);
+    return placeholder(params.length);
+  };
+  const where = [`account_id = ${bind(query.accountId)}`];
+  if (query.serviceId !== undefined) where.push(`service_id = ${bind(query.serviceId)}`);
+  where.push(query.status !== undefined ? `status = ${bind(query.status)}` : `status <> 'provisioned'`);
+  if (query.before) where.push(`(created_at, id) < (${bind(query.before.createdAt)}, ${bind(query.before.id)})`);
+  const sql = `SELECT * FROM runs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ${bind(query.limit)}`;
+  return { sql, params };
+}
+
+/** The timing columns of an account's runs created since `since` (no bodies: usage charts only). */
+export function runTimingsStatement(accountId: string, since: Millis, limit: number, placeholder: Placeholder): Statement {
+  return {
+    sql: `SELECT service_id, status, created_at, started_at, completed_at, response_status FROM runs
+            WHERE account_id = ${placeholder(1)} AND created_at >= ${placeholder(2)} AND status <> 'provisioned'
+            ORDER BY created_at DESC LIMIT ${placeholder(3)}`,
+    params: [accountId, since, limit],
+  };
+}
+
+export function toRunTiming(r: Row): RunTiming {
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return {
+    serviceId: r.service_id === null ? null : String(r.service_id),
+    status: String(r.status) as RunTiming['status'],
+    createdAt: Number(r.created_at),
+    startedAt: num(r.started_at),
+    completedAt: num(r.completed_at),
+    responseStatus: num(r.response_status),
+  };
+}
