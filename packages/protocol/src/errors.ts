@@ -40,6 +40,11 @@ export const errorCatalogue = {
   RANGE_NOT_SATISFIABLE: { status: 416, message: 'The requested byte range lies outside the file.' },
   STORAGE_UNAVAILABLE: { status: 502, message: 'The file storage did not answer as expected; retry later.' },
   SHUTTING_DOWN: { status: 503, message: 'The runtime is shutting down; retry shortly.' },
+  CALLBACK_URL_INVALID: { status: 400, message: 'X-Callback-Url must be an absolute http or https URL of at most 2048 characters.' },
+  CALLBACK_URL_NOT_ALLOWED: { status: 403, message: 'X-Callback-Url points at an address that callbacks may not reach (private, loopback, link-local, or not on the allow-list).' },
+  RETAIN_INVALID: { status: 400, message: 'X-Retain-Seconds must be a whole number of seconds, at least 1.' },
+  RUN_EXPIRED: { status: 410, message: 'The run has been deleted: it passed its retention period.' },
+  DELIVERY_NOT_FOUND: { status: 404, message: 'This run has no completion webhook to deliver.' },
   INTERNAL: { status: 500, message: 'Internal runtime error.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

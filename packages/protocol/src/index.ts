@@ -4,3 +4,5 @@ export * from './logs.js';
 export * from './worker.js';
 export * from './keys.js';
 export * from './files.js';
+export * from './retry.js';
+export * from './webhooks.js';
