@@ -44,6 +44,7 @@ export const errorCatalogue = {
   CALLBACK_URL_NOT_ALLOWED: { status: 403, message: 'X-Callback-Url points at an address that callbacks may not reach (private, loopback, link-local, or not on the allow-list).' },
   RETAIN_INVALID: { status: 400, message: 'X-Retain-Seconds must be a whole number of seconds, at least 1.' },
   RUN_EXPIRED: { status: 410, message: 'The run has been deleted: it passed its retention period.' },
+  KEY_NOT_ALLOWED: { status: 403, message: 'A one-time key cannot do this; use a standard key of the account.' },
   DELIVERY_NOT_FOUND: { status: 404, message: 'This run has no completion webhook to deliver.' },
   INTERNAL: { status: 500, message: 'Internal runtime error.' },
 } as const satisfies Record<string, { status: number; message: string }>;

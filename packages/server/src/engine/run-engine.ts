@@ -23,6 +23,10 @@ export interface RunCall {
   headers: Record<string, string>;
   correlationId: string | null;
   provisionedId?: string;
+  /** Async runs: where the record is POSTed when the run ends (already checked against the callback policy). */
+  callbackUrl?: string | null;
+  /** Keep the run at most this long after it ends (it can only shorten the account's retention). */
+  retainSeconds?: number | null;
 }
 
 export interface ServerLog {
@@ -103,6 +107,8 @@ export class RunEngine {
         createdAt: Date.now(),
         nodeId: this.d.nodeId,
         leaseExpiresAt: mode === 'sync' ? Date.now() + this.leaseMs : null,
+        callbackUrl: call.callbackUrl,
+        retainSeconds: call.retainSeconds,
       },
       { provisionedId: call.provisionedId, spendKeyId: this.d.access.keyToSpend(principal, call.provisionedId) },
     );

@@ -8,6 +8,7 @@ import { registerMetaRoutes } from './meta.js';
 import { collectRouteDocs } from './openapi.js';
 import { registerResultRoutes } from './results.js';
 import { registerRunRoutes } from './runs.js';
+import { registerWebhookRoutes } from './webhooks.js';
 
 /** The HTTP API of one runtime, built without listening (tests `inject()` into it). */
 export function buildApp(runtime: Runtime, options: { logger?: boolean | object } = {}): FastifyInstance {
@@ -30,6 +31,7 @@ export function buildApp(runtime: Runtime, options: { logger?: boolean | object 
   registerResultRoutes(app, runtime);
   registerLogRoutes(app, runtime);
   registerFileRoutes(app, runtime);
+  registerWebhookRoutes(app, runtime);
   registerMetaRoutes(app, runtime, openapi);
   return app;
 }
