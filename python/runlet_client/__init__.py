@@ -16,6 +16,7 @@ from .errors import (
 )
 from .response import Response
 from .sync_client import CodewordsClient, CodewordsResponse
+from .webhooks import WebhookVerificationError, verify_webhook
 
 __version__ = "0.1.0"
 
@@ -35,4 +36,6 @@ __all__ = [
     "ServiceError",
     "SyncTimeoutError",
     "TransportError",
+    "WebhookVerificationError",
+    "verify_webhook",
 ]

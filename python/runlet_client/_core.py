@@ -158,6 +158,7 @@ class Core:
         correlation_id: Optional[str],
         run_as_template: bool,
         cancel: Optional[Cancel] = None,
+        callback_url: Optional[str] = None,
     ) -> Response:
         body, content_type = encode_inputs(inputs)
         headers: Dict[str, str] = {}
@@ -169,6 +170,8 @@ class Core:
             headers["X-Correlation-Id"] = correlation_id
         if run_as_template:
             headers["Run-As-Template"] = "yes"
+        if callback_url:
+            headers["X-Callback-Url"] = callback_url
         sub_path = urllib.parse.quote(path.lstrip("/"), safe="/?=&%")
         url = f"/{mode}/{urllib.parse.quote(service_id, safe='')}/{sub_path}"
         timeout = self.run_timeout if mode == "run" else None

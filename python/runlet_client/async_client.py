@@ -142,6 +142,7 @@ class AsyncCodewordsClient:
         correlation_id: Optional[str] = None,
         in_background: Literal[False] = False,
         run_as_template: bool = False,
+        callback_url: Optional[str] = None,
     ) -> Response: ...
 
     @overload
@@ -154,6 +155,7 @@ class AsyncCodewordsClient:
         correlation_id: Optional[str] = None,
         in_background: Literal[True] = True,
         run_as_template: bool = False,
+        callback_url: Optional[str] = None,
     ) -> AsyncCodewordsResponse: ...
 
     async def run(
@@ -165,15 +167,18 @@ class AsyncCodewordsClient:
         correlation_id: Optional[str] = None,
         in_background: bool = False,
         run_as_template: bool = False,
+        callback_url: Optional[str] = None,
     ) -> Union[Response, AsyncCodewordsResponse]:
         """Runs a service. Synchronously (default): answers the service's response, and raises
         ``HTTPStatusError`` for a non-2xx one (``SyncTimeoutError``, a ``TimeoutError``, with the
         ``request_id`` on 504). With ``in_background=True``: provisions a request id, starts the run
         with it, and answers a handle (``request_id``, ``result()``, ``logs()``, ``details()``)."""
+        if callback_url and not in_background:
+            raise ValueError("callback_url is for runs in the background (in_background=True)")
         if in_background:
             rid = request_id or await self.provision_request()
             response = await _in_thread(
-                lambda c: self._core.run("run_async", service_id, inputs, path, rid, correlation_id, run_as_template, c)
+                lambda c: self._core.run("run_async", service_id, inputs, path, rid, correlation_id, run_as_template, c, callback_url=callback_url)
             )
             return AsyncCodewordsResponse(response.json()["request_id"], self)
         return await _in_thread(

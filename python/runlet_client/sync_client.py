@@ -81,6 +81,7 @@ class CodewordsClient:
         correlation_id: Optional[str] = None,
         in_background: Literal[False] = False,
         run_as_template: bool = False,
+        callback_url: Optional[str] = None,
     ) -> Response: ...
 
     @overload
@@ -93,6 +94,7 @@ class CodewordsClient:
         correlation_id: Optional[str] = None,
         in_background: Literal[True] = True,
         run_as_template: bool = False,
+        callback_url: Optional[str] = None,
     ) -> CodewordsResponse: ...
 
     def run(
@@ -104,11 +106,14 @@ class CodewordsClient:
         correlation_id: Optional[str] = None,
         in_background: bool = False,
         run_as_template: bool = False,
+        callback_url: Optional[str] = None,
     ) -> Union[Response, CodewordsResponse]:
         """See ``AsyncCodewordsClient.run``."""
+        if callback_url and not in_background:
+            raise ValueError("callback_url is for runs in the background (in_background=True)")
         if in_background:
             rid = request_id or self.provision_request()
-            response = self._core.run("run_async", service_id, inputs, path, rid, correlation_id, run_as_template)
+            response = self._core.run("run_async", service_id, inputs, path, rid, correlation_id, run_as_template, callback_url=callback_url)
             return CodewordsResponse(response.json()["request_id"], self)
         return self._core.run("run", service_id, inputs, path, request_id, correlation_id, run_as_template)
 

@@ -32,6 +32,13 @@ export interface RunOptions extends CallOptions {
   query?: Record<string, string> | URLSearchParams;
   correlationId?: string;
   headers?: Record<string, string>;
+  /**
+   * Async runs (`start`, `runAsync`) only: when the run ends, Runlet POSTs its record to this
+   * URL, signed; check it with `verifyWebhook`.
+   */
+  callbackUrl?: string;
+  /** Keep the run at most this many seconds after it ends (it can only shorten the account's retention). */
+  retainSeconds?: number;
 }
 
 export interface WaitOptions extends CallOptions {
@@ -253,6 +260,8 @@ export class RunletClient {
     const headers: Record<string, string> = { ...options.headers };
     if (options.provisionedId) headers['x-provisioned-request-id'] = options.provisionedId;
     if (options.correlationId) headers['x-correlation-id'] = options.correlationId;
+    if (options.callbackUrl) headers['x-callback-url'] = options.callbackUrl;
+    if (options.retainSeconds !== undefined) headers['x-retain-seconds'] = String(options.retainSeconds);
     const { body, contentType } = encodeInput(input);
     if (contentType) headers['content-type'] = contentType;
     return this.fetchRaw(options.method ?? 'POST', `/${kind}/${encodeURIComponent(serviceId)}/${path}${query}`, {

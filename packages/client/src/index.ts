@@ -6,6 +6,8 @@ export { ServiceClient, createServiceClient } from './service-client.js';
 export type { StreamLogsOptions } from './service-client.js';
 export { AuthError, NotFoundError, RunFailedError, RunletError, RunTimeoutError, ServiceError } from './errors.js';
 export type { ErrorResponse } from './errors.js';
+export { verifyWebhook, WebhookVerificationError } from './webhooks.js';
+export type { WebhookHeaders, VerifyWebhookOptions } from './webhooks.js';
 export type { LogsOptions } from './logs.js';
 export type { ServerSentEvent } from './streams.js';
 export { isRunOver } from './types.js';

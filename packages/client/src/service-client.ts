@@ -39,7 +39,7 @@ export class ServiceClient extends RunletClient {
   }
 
   /** Starts a run in the background; answers its request id (and remembers it). */
-  async runAsync(serviceId: string, path = '', data?: unknown, options: CallOptions & { headers?: Record<string, string> } = {}): Promise<string> {
+  async runAsync(serviceId: string, path = '', data?: unknown, options: CallOptions & { headers?: Record<string, string>; callbackUrl?: string; retainSeconds?: number } = {}): Promise<string> {
     const res = await this.postRun('run_async', serviceId, data, { ...options, path });
     if (!res.ok) throw await errorFromResponse(res);
     this.requestId = ((await res.json()) as { request_id: string }).request_id;

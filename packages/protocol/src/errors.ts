@@ -8,7 +8,6 @@ export const errorCatalogue = {
   AUTH_INVALID: { status: 401, message: 'The API key is not valid.' },
   KEY_REVOKED: { status: 401, message: 'The API key has been revoked.' },
   KEY_SPENT: { status: 403, message: 'This one-time key has been used; it can only read the run it started.' },
-  KEY_NOT_ALLOWED: { status: 403, message: "A one-time key cannot list the account's runs, services or usage; use a standard key." },
   SERVICE_NOT_FOUND: { status: 404, message: 'No service with that id.' },
   RUN_NOT_FOUND: { status: 404, message: 'No request with that id.' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such endpoint.' },
@@ -43,6 +42,12 @@ export const errorCatalogue = {
   RANGE_NOT_SATISFIABLE: { status: 416, message: 'The requested byte range lies outside the file.' },
   STORAGE_UNAVAILABLE: { status: 502, message: 'The file storage did not answer as expected; retry later.' },
   SHUTTING_DOWN: { status: 503, message: 'The runtime is shutting down; retry shortly.' },
+  CALLBACK_URL_INVALID: { status: 400, message: 'X-Callback-Url must be an absolute http or https URL of at most 2048 characters.' },
+  CALLBACK_URL_NOT_ALLOWED: { status: 403, message: 'X-Callback-Url points at an address that callbacks may not reach (private, loopback, link-local, or not on the allow-list).' },
+  RETAIN_INVALID: { status: 400, message: 'X-Retain-Seconds must be a whole number of seconds, at least 1.' },
+  RUN_EXPIRED: { status: 410, message: 'The run has been deleted: it passed its retention period.' },
+  KEY_NOT_ALLOWED: { status: 403, message: 'A one-time key cannot do this; use a standard key of the account.' },
+  DELIVERY_NOT_FOUND: { status: 404, message: 'This run has no completion webhook to deliver.' },
   INTERNAL: { status: 500, message: 'Internal runtime error.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -5,3 +5,5 @@ export * from './worker.js';
 export * from './keys.js';
 export * from './files.js';
 export * from './dashboard.js';
+export * from './retry.js';
+export * from './webhooks.js';

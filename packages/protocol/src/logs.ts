@@ -22,5 +22,7 @@ export const LogLine = z.object({
   source: LogSource,
   message: z.string(),
   fields: z.record(z.string(), z.unknown()).optional(),
+  /** Which attempt of the run printed the line (absent on lines written before any attempt). */
+  attempt: z.number().int().positive().optional(),
 });
 export type LogLine = z.infer<typeof LogLine>;

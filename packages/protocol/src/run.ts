@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RunAttempt } from './retry.js';
 
 /**
  * A run's life: `provisioned` (an id handed out, nothing started) → `queued` → `running` →
@@ -56,6 +57,8 @@ export const RequestRecord = z.object({
   errorCode: z.string().nullable(),
   correlationId: z.string().nullable(),
   attempt: z.number().int(),
+  /** Every attempt that has ended, oldest first (a run that was retried has several). */
+  attempts: z.array(RunAttempt).optional(),
 });
 export type RequestRecord = z.infer<typeof RequestRecord>;
 

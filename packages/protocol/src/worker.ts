@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LogLevel } from './logs.js';
+import { RetryPolicy } from './retry.js';
 
 /**
  * The channel between a worker process and the runtime that is not the HTTP response:
@@ -33,6 +34,8 @@ export const ServiceDescription = z.object({
   concurrency: z.number().int().positive().optional(),
   /** Whether an async run interrupted by a dying node may run again. */
   retryable: z.boolean().optional(),
+  /** How its async runs are retried after a failed attempt. */
+  retry: RetryPolicy.optional(),
 });
 export type ServiceDescription = z.infer<typeof ServiceDescription>;
 

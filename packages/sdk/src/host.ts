@@ -7,11 +7,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { RUNTIME_ERROR_HEADER, workerEnv, workerHeaders, type ServiceDescription } from '@runlet/protocol';
+import { NO_RETRY_HEADER, RUNTIME_ERROR_HEADER, workerEnv, workerHeaders, type ServiceDescription } from '@runlet/protocol';
 import { z } from 'zod';
 import { capturePrintedOutput } from './capture.js';
 import { sendToRuntime } from './channel.js';
-import { HttpError } from './errors.js';
+import { HttpError, NonRetryableError } from './errors.js';
 import { files } from './files.js';
 import { createLogger } from './logger.js';
 import { runService } from './run-service.js';
@@ -87,6 +87,7 @@ async function handle(svc: Service, req: IncomingMessage, res: ServerResponse): 
   try {
     response = 'fetch' in svc ? await svc.fetch(request, ctx) : await callHandler(svc, request, ctx);
   } catch (err) {
+    if (err instanceof NonRetryableError) return sendJson(res, err.status, err.body, { [NO_RETRY_HEADER]: '1' });
     if (err instanceof HttpError) return sendJson(res, err.status, err.body);
     throw err;
   }
@@ -180,9 +181,9 @@ async function sendResponse(res: ServerResponse, response: Response): Promise<vo
   res.end();
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body ?? null);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
@@ -194,6 +195,7 @@ function describe(svc: Service): ServiceDescription {
     maxWorkers: svc.maxWorkers,
     concurrency: svc.concurrency,
     retryable: svc.retryable,
+    retry: svc.retry as ServiceDescription['retry'],
   };
 }
 

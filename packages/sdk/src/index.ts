@@ -3,7 +3,7 @@ export type { Service, ServiceContext, ServiceDefinition, ServiceOptions, Handle
 export type { StandardSchemaV1 } from './standard-schema.js';
 export { logger, createLogger } from './logger.js';
 export type { Logger, LogFields } from './logger.js';
-export { HttpError } from './errors.js';
+export { HttpError, NonRetryableError } from './errors.js';
 export { sse, formatSseEvent } from './sse.js';
 export type { SseEvent } from './sse.js';
 export { runService } from './run-service.js';

@@ -1,3 +1,4 @@
+import type { RetryPolicyInput } from '@runlet/protocol';
 import type { StandardSchemaV1 } from './standard-schema.js';
 import type { FileHelpers } from './files.js';
 import type { Logger } from './logger.js';
@@ -31,6 +32,12 @@ export interface ServiceOptions {
   concurrency?: number;
   /** Async runs of this service that die with their node are run again rather than failed. */
   retryable?: boolean;
+  /**
+   * How failed async runs are retried: `{ maxAttempts: 3 }` retries a crash, a timeout, a 5xx
+   * or a 429 answer twice, 1 s then 2 s later (plus jitter). Throw `NonRetryableError` to fail
+   * one run for good. Sync runs never retry.
+   */
+  retry?: RetryPolicyInput;
 }
 
 export interface HandlerService<In, Out> extends ServiceOptions {

@@ -8,6 +8,11 @@ import { z } from 'zod';
  */
 const seconds = z.coerce.number().positive();
 const count = z.coerce.number().int().nonnegative();
+/** A list: an array in code, comma-separated in the environment. */
+const stringList = z.union([
+  z.array(z.string().min(1)),
+  z.string().transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean)),
+]);
 
 export const ConfigSchema = z
   .object({
@@ -81,6 +86,31 @@ export const ConfigSchema = z
      * cookie, so `*` exposes nothing a page could not already do with the key it holds.
      */
     corsOrigins: z.string().default('*'),
+    /**
+     * Hosts that callback URLs may name (`example.com`, `*.example.com`); empty: any host whose
+     * addresses are public. Comma-separated in the environment.
+     */
+    callbackAllowedHosts: stringList.default([]),
+    /**
+     * Address ranges (CIDR) that callbacks may reach although they are private, loopback or
+     * link-local; by default none, so Runlet cannot be turned into a probe of its own network.
+     * `runlet dev` allows loopback.
+     */
+    callbackAllowedNetworks: stringList.default([]),
+    /** A webhook endpoint must answer within this, or the attempt counts as failed. */
+    webhookTimeoutSeconds: seconds.default(10),
+    /** The first retry of a failed delivery waits this long, each next one twice as long (up to an hour). */
+    webhookRetryInitialSeconds: seconds.default(5),
+    /** A delivery is retried for this long after its run ended, then given up (Standard Webhooks' usual day). */
+    webhookGiveUpSeconds: seconds.default(24 * 3600),
+    /** How often each node looks for due deliveries (besides being told of ended runs). */
+    webhookPollSeconds: seconds.default(1),
+    /** Runs, their inputs, results and logs are kept this long after they end, unless the account says otherwise. */
+    retentionSeconds: seconds.default(30 * 24 * 3600),
+    /** A purged run answers 410 RUN_EXPIRED (rather than 404) for this long afterwards. */
+    tombstoneSeconds: seconds.default(30 * 24 * 3600),
+    /** How often expired runs are swept away, a small batch at a time. */
+    retentionSweepSeconds: seconds.default(60),
     watch: z.coerce.boolean().default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })

@@ -18,6 +18,7 @@ import type { Store } from './store/store.js';
 import { ServiceRegistry } from './workers/service-registry.js';
 import { HostSpares } from './workers/host-spares.js';
 import { WorkerRegistry } from './workers/worker-registry.js';
+import { WebhookDeliverer } from './webhooks/deliverer.js';
 
 /** How often provisioned ids that lapsed unused are swept away. */
 const PROVISION_SWEEP_MS = 60_000;
@@ -36,6 +37,8 @@ export class Runtime {
   readonly dispatcher: Dispatcher;
   /** Uploaded files: metadata in the store, bytes on local disk or S3. */
   readonly files: Files;
+  /** Completion webhooks: made when runs end, sent and retried by a loop on every node. */
+  readonly webhooks: WebhookDeliverer;
   private readonly workerKeys: WorkerKeys;
   private readonly workerRegistry: WorkerRegistry;
   private readonly spares: HostSpares;
@@ -80,6 +83,7 @@ export class Runtime {
     this.engine = new RunEngine({ config, store, registry: this.registry, logs: this.logs, bus: this.bus, access: this.access, nodeId: this.nodeId, log });
     this.dispatcher = new Dispatcher(store, this.registry, this.engine, this.nodeId, log);
     this.files = files ?? Files.openLocal(config, store, nodeId, () => this.baseUrl, log);
+    this.webhooks = new WebhookDeliverer(config, store, log);
   }
 
   /** Opens the configured store: PostgreSQL when `database` is set, else SQLite in the data folder. */
@@ -132,6 +136,7 @@ export class Runtime {
     if (recovered.failed.length || recovered.requeued.length) this.log.warn(recovered, 'recovered runs left in flight by a previous process');
     this.bus.onQueued((serviceId) => this.dispatcher.nudge(serviceId));
     this.dispatcher.start();
+    this.webhooks.start();
     this.sweepTimer = setInterval(() => void this.sweepProvisions(), PROVISION_SWEEP_MS);
     this.sweepTimer.unref();
     // Runs of nodes that died since: their leases lapse and any live node finishes them.
@@ -153,6 +158,7 @@ export class Runtime {
       this.spares.close();
       await this.registry.close();
       await this.logs.flush();
+      await this.webhooks.stop();
       await this.access.close();
       await this.files.close();
       await this.bus.close();

@@ -75,6 +75,8 @@ const LAYERS: string[][] = [
   ['store'],
   ['keys', 'logs', 'workers', 'files'],
   ['engine'],
+  // Completion webhooks deliver what the engine recorded.
+  ['webhooks'],
   ['runtime.ts'],
   ['http'],
   ['server.ts'],

@@ -79,7 +79,8 @@ async function serve(config: Config, dev: boolean): Promise<void> {
   process.once('SIGTERM', stop);
 }
 
-const devDefaults: ConfigInput = { servicesDir: 'examples/services', watch: true, logLevel: 'warn' };
+// Dev mode: callbacks may reach a receiver on this machine (never other private addresses).
+const devDefaults: ConfigInput = { servicesDir: 'examples/services', watch: true, logLevel: 'warn', callbackAllowedNetworks: ['127.0.0.0/8', '::1/128'] };
 serverCommand('dev', 'run on the embedded store, watching the services folder; prints the URL and a new API key').action((_options, cmd: Command) =>
   serve(configFrom(cmd, devDefaults), true),
 );

@@ -1,11 +1,12 @@
 import { PassThrough } from 'node:stream';
-import { workerHeaders, type ErrorCode, type TerminalRunStatus } from '@runlet/protocol';
+import { NO_RETRY_HEADER, workerHeaders, type ErrorCode, type TerminalRunStatus } from '@runlet/protocol';
 import { RunletError } from '../errors.js';
 import type { LogRecorder } from '../logs/log-recorder.js';
 import type { RunOutcome, RunRow } from '../store/store.js';
 import { nowMicros } from '../workers/worker-process.js';
 import type { WorkerLease } from '../workers/worker-pool.js';
 import { forwardedResponseHeaders } from './forwarding.js';
+import type { AttemptHints } from './retry-policy.js';
 
 /** How long to wait for a worker to say a call's log is whole, once its answer has arrived. */
 const CALL_END_WAIT_MS = 2000;
@@ -29,8 +30,8 @@ export interface ExecutionOptions {
   storedResponseLimit: number;
   /** Whether someone will read the answer as a stream (a sync caller). */
   streamToCaller: boolean;
-  /** Records the outcome (a conditional write: a run that already ended stays as it was). */
-  finish(outcome: RunOutcome): Promise<unknown>;
+  /** Records the outcome (a conditional write: a run that already ended stays as it was), or retries the run. */
+  finish(outcome: RunOutcome, hints: AttemptHints): Promise<unknown>;
 }
 
 /**
@@ -45,6 +46,7 @@ export class Execution {
   private resolveResponse!: (r: ProxiedResponse) => void;
   private rejectResponse!: (e: RunletError) => void;
   private timedOut = false;
+  private readonly hints: AttemptHints = {};
   private aborted = false;
   private cancelled = false;
 
@@ -94,6 +96,7 @@ export class Execution {
         body: run.input ?? undefined,
       });
       const outcome = { status: 'completed' as const, responseStatus: res.statusCode, responseContentType: headerValue(res.headers['content-type']) };
+      this.hints.noRetry = res.headers[NO_RETRY_HEADER] !== undefined;
       const length = Number(res.headers['content-length']);
       if (Number.isFinite(length) && length <= this.o.storedResponseLimit) {
         // A small answer of known length (the usual JSON): read it whole, answer it in one write.
@@ -144,7 +147,7 @@ export class Execution {
 
   private async end(outcome: RunOutcome): Promise<void> {
     await this.o.logs.close(this.o.run.id);
-    await this.o.finish(outcome);
+    await this.o.finish(outcome, this.hints);
   }
 
   private async classify(err: unknown): Promise<{ status: TerminalRunStatus; code: ErrorCode; message: string }> {

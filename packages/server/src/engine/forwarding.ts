@@ -14,6 +14,9 @@ const NOT_FORWARDED = new Set([
   'content-length',
   'expect',
   'x-provisioned-request-id',
+  // Instructions to the runtime about the run, not part of the call.
+  'x-callback-url',
+  'x-retain-seconds',
 ]);
 
 /** The caller's headers a service sees (content type, accept, Run-As-Template, its own ones). */

@@ -9,7 +9,9 @@ import type { ServiceRegistry } from '../workers/service-registry.js';
 import type { WorkerLease } from '../workers/worker-pool.js';
 import type { Access, Principal } from './access.js';
 import { ClusterLimits } from './cluster-limits.js';
+import { attemptRowOf, describeEnding, noteInLog } from './attempts.js';
 import { Execution } from './execution.js';
+import { nextAttemptAt, retryPolicyOf, type AttemptHints } from './retry-policy.js';
 
 /** What a caller asked to run, as the HTTP layer hands it over. */
 export interface RunCall {
@@ -22,6 +24,10 @@ export interface RunCall {
   headers: Record<string, string>;
   correlationId: string | null;
   provisionedId?: string;
+  /** Async runs: where the record is POSTed when the run ends (already checked against the callback policy). */
+  callbackUrl?: string | null;
+  /** Keep the run at most this long after it ends (it can only shorten the account's retention). */
+  retainSeconds?: number | null;
 }
 
 export interface ServerLog {
@@ -55,6 +61,8 @@ export class RunEngine {
   /** Runs this node holds a lease on: claimed (maybe still waiting for a worker) or executing. */
   private readonly held = new Set<string>();
   private readonly leaseTimer: NodeJS.Timeout;
+  /** Wake-ups for runs waiting out a retry's backoff. */
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
   /** Asked to look for queued async runs of a service (set by the dispatcher). */
   onCapacityFreed: (serviceId: string) => void = () => {};
 
@@ -106,6 +114,8 @@ export class RunEngine {
         createdAt: Date.now(),
         nodeId: this.d.nodeId,
         leaseExpiresAt: mode === 'sync' ? Date.now() + this.leaseMs : null,
+        callbackUrl: call.callbackUrl,
+        retainSeconds: call.retainSeconds,
       },
       { provisionedId: call.provisionedId, spendKeyId: this.d.access.keyToSpend(principal, call.provisionedId) },
     );
@@ -136,7 +146,7 @@ export class RunEngine {
       await this.failBeforeStart(run, err);
       throw err instanceof RunletError ? new RunletError(err.code, err.message, { ...err.extra, requestId: run.id }) : err;
     }
-    return this.execute({ ...run, status: 'running', startedAt: started.startedAt }, lease, true);
+    return this.execute({ ...run, status: 'running', startedAt: started.startedAt, attempt: run.attempt + 1 }, lease, true);
   }
 
   /** Runs an async run this node has claimed (already `running` in the store). */
@@ -156,7 +166,7 @@ export class RunEngine {
       }
       if (cancelled) {
         lease.release(true);
-        await this.noteInLog(run.id, 'The run was cancelled before it started.');
+        await noteInLog(this.d.logs, run, 'error', 'The run was cancelled before it started.');
         return this.d.bus.publish(run.id, { type: 'status', status: 'cancelled' });
       }
       const execution = await this.execute(run, lease, false);
@@ -182,7 +192,7 @@ export class RunEngine {
         // The node that runs it stops it, and ends its log before readers hear it is over.
         this.d.bus.publish(runId, { type: 'cancel' });
       } else {
-        await this.noteInLog(runId, 'The run was cancelled before it started.');
+        await noteInLog(this.d.logs, run, 'error', 'The run was cancelled before it started.');
         this.d.bus.publish(runId, { type: 'status', status: 'cancelled' });
       }
     }
@@ -236,11 +246,12 @@ export class RunEngine {
 
   close(): void {
     clearInterval(this.leaseTimer);
+    for (const t of this.retryTimers) clearTimeout(t);
   }
 
   private async execute(run: RunRow, lease: WorkerLease, streamToCaller: boolean): Promise<Execution> {
     // A retried run continues its log: its cursor must be read before the worker prints anything.
-    await this.d.logs.open(run.id, run.attempt <= 1);
+    await this.d.logs.open(run.id, run.attempt <= 1, run.attempt);
     const execution = new Execution({
       run,
       lease,
@@ -248,7 +259,7 @@ export class RunEngine {
       deadlineAt: (run.startedAt ?? Date.now()) + this.d.config.runTimeoutSeconds * 1000,
       storedResponseLimit: this.d.config.storedResponseLimitBytes,
       streamToCaller,
-      finish: (outcome) => this.finish(run, outcome),
+      finish: (outcome, hints) => this.endAttempt(run, outcome, hints),
     });
     this.active.set(run.id, execution);
     this.held.add(run.id);
@@ -281,15 +292,48 @@ export class RunEngine {
   private async failBeforeStart(run: RunRow, err: unknown): Promise<void> {
     const e = err instanceof RunletError ? err : new RunletError('INTERNAL', String(err));
     if (e.code === 'RUN_CANCELLED') return;
-    await this.noteInLog(run.id, e.message);
-    await this.finish(run, { status: 'failed', completedAt: Date.now(), error: e.message, errorCode: e.code });
+    await noteInLog(this.d.logs, run, 'error', e.message);
+    await this.endAttempt(run, { status: 'failed', completedAt: Date.now(), error: e.message, errorCode: e.code }, {});
   }
 
-  /** A runtime line in the log of a run that no worker is writing to. */
-  private async noteInLog(runId: string, message: string): Promise<void> {
-    await this.d.logs.open(runId, false);
-    this.d.logs.write(runId, { level: 'error', source: 'runtime', message, timeMicros: Date.now() * 1000 });
-    await this.d.logs.close(runId);
+  /**
+   * Ends an attempt: an async run whose service's policy retries this ending goes back to the
+   * queue until its next attempt is due; any other run ends here, its attempt recorded first
+   * (so a reader who sees the end sees every attempt).
+   */
+  async endAttempt(run: RunRow, outcome: RunOutcome, hints: AttemptHints): Promise<boolean> {
+    const policy = run.mode === 'async' ? await retryPolicyOf(this.d.registry, run).catch(() => undefined) : undefined;
+    const retryAt = nextAttemptAt(policy, run, outcome, hints, Date.now());
+    if (retryAt !== undefined && (await this.retry(run, outcome, retryAt))) return false;
+    if (run.attempt > 0) {
+      await this.d.store.recordAttempt(attemptRowOf(run, outcome, this.d.nodeId, null)).catch((err: unknown) => {
+        this.d.log.error({ err, requestId: run.id }, 'could not record the attempt of a run');
+      });
+    }
+    return this.finish(run, outcome);
+  }
+
+  /** Requeues a run this node holds for its next attempt at `retryAt`; answers whether it was. */
+  async retry(run: RunRow, outcome: RunOutcome, retryAt: number): Promise<boolean> {
+    let requeued = false;
+    try {
+      requeued = await this.d.store.retryRun({ ...attemptRowOf(run, outcome, this.d.nodeId, retryAt), retryAt }, this.d.nodeId);
+    } catch (err) {
+      this.d.log.error({ err, requestId: run.id }, 'could not requeue a run for a retry');
+    }
+    if (!requeued) return false;
+    const seconds = ((retryAt - Date.now()) / 1000).toFixed(1);
+    await noteInLog(this.d.logs, run, 'warn', `Attempt ${run.attempt} failed: ${describeEnding(outcome)} Attempt ${run.attempt + 1} in ${seconds} s.`);
+    this.d.bus.publish(run.id, { type: 'status', status: 'queued' });
+    const serviceId = run.serviceId!;
+    // Every node sweeps for due runs anyway; this only makes the retry start on time.
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      this.d.bus.announceQueued(serviceId);
+    }, Math.max(0, retryAt - Date.now()));
+    timer.unref();
+    this.retryTimers.add(timer);
+    return true;
   }
 
   /** Why a run this node meant to start is no longer queued: cancelled, or ended some other way. */

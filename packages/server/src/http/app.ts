@@ -14,6 +14,7 @@ import { registerRunListRoutes } from './run-list.js';
 import { registerRunRoutes } from './runs.js';
 import { registerServiceRoutes } from './services.js';
 import { registerUsageRoutes } from './usage.js';
+import { registerWebhookRoutes } from './webhooks.js';
 
 /** The HTTP API of one runtime, built without listening (tests `inject()` into it). */
 export function buildApp(runtime: Runtime, options: { logger?: boolean | object } = {}): FastifyInstance {
@@ -38,6 +39,7 @@ export function buildApp(runtime: Runtime, options: { logger?: boolean | object 
   registerCancelRoutes(app, runtime);
   registerLogRoutes(app, runtime);
   registerFileRoutes(app, runtime);
+  registerWebhookRoutes(app, runtime);
   registerMetaRoutes(app, runtime, openapi);
   registerServiceRoutes(app, runtime);
   registerRunListRoutes(app, runtime);

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isTerminal, RequestRecord } from '@runlet/protocol';
 import { z } from 'zod';
-import { toRequestRecord } from '../engine/record.js';
+import { fullRequestRecord, missingRunError } from '../engine/run-record.js';
 import { RunletError } from '../errors.js';
 import type { RunRow } from '../store/store.js';
 import type { Runtime } from '../runtime.js';
@@ -28,27 +28,31 @@ export function registerResultRoutes(app: FastifyInstance, runtime: Runtime): vo
   const auth = requireKey(runtime);
 
   /** The run, if this caller may see it; another account's run is as unknown as a missing one. */
-  const visible = (request: FastifyRequest, id: string, run: RunRow | undefined): RunRow => {
-    if (!runtime.access.canRead(principalOf(request), run)) throw new RunletError('RUN_NOT_FOUND', `No request "${id}".`);
+  const visibleRun = async (request: FastifyRequest, id: string): Promise<RunRow> => {
+    const run = await runtime.store.getRun(id);
+    if (!runtime.access.canRead(principalOf(request), run)) {
+      throw run ? new RunletError('RUN_NOT_FOUND', `No request "${id}".`) : await missingRunError(runtime.store, principalOf(request), id);
+    }
     return run;
   };
 
   app.get('/result/:id', { preHandler: auth, config: { doc: docs.result } }, async (request, reply) => {
     const { id } = parse(RequestIdParams, request.params);
     const { timeout } = parse(ResultQuery, request.query);
-    const abort = new AbortController();
-    request.raw.once('close', () => abort.abort());
-    let first: RunRow | undefined;
-    const waitMs = waitMsOf(timeout, runtime.config.resultDefaultWaitSeconds);
-    const run = (await runtime.engine.waitForEnd(id, waitMs, abort.signal, (r) => (first = visible(request, id, r)))) ?? first!;
-    if (isTerminal(run.status)) return toRequestRecord(run);
+    let run = await visibleRun(request, id);
+    if (!isTerminal(run.status)) {
+      const abort = new AbortController();
+      request.raw.once('close', () => abort.abort());
+      run = (await runtime.engine.waitForEnd(id, waitMsOf(timeout, runtime.config.resultDefaultWaitSeconds), abort.signal)) ?? run;
+    }
+    if (isTerminal(run.status)) return fullRequestRecord(runtime.store, run);
     const pending = new RunletError('RUN_RESULT_PENDING', `The run is ${run.status}; ask again later.`, { requestId: id });
-    return reply.code(pending.status).header('x-runlet-error', pending.code).send({ ...pending.toBody(), record: toRequestRecord(run) });
+    return reply.code(pending.status).header('x-runlet-error', pending.code).send({ ...pending.toBody(), record: await fullRequestRecord(runtime.store, run) });
   });
 
   app.get('/request/:id', { preHandler: auth, config: { doc: docs.request } }, async (request) => {
     const { id } = parse(RequestIdParams, request.params);
-    return toRequestRecord(visible(request, id, await runtime.store.getRun(id)));
+    return fullRequestRecord(runtime.store, await visibleRun(request, id));
   });
 }
 
@@ -57,10 +61,10 @@ const docs = {
     summary: 'Wait for a run to finish',
     description: `Long-polls: answers 200 with the request record as soon as the run ends, or 408 RUN_RESULT_PENDING (with the record so far) when \`timeout\` passes first. \`timeout\` up to ${SECONDS_UP_TO} is seconds, larger is milliseconds; without it the wait is a few seconds.`,
     query: { timeout: 'seconds (<= 1800) or milliseconds (> 1800)' },
-    responses: { 200: RequestRecord, 408: 'RUN_RESULT_PENDING' },
+    responses: { 200: RequestRecord, 408: 'RUN_RESULT_PENDING', 410: 'RUN_EXPIRED' },
   },
   request: {
     summary: 'The request record, at any time',
-    responses: { 200: RequestRecord },
+    responses: { 200: RequestRecord, 410: 'RUN_EXPIRED' },
   },
 } as const;

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { RequestIdResponse } from '@runlet/protocol';
+import { CALLBACK_URL_HEADER, RequestIdResponse, RETAIN_SECONDS_HEADER } from '@runlet/protocol';
 import { forwardedRequestHeaders } from '../engine/forwarding.js';
 import { isJsonType } from '../engine/record.js';
 import type { RunCall } from '../engine/run-engine.js';
@@ -20,6 +20,9 @@ export function registerRunRoutes(app: FastifyInstance, runtime: Runtime): void 
   const auth = requireKey(runtime);
 
   const sync = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.headers[CALLBACK_URL_HEADER] !== undefined) {
+      throw new RunletError('CALLBACK_URL_INVALID', 'X-Callback-Url is for /run_async: a sync caller gets the answer itself.');
+    }
     const run = await runtime.engine.submit(principalOf(request), callFrom(request), 'sync');
     const syncLimitMs = runtime.config.syncTimeoutSeconds * 1000;
     let timer: NodeJS.Timeout | undefined;
@@ -37,7 +40,9 @@ export function registerRunRoutes(app: FastifyInstance, runtime: Runtime): void 
   };
 
   const async = async (request: FastifyRequest, reply: FastifyReply) => {
-    const run = await runtime.engine.submit(principalOf(request), callFrom(request), 'async');
+    const callback = request.headers[CALLBACK_URL_HEADER];
+    const callbackUrl = typeof callback === 'string' ? runtime.webhooks.policy.accept(callback).href : null;
+    const run = await runtime.engine.submit(principalOf(request), { ...callFrom(request), callbackUrl }, 'async');
     runtime.bus.announceQueued(run.serviceId!);
     return reply.header('x-request-id', run.id).send({ request_id: run.id });
   };
@@ -84,7 +89,16 @@ function callFrom(request: FastifyRequest): RunCall {
     headers: forwardedRequestHeaders(request.headers),
     correlationId,
     provisionedId: header('x-provisioned-request-id') ?? undefined,
+    retainSeconds: retainSecondsOf(header(RETAIN_SECONDS_HEADER)),
   };
+}
+
+/** `X-Retain-Seconds`: a whole number of seconds, at least 1 (the account's period still caps it). */
+function retainSecondsOf(value: string | null): number | null {
+  if (value === null) return null;
+  const seconds = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(seconds) || seconds < 1) throw new RunletError('RETAIN_INVALID');
+  return seconds;
 }
 
 function safeDecode(text: string): string {
@@ -99,6 +113,7 @@ const runHeaders = {
   'X-Provisioned-Request-Id': 'Run under an id from POST /provision-request (used once).',
   'X-Correlation-Id': 'Passed to the service and kept in the record.',
   Accept: 'text/event-stream streams the service answer through as it is produced.',
+  'X-Retain-Seconds': "Keep the run (input, result, logs) at most this many seconds after it ends; it can only shorten the account's retention.",
 };
 
 const docs = {
@@ -112,7 +127,7 @@ const docs = {
   async: {
     summary: 'Start a run in the background',
     description: 'Records the run as queued and answers at once with its request_id. Runs may take up to the run limit (default 30 minutes).',
-    headers: runHeaders,
+    headers: { ...runHeaders, 'X-Callback-Url': 'When the run ends, its record is POSTed here, signed per Standard Webhooks (see GET /account/webhook-secret).' },
     responses: { 200: RequestIdResponse },
   },
   provision: {

@@ -14,6 +14,8 @@ export interface LogEntry {
 interface RunCursor {
   seq: number;
   lastCreatedAt: number;
+  /** The attempt of the run whose output this is; every line is tagged with it. */
+  attempt?: number;
 }
 
 /**
@@ -33,11 +35,14 @@ export class LogRecorder {
     private readonly onError: (err: unknown) => void = () => {},
   ) {}
 
-  /** Starts recording a run. `fresh` skips the store lookup for a run known to have no lines yet. */
-  async open(runId: string, fresh: boolean): Promise<void> {
+  /**
+   * Starts recording a run (its attempt `attempt`, when it has started). `fresh` skips the store
+   * lookup for a run known to have no lines yet.
+   */
+  async open(runId: string, fresh: boolean, attempt?: number): Promise<void> {
     if (this.cursors.has(runId)) return;
     const last = fresh ? undefined : await this.store.lastLogLine(runId);
-    this.cursors.set(runId, { seq: last?.seq ?? 0, lastCreatedAt: last?.createdAt ?? 0 });
+    this.cursors.set(runId, { seq: last?.seq ?? 0, lastCreatedAt: last?.createdAt ?? 0, attempt: attempt && attempt > 0 ? attempt : undefined });
   }
 
   write(runId: string, entry: LogEntry): void {
@@ -56,6 +61,7 @@ export class LogRecorder {
       // PostgreSQL text cannot hold NUL; a worker printing one must not lose the line.
       message: entry.message.includes('\u0000') ? entry.message.replaceAll('\u0000', '\ufffd') : entry.message,
       fields: entry.fields ?? null,
+      ...(cursor.attempt ? { attempt: cursor.attempt } : {}),
     });
     this.schedule();
   }

@@ -19,5 +19,6 @@ export function toWireLogLine(line: StoredLogLine): LogLine {
     message: line.message,
   };
   if (line.fields) out.fields = line.fields;
+  if (line.attempt) out.attempt = line.attempt;
   return out;
 }

@@ -1,5 +1,5 @@
 import type { KeyKind, LogLevel, LogSource, RunMode, RunStatus } from '@runlet/protocol';
-import type { ApiKeyRecord, RunRow, StoredLogLine } from './types.js';
+import type { ApiKeyRecord, NewRun, RunRow, StoredLogLine } from './types.js';
 
 /** Column-to-field mapping for SQLite rows; the SQL keeps snake_case, the code camelCase. */
 export type Row = Record<string, unknown>;
@@ -34,6 +34,9 @@ export function toRun(r: Row): RunRow {
     leaseExpiresAt: num(r.lease_expires_at),
     attempt: Number(r.attempt ?? 0),
     expiresAt: num(r.expires_at),
+    runAfter: num(r.run_after),
+    callbackUrl: str(r.callback_url),
+    retainSeconds: num(r.retain_seconds),
   };
 }
 
@@ -64,5 +67,11 @@ export function toLogLine(r: Row): StoredLogLine {
     source: String(r.source) as LogSource,
     message: String(r.message),
     fields: r.fields ? (JSON.parse(String(r.fields)) as Record<string, unknown>) : null,
+    ...(r.attempt === null || r.attempt === undefined ? {} : { attempt: Number(r.attempt) }),
   };
+}
+
+/** Whether a new run carries options beyond its call, which the store then sets with it. */
+export function hasRunOptions(run: NewRun): boolean {
+  return Boolean(run.callbackUrl) || (run.retainSeconds ?? null) !== null;
 }

@@ -1,3 +1,4 @@
+import type { AttemptRow, DeliveryAttemptRow, DeliveryNext, DeliveryRow, PurgePolicy, TombstoneRow } from './control-types.js';
 import type {
   Account,
   ApiKeyRecord,
@@ -19,6 +20,7 @@ import type {
 } from './types.js';
 
 export type * from './types.js';
+export type * from './control-types.js';
 
 /**
  * Which runs count as left behind: those of every node but this one (SQLite: one node), those
@@ -137,4 +139,46 @@ export interface Store {
   findCollectableFiles(now: Millis, staleUploadBefore: Millis, limit: number): Promise<FileRow[]>;
   /** Uploads held by nodes other than `notNodeId` go back to `pending` (SQLite: those nodes are gone). */
   releaseOrphanedUploads(notNodeId: string): Promise<number>;
+
+  // retries (see control-types.ts)
+  /**
+   * Ends the current attempt of a running run held by `ownerNodeId` and puts the run back in
+   * the queue, not to be claimed before `attempt.retryAt`; records the attempt in the same
+   * transaction. Answers whether the run was still this node's to retry.
+   */
+  retryRun(attempt: AttemptRow & { retryAt: Millis }, ownerNodeId: string | null): Promise<boolean>;
+  /** Records how an attempt ended (again: the same attempt is written once). */
+  recordAttempt(attempt: AttemptRow): Promise<void>;
+  listAttempts(runId: string): Promise<AttemptRow[]>;
+
+  // completion webhooks
+  /** The account's webhook signing secret; `candidate` becomes it when it has none yet. */
+  webhookSecret(accountId: string, candidate: string): Promise<string>;
+  /**
+   * Makes a delivery of every ended run that has a callback URL and none yet (at most `limit`),
+   * due at once and given up at `giveUpAfterMs` after `now`; answers how many were made.
+   */
+  createDueDeliveries(now: Millis, giveUpAfterMs: number, limit: number): Promise<number>;
+  /**
+   * Claims deliveries due by `now`: each is pushed to `leaseUntil`, so that no other node takes
+   * it meanwhile and it comes due again should this node die mid-delivery.
+   */
+  claimDueDeliveries(now: Millis, leaseUntil: Millis, limit: number): Promise<DeliveryRow[]>;
+  /** Records an attempt and what follows it, in one transaction. */
+  recordDeliveryAttempt(attempt: DeliveryAttemptRow, next: DeliveryNext): Promise<void>;
+  listDeliveries(runId: string): Promise<{ delivery: DeliveryRow; attempts: DeliveryAttemptRow[] }[]>;
+  /** Makes a run's delivery due again at `now` (whatever its state), with a new deadline. */
+  redeliver(runId: string, now: Millis, giveUpAt: Millis): Promise<DeliveryRow | undefined>;
+
+  // retention
+  /** The account's own retention in seconds, or null to follow the configured default. */
+  getAccountRetention(accountId: string): Promise<number | null>;
+  setAccountRetention(accountId: string, seconds: number | null): Promise<void>;
+  /**
+   * Deletes up to `limit` ended runs past their retention (the shorter of the run's own and its
+   * account's), with their logs, attempts and deliveries, leaving a tombstone of each; also
+   * removes tombstones past their time. Answers the ids purged.
+   */
+  purgeExpiredRuns(policy: PurgePolicy): Promise<string[]>;
+  getTombstone(id: string): Promise<TombstoneRow | undefined>;
 }

@@ -64,6 +64,12 @@ export interface RunRow {
   attempt: number;
   /** For a provisioned id: when it lapses unused. */
   expiresAt: Millis | null;
+  /** A queued run waiting out a retry's backoff is not claimed before this. */
+  runAfter: Millis | null;
+  /** Where the record is POSTed when the run ends. */
+  callbackUrl: string | null;
+  /** The run's own retention (it can only shorten the account's). */
+  retainSeconds: number | null;
 }
 
 export interface NewRun {
@@ -83,6 +89,8 @@ export interface NewRun {
   nodeId: string;
   /** Set for a sync run, which this node holds from the start (its caller waits on this node). */
   leaseExpiresAt?: Millis | null;
+  callbackUrl?: string | null;
+  retainSeconds?: number | null;
 }
 
 export interface CreateRunOptions {
@@ -121,6 +129,8 @@ export interface StoredLogLine {
   source: LogSource;
   message: string;
   fields: Record<string, unknown> | null;
+  /** The attempt of the run that wrote the line; absent for lines of no attempt. */
+  attempt?: number | null;
 }
 
 export interface KeyUsage {

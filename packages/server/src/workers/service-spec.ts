@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { RetryPolicy } from '@runlet/protocol';
 import { z } from 'zod';
 
 /** A service as found on disk: how to start its workers, and its own limits. */
@@ -17,6 +18,7 @@ export interface ServiceSpec {
   /** Most runs executing at once across the cluster (see the SDK's `concurrency`). */
   concurrency?: number;
   retryable?: boolean;
+  retry?: RetryPolicy;
   /** Changes whenever a file of the service changes, so a watcher knows to reload it. */
   fingerprint: string;
 }
@@ -40,6 +42,7 @@ const Manifest = z
     minWarm: z.number().int().nonnegative().optional(),
     concurrency: z.number().int().positive().optional(),
     retryable: z.boolean().optional(),
+    retry: RetryPolicy.optional(),
     env: z.record(z.string(), z.string()).default({}),
   })
   .strict();
@@ -99,8 +102,8 @@ function sdkSpec(id: string, dir: string, entry: string, manifest: Partial<z.inf
   return { id, kind: 'sdk', dir, entry, ...limitsOf(manifest), fingerprint: fingerprintOf(watched) };
 }
 
-function limitsOf(m: Partial<z.infer<typeof Manifest>>): Pick<ServiceSpec, 'env' | 'description' | 'maxWorkers' | 'minWarm' | 'concurrency' | 'retryable'> {
-  return { env: m.env ?? {}, description: m.description, maxWorkers: m.maxWorkers, minWarm: m.minWarm, concurrency: m.concurrency, retryable: m.retryable };
+function limitsOf(m: Partial<z.infer<typeof Manifest>>): Pick<ServiceSpec, 'env' | 'description' | 'maxWorkers' | 'minWarm' | 'concurrency' | 'retryable' | 'retry'> {
+  return { env: m.env ?? {}, description: m.description, maxWorkers: m.maxWorkers, minWarm: m.minWarm, concurrency: m.concurrency, retryable: m.retryable, retry: m.retry };
 }
 
 /** Newest modification time and total size of a file, or of every file under a folder. */

@@ -229,6 +229,8 @@ export class WorkerPool {
 
   private makeIdle(worker: WorkerProcess): void {
     if (!worker.alive) return;
+    // A worker whose start finished after the pool closed has nothing left to serve.
+    if (this.closed) return worker.kill();
     if (this.draining && this.waiters.length === 0) return void worker.stop();
     this.idle.push(worker);
     const timer = setTimeout(() => {

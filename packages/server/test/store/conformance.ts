@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { RunletError } from '../../src/errors.js';
 import { newFileId } from '../../src/files/ids.js';
 import { newKeyId, newRequestId } from '../../src/ids.js';
+import { runControlConformance } from './conformance-control.js';
 import type { NewFile, NewProvision, NewRun, RunOutcome, Store, StoredLogLine } from '../../src/store/store.js';
 
 export interface OpenedStore {
@@ -687,4 +688,5 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
       });
     });
   });
+  runControlConformance(name, open);
 }

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { RunletError } from '../../errors.js';
 import { newAccountId } from '../../ids.js';
-import { toApiKey, toLogLine, toRun, type Row } from '../rows.js';
+import { hasRunOptions, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
 import { listRunsStatement, runTimingsStatement, toRunTiming } from '../run-queries.js';
 import type { RunListQuery, RunTiming } from '../types.js';
 import type { ClusterLimit, OrphanFilter, Store } from '../store.js';
@@ -21,6 +21,8 @@ import type {
   StoredLogLine,
 } from '../types.js';
 import { migratePostgres } from './migrate.js';
+import type { AttemptRow, DeliveryAttemptRow, DeliveryNext, DeliveryRow, PurgePolicy, TombstoneRow } from '../control-types.js';
+import { ATTEMPT_COLUMNS, attemptValues, toAttempt, toDelivery, toDeliveryAttempt, toTombstone } from '../control-rows.js';
 import type { CompletedUpload, FileRow, NewFile, UploadCompletion } from '../types.js';
 import { FILE_COLUMNS, toFile } from '../file-rows.js';
 
@@ -155,7 +157,7 @@ export class PostgresStore implements Store {
 
   async createRun(run: NewRun, options: CreateRunOptions = {}): Promise<RunRow> {
     // The common case is one statement, atomic by itself: no transaction to pay for.
-    const transaction = options.provisionedId || options.spendKeyId ? this.tx.bind(this) : <T>(fn: (db: Queryable) => Promise<T>) => fn(this.pool);
+    const transaction = options.provisionedId || options.spendKeyId || hasRunOptions(run) ? this.tx.bind(this) : <T>(fn: (db: Queryable) => Promise<T>) => fn(this.pool);
     return transaction(async (db: Queryable) => {
       const id = options.provisionedId ?? run.id;
       if (options.spendKeyId) await this.spendKey(db, options.spendKeyId, id, run.createdAt);
@@ -172,7 +174,7 @@ export class PostgresStore implements Store {
           [...values, run.createdAt],
           db,
         );
-        if (row) return toRun(row);
+        if (row) return this.withRunOptions(db, row, run);
         const existing = await this.one('SELECT status, account_id FROM runs WHERE id = $1', [id], db);
         const usable = existing && existing.account_id === run.accountId && existing.status !== 'provisioned';
         throw new RunletError(usable ? 'PROVISION_USED' : 'PROVISION_NOT_FOUND', undefined, { requestId: id });
@@ -184,8 +186,19 @@ export class PostgresStore implements Store {
         [...values, run.createdAt],
         db,
       );
-      return toRun(row!);
+      return this.withRunOptions(db, row!, run);
     });
+  }
+
+  /** Sets what a run was asked besides its call (callback, retention), in the transaction that records it. */
+  private async withRunOptions(db: Queryable, row: Row, run: NewRun): Promise<RunRow> {
+    if (!hasRunOptions(run)) return toRun(row);
+    const updated = await this.one(
+      'UPDATE runs SET callback_url = $1, callback_pending = $2, retain_seconds = $3 WHERE id = $4 RETURNING *',
+      [run.callbackUrl ?? null, Boolean(run.callbackUrl), run.retainSeconds ?? null, row.id],
+      db,
+    );
+    return toRun(updated!);
   }
 
   /** Spends a one-time key on `runId`; a key already spent on that very run passes (provision, then run). */
@@ -234,7 +247,7 @@ export class PostgresStore implements Store {
     if (limit <= 0) return [];
     const rows = await this.rows(
       `WITH picked AS (
-         SELECT id FROM runs WHERE status = 'queued' AND mode = 'async' AND service_id = $1
+         SELECT id FROM runs WHERE status = 'queued' AND mode = 'async' AND service_id = $1 AND (run_after IS NULL OR run_after <= $3)
          ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
        UPDATE runs r SET status = 'running', started_at = $3, node_id = $4, lease_expires_at = $5, attempt = r.attempt + 1
        FROM picked WHERE r.id = picked.id RETURNING r.*`,
@@ -320,8 +333,8 @@ export class PostgresStore implements Store {
     if (lines.length === 0) return;
     // One statement for the whole batch: unnest turns parallel arrays into rows.
     await this.changes(
-      `INSERT INTO run_logs (run_id, seq, created_at, time_us, level, source, message, fields)
-       SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[])`,
+      `INSERT INTO run_logs (run_id, seq, created_at, time_us, level, source, message, fields, attempt)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[])`,
       [
         lines.map((l) => l.runId),
         lines.map((l) => l.seq),
@@ -331,6 +344,7 @@ export class PostgresStore implements Store {
         lines.map((l) => l.source),
         lines.map((l) => l.message),
         lines.map((l) => (l.fields ? JSON.stringify(l.fields) : null)),
+        lines.map((l) => l.attempt ?? null),
       ],
     );
   }
@@ -420,6 +434,144 @@ export class PostgresStore implements Store {
       `UPDATE files SET status = 'pending', node_id = NULL, upload_started_at = NULL WHERE status = 'uploading' AND node_id IS DISTINCT FROM $1`,
       [notNodeId],
     );
+  }
+
+  // retries, completion webhooks, retention
+
+  async retryRun(a: AttemptRow & { retryAt: Millis }, ownerNodeId: string | null): Promise<boolean> {
+    return this.tx(async (db) => {
+      const requeued = await this.changes(
+        `UPDATE runs SET status = 'queued', node_id = NULL, lease_expires_at = NULL, run_after = $1
+         WHERE id = $2 AND status = 'running' AND node_id IS NOT DISTINCT FROM $3`,
+        [a.retryAt, a.runId, ownerNodeId],
+        db,
+      );
+      if (requeued === 1) await this.insertAttempt(a, db);
+      return requeued === 1;
+    });
+  }
+
+  async recordAttempt(a: AttemptRow): Promise<void> {
+    await this.insertAttempt(a, this.pool);
+  }
+
+  private async insertAttempt(a: AttemptRow, db: Queryable): Promise<void> {
+    await this.changes(`INSERT INTO run_attempts (${ATTEMPT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`, attemptValues(a), db);
+  }
+
+  async listAttempts(runId: string): Promise<AttemptRow[]> {
+    return (await this.rows('SELECT * FROM run_attempts WHERE run_id = $1 ORDER BY attempt', [runId])).map(toAttempt);
+  }
+
+  async webhookSecret(accountId: string, candidate: string): Promise<string> {
+    const row = await this.one(
+      `WITH set AS (UPDATE accounts SET webhook_secret = $1 WHERE id = $2 AND webhook_secret IS NULL RETURNING webhook_secret)
+       SELECT webhook_secret FROM set UNION ALL SELECT webhook_secret FROM accounts WHERE id = $2 AND webhook_secret IS NOT NULL`,
+      [candidate, accountId],
+    );
+    // A racing first use set it after this statement's snapshot was taken: read what it set.
+    return String(row?.webhook_secret ?? (await this.one('SELECT webhook_secret FROM accounts WHERE id = $1', [accountId]))?.webhook_secret);
+  }
+
+  async createDueDeliveries(now: Millis, giveUpAfterMs: number, limit: number): Promise<number> {
+    // SKIP LOCKED: nodes making deliveries at once each take other runs, and none waits.
+    return this.changes(
+      `WITH due AS (
+         SELECT id, account_id, callback_url FROM runs
+         WHERE callback_pending AND status IN ('completed', 'failed', 'timed_out', 'cancelled')
+         ORDER BY completed_at LIMIT $1 FOR UPDATE SKIP LOCKED),
+       marked AS (UPDATE runs r SET callback_pending = FALSE FROM due WHERE r.id = due.id)
+       INSERT INTO webhook_deliveries (id, run_id, account_id, url, status, created_at, next_attempt_at, give_up_at)
+       SELECT 'msg_' || regexp_replace(id, '^req_', ''), id, account_id, callback_url, 'pending', $2, $2, $3 FROM due
+       ON CONFLICT DO NOTHING`,
+      [limit, now, now + giveUpAfterMs],
+    );
+  }
+
+  async claimDueDeliveries(now: Millis, leaseUntil: Millis, limit: number): Promise<DeliveryRow[]> {
+    const rows = await this.rows(
+      `WITH picked AS (
+         SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1
+         ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+       UPDATE webhook_deliveries d SET next_attempt_at = $3 FROM picked WHERE d.id = picked.id RETURNING d.*`,
+      [now, limit, leaseUntil],
+    );
+    return rows.map(toDelivery);
+  }
+
+  async recordDeliveryAttempt(a: DeliveryAttemptRow, next: DeliveryNext): Promise<void> {
+    await this.tx(async (db) => {
+      await this.changes(
+        `INSERT INTO webhook_delivery_attempts (delivery_id, attempt, attempted_at, duration_ms, status_code, error) VALUES ($1, $2, $3, $4, $5, $6)`,
+        [a.deliveryId, a.attempt, a.attemptedAt, a.durationMs, a.statusCode, a.error],
+        db,
+      );
+      await this.changes(
+        `UPDATE webhook_deliveries SET attempts = $1, status = $2, next_attempt_at = COALESCE($3, next_attempt_at), completed_at = $4 WHERE id = $5`,
+        [a.attempt, next.status, next.status === 'pending' ? next.nextAttemptAt : null, next.status === 'pending' ? null : a.attemptedAt, a.deliveryId],
+        db,
+      );
+    });
+  }
+
+  async listDeliveries(runId: string): Promise<{ delivery: DeliveryRow; attempts: DeliveryAttemptRow[] }[]> {
+    const deliveries = (await this.rows('SELECT * FROM webhook_deliveries WHERE run_id = $1', [runId])).map(toDelivery);
+    return Promise.all(
+      deliveries.map(async (delivery) => ({
+        delivery,
+        attempts: (await this.rows('SELECT * FROM webhook_delivery_attempts WHERE delivery_id = $1 ORDER BY attempt', [delivery.id])).map(toDeliveryAttempt),
+      })),
+    );
+  }
+
+  async redeliver(runId: string, now: Millis, giveUpAt: Millis): Promise<DeliveryRow | undefined> {
+    const row = await this.one(
+      `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, give_up_at = $2, completed_at = NULL WHERE run_id = $3 RETURNING *`,
+      [now, giveUpAt, runId],
+    );
+    return row && toDelivery(row);
+  }
+
+  async getAccountRetention(accountId: string): Promise<number | null> {
+    const row = await this.one('SELECT retention_seconds FROM accounts WHERE id = $1', [accountId]);
+    return row?.retention_seconds === null || row?.retention_seconds === undefined ? null : Number(row.retention_seconds);
+  }
+
+  async setAccountRetention(accountId: string, seconds: number | null): Promise<void> {
+    await this.changes('UPDATE accounts SET retention_seconds = $1 WHERE id = $2', [seconds, accountId]);
+  }
+
+  async purgeExpiredRuns(p: PurgePolicy): Promise<string[]> {
+    return this.tx(async (db) => {
+      const rows = await this.rows(
+        `SELECT r.id, r.account_id FROM runs r JOIN accounts a ON a.id = r.account_id
+         WHERE r.completed_at IS NOT NULL AND r.status IN ('completed', 'failed', 'timed_out', 'cancelled')
+           AND r.completed_at + 1000 * LEAST(COALESCE(r.retain_seconds, $1), COALESCE(a.retention_seconds, $1)) <= $2
+         ORDER BY r.completed_at LIMIT $3 FOR UPDATE OF r SKIP LOCKED`,
+        [p.defaultRetentionSeconds, p.now, p.limit],
+        db,
+      );
+      const ids = rows.map((r) => String(r.id));
+      if (ids.length > 0) {
+        await this.changes('DELETE FROM run_logs WHERE run_id = ANY($1)', [ids], db);
+        await this.changes('DELETE FROM run_attempts WHERE run_id = ANY($1)', [ids], db);
+        await this.changes('DELETE FROM webhook_delivery_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE run_id = ANY($1))', [ids], db);
+        await this.changes('DELETE FROM webhook_deliveries WHERE run_id = ANY($1)', [ids], db);
+        await this.changes('DELETE FROM runs WHERE id = ANY($1)', [ids], db);
+        await this.changes(
+          `INSERT INTO run_tombstones (id, account_id, purged_at, expires_at) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) ON CONFLICT DO NOTHING`,
+          [ids, rows.map((r) => String(r.account_id)), ids.map(() => p.now), ids.map(() => p.now + p.tombstoneSeconds * 1000)],
+          db,
+        );
+      }
+      await this.changes('DELETE FROM run_tombstones WHERE id IN (SELECT id FROM run_tombstones WHERE expires_at <= $1 LIMIT $2)', [p.now, p.limit], db);
+      return ids;
+    });
+  }
+
+  async getTombstone(id: string): Promise<TombstoneRow | undefined> {
+    const row = await this.one('SELECT * FROM run_tombstones WHERE id = $1', [id]);
+    return row && toTombstone(row);
   }
 }
 

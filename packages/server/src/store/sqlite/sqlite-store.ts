@@ -20,9 +20,11 @@ import type {
 } from '../types.js';
 import { GroupCommit } from './group-commit.js';
 import { migrateSqlite } from './migrate.js';
+import type { AttemptRow, DeliveryAttemptRow, DeliveryNext, DeliveryRow, PurgePolicy, TombstoneRow } from '../control-types.js';
+import { ATTEMPT_COLUMNS, attemptValues, deliveryIdOf, toAttempt, toDelivery, toDeliveryAttempt, toTombstone } from '../control-rows.js';
 import type { CompletedUpload, FileRow, NewFile, UploadCompletion } from '../types.js';
 import { FILE_COLUMNS, toFile } from '../file-rows.js';
-import { toApiKey, toLogLine, toRun, type Row } from '../rows.js';
+import { hasRunOptions, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
 import { listRunsStatement, runTimingsStatement, toRunTiming } from '../run-queries.js';
 import type { RunListQuery, RunTiming } from '../types.js';
 
@@ -159,15 +161,16 @@ export class SqliteStore implements Store {
       JSON.stringify(run.requestHeaders), run.correlationId, run.nodeId, run.leaseExpiresAt ?? null,
     ];
     const insert = () =>
-      toRun(
+      this.withRunOptions(
         this.get(
           `INSERT INTO runs (account_id, key_id, service_id, method, path, query, mode, input, input_content_type, request_headers,
              correlation_id, node_id, lease_expires_at, id, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)
            RETURNING *`,
           ...values, run.id, run.createdAt,
         )!,
+        run,
       );
-    if (!options.provisionedId && !options.spendKeyId) return this.commits.run(insert);
+    if (!options.provisionedId && !options.spendKeyId && !hasRunOptions(run)) return this.commits.run(insert);
     return this.commits.run(() => {
       const id = options.provisionedId ?? run.id;
       if (options.spendKeyId) this.spendKey(options.spendKeyId, id, run.createdAt);
@@ -178,11 +181,22 @@ export class SqliteStore implements Store {
          WHERE id = ? AND account_id = ? AND status = 'provisioned' AND expires_at > ? RETURNING *`,
         ...values, id, run.accountId, run.createdAt,
       );
-      if (row) return toRun(row);
+      if (row) return this.withRunOptions(row, run);
       const existing = this.get('SELECT status, account_id FROM runs WHERE id = ?', id);
       const usable = existing && existing.account_id === run.accountId && existing.status !== 'provisioned';
       throw new RunletError(usable ? 'PROVISION_USED' : 'PROVISION_NOT_FOUND', undefined, { requestId: id });
     });
+  }
+
+  /** Sets what a run was asked besides its call (callback, retention); called inside the run's own write. */
+  private withRunOptions(row: Row, run: NewRun): RunRow {
+    if (!hasRunOptions(run)) return toRun(row);
+    return toRun(
+      this.get(
+        'UPDATE runs SET callback_url = ?, callback_pending = ?, retain_seconds = ? WHERE id = ? RETURNING *',
+        run.callbackUrl ?? null, run.callbackUrl ? 1 : 0, run.retainSeconds ?? null, row.id,
+      )!,
+    );
   }
 
   /** Spends a one-time key on `runId`; a key already spent on that very run passes (provision, then run). */
@@ -216,9 +230,10 @@ export class SqliteStore implements Store {
     if (limit <= 0) return [];
     return this.all(
       `UPDATE runs SET status = 'running', started_at = ?, node_id = ?, lease_expires_at = ?, attempt = attempt + 1
-       WHERE id IN (SELECT id FROM runs WHERE status = 'queued' AND mode = 'async' AND service_id = ? ORDER BY created_at LIMIT ?)
+       WHERE id IN (SELECT id FROM runs WHERE status = 'queued' AND mode = 'async' AND service_id = ? AND (run_after IS NULL OR run_after <= ?)
+         ORDER BY created_at LIMIT ?)
        RETURNING *`,
-      now, nodeId, leaseExpiresAt, serviceId, limit,
+      now, nodeId, leaseExpiresAt, serviceId, now, limit,
     )
       .map(toRun)
       .sort((a, b) => a.createdAt - b.createdAt);
@@ -305,11 +320,11 @@ export class SqliteStore implements Store {
 
   async appendLogs(lines: readonly StoredLogLine[]): Promise<void> {
     const insert = this.stmt(
-      'INSERT INTO run_logs (run_id, seq, created_at, time_us, level, source, message, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO run_logs (run_id, seq, created_at, time_us, level, source, message, fields, attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     await this.commits.run(() => {
       for (const l of lines) {
-        insert.run(l.runId, l.seq, l.createdAt, l.timeMicros, l.level, l.source, l.message, l.fields ? JSON.stringify(l.fields) : null);
+        insert.run(l.runId, l.seq, l.createdAt, l.timeMicros, l.level, l.source, l.message, l.fields ? JSON.stringify(l.fields) : null, l.attempt ?? null);
       }
     });
   }
@@ -389,6 +404,129 @@ export class SqliteStore implements Store {
 
   async releaseOrphanedUploads(notNodeId: string): Promise<number> {
     return this.run(`UPDATE files SET status = 'pending', node_id = NULL, upload_started_at = NULL WHERE status = 'uploading' AND node_id IS NOT ?`, notNodeId);
+  }
+
+  // retries, completion webhooks, retention
+
+  async retryRun(a: AttemptRow & { retryAt: Millis }, ownerNodeId: string | null): Promise<boolean> {
+    return this.db.transaction(() => {
+      const requeued = this.run(
+        `UPDATE runs SET status = 'queued', node_id = NULL, lease_expires_at = NULL, run_after = ? WHERE id = ? AND status = 'running' AND node_id IS ?`,
+        a.retryAt, a.runId, ownerNodeId,
+      );
+      if (requeued === 1) this.insertAttempt(a);
+      return requeued === 1;
+    }).immediate();
+  }
+
+  async recordAttempt(a: AttemptRow): Promise<void> {
+    this.insertAttempt(a);
+  }
+
+  private insertAttempt(a: AttemptRow): void {
+    this.run(`INSERT INTO run_attempts (${ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, ...attemptValues(a));
+  }
+
+  async listAttempts(runId: string): Promise<AttemptRow[]> {
+    return this.all('SELECT * FROM run_attempts WHERE run_id = ? ORDER BY attempt', runId).map(toAttempt);
+  }
+
+  async webhookSecret(accountId: string, candidate: string): Promise<string> {
+    this.run('UPDATE accounts SET webhook_secret = ? WHERE id = ? AND webhook_secret IS NULL', candidate, accountId);
+    return String(this.stmt('SELECT webhook_secret FROM accounts WHERE id = ?').pluck().get(accountId));
+  }
+
+  async createDueDeliveries(now: Millis, giveUpAfterMs: number, limit: number): Promise<number> {
+    return this.db.transaction(() => {
+      const runs = this.all(
+        `SELECT id, account_id, callback_url FROM runs WHERE callback_pending = 1 AND status IN ('completed', 'failed', 'timed_out', 'cancelled')
+         ORDER BY completed_at LIMIT ?`,
+        limit,
+      );
+      for (const r of runs) {
+        this.run(
+          `INSERT INTO webhook_deliveries (id, run_id, account_id, url, status, created_at, next_attempt_at, give_up_at)
+           VALUES (?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT DO NOTHING`,
+          deliveryIdOf(String(r.id)), r.id, r.account_id, r.callback_url, now, now, now + giveUpAfterMs,
+        );
+        this.run('UPDATE runs SET callback_pending = 0 WHERE id = ?', r.id);
+      }
+      return runs.length;
+    }).immediate();
+  }
+
+  async claimDueDeliveries(now: Millis, leaseUntil: Millis, limit: number): Promise<DeliveryRow[]> {
+    return this.all(
+      `UPDATE webhook_deliveries SET next_attempt_at = ?
+       WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?)
+       RETURNING *`,
+      leaseUntil, now, limit,
+    ).map(toDelivery);
+  }
+
+  async recordDeliveryAttempt(a: DeliveryAttemptRow, next: DeliveryNext): Promise<void> {
+    this.db.transaction(() => {
+      this.run(
+        `INSERT INTO webhook_delivery_attempts (delivery_id, attempt, attempted_at, duration_ms, status_code, error) VALUES (?, ?, ?, ?, ?, ?)`,
+        a.deliveryId, a.attempt, a.attemptedAt, a.durationMs, a.statusCode, a.error,
+      );
+      this.run(
+        `UPDATE webhook_deliveries SET attempts = ?, status = ?, next_attempt_at = COALESCE(?, next_attempt_at), completed_at = ? WHERE id = ?`,
+        a.attempt, next.status, next.status === 'pending' ? next.nextAttemptAt : null, next.status === 'pending' ? null : a.attemptedAt, a.deliveryId,
+      );
+    }).immediate();
+  }
+
+  async listDeliveries(runId: string): Promise<{ delivery: DeliveryRow; attempts: DeliveryAttemptRow[] }[]> {
+    return this.all('SELECT * FROM webhook_deliveries WHERE run_id = ?', runId).map((row) => ({
+      delivery: toDelivery(row),
+      attempts: this.all('SELECT * FROM webhook_delivery_attempts WHERE delivery_id = ? ORDER BY attempt', row.id).map(toDeliveryAttempt),
+    }));
+  }
+
+  async redeliver(runId: string, now: Millis, giveUpAt: Millis): Promise<DeliveryRow | undefined> {
+    const row = this.get(
+      `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, give_up_at = ?, completed_at = NULL WHERE run_id = ? RETURNING *`,
+      now, giveUpAt, runId,
+    );
+    return row && toDelivery(row);
+  }
+
+  async getAccountRetention(accountId: string): Promise<number | null> {
+    const value = this.stmt('SELECT retention_seconds FROM accounts WHERE id = ?').pluck().get(accountId);
+    return value === null || value === undefined ? null : Number(value);
+  }
+
+  async setAccountRetention(accountId: string, seconds: number | null): Promise<void> {
+    this.run('UPDATE accounts SET retention_seconds = ? WHERE id = ?', seconds, accountId);
+  }
+
+  async purgeExpiredRuns(p: PurgePolicy): Promise<string[]> {
+    return this.db.transaction(() => {
+      const d = p.defaultRetentionSeconds;
+      const rows = this.all(
+        `SELECT r.id, r.account_id FROM runs r JOIN accounts a ON a.id = r.account_id
+         WHERE r.completed_at IS NOT NULL AND r.status IN ('completed', 'failed', 'timed_out', 'cancelled')
+           AND r.completed_at + 1000 * MIN(COALESCE(r.retain_seconds, ?), COALESCE(a.retention_seconds, ?)) <= ?
+         ORDER BY r.completed_at LIMIT ?`,
+        d, d, p.now, p.limit,
+      );
+      for (const r of rows) {
+        this.run('DELETE FROM run_logs WHERE run_id = ?', r.id);
+        this.run('DELETE FROM run_attempts WHERE run_id = ?', r.id);
+        this.run('DELETE FROM webhook_delivery_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE run_id = ?)', r.id);
+        this.run('DELETE FROM webhook_deliveries WHERE run_id = ?', r.id);
+        this.run('DELETE FROM runs WHERE id = ?', r.id);
+        this.run('INSERT INTO run_tombstones (id, account_id, purged_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING', r.id, r.account_id, p.now, p.now + p.tombstoneSeconds * 1000);
+      }
+      this.run('DELETE FROM run_tombstones WHERE id IN (SELECT id FROM run_tombstones WHERE expires_at <= ? LIMIT ?)', p.now, p.limit);
+      return rows.map((r) => String(r.id));
+    }).immediate();
+  }
+
+  async getTombstone(id: string): Promise<TombstoneRow | undefined> {
+    const row = this.get('SELECT * FROM run_tombstones WHERE id = ?', id);
+    return row && toTombstone(row);
   }
 }
 
