@@ -36,6 +36,8 @@ export const ServiceDescription = z.object({
   retryable: z.boolean().optional(),
   /** How its async runs are retried after a failed attempt. */
   retry: RetryPolicy.optional(),
+  /** Environment variables the calling account must have set; a call without them answers 424. */
+  requiredEnv: z.array(z.string()).optional(),
 });
 export type ServiceDescription = z.infer<typeof ServiceDescription>;
 

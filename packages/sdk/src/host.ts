@@ -196,6 +196,7 @@ function describe(svc: Service): ServiceDescription {
     concurrency: svc.concurrency,
     retryable: svc.retryable,
     retry: svc.retry as ServiceDescription['retry'],
+    requiredEnv: svc.requiredEnv,
   };
 }
 

@@ -38,6 +38,11 @@ export interface ServiceOptions {
    * one run for good. Sync runs never retry.
    */
   retry?: RetryPolicyInput;
+  /**
+   * Environment variables the service needs (`['OPENAI_API_KEY']`), set per account in the
+   * dashboard: a call from an account that lacks one answers 424 ENV_MISSING before any work starts.
+   */
+  requiredEnv?: string[];
 }
 
 export interface HandlerService<In, Out> extends ServiceOptions {

@@ -111,6 +111,13 @@ export const ConfigSchema = z
     tombstoneSeconds: seconds.default(30 * 24 * 3600),
     /** How often expired runs are swept away, a small batch at a time. */
     retentionSweepSeconds: seconds.default(60),
+    /**
+     * The master key that seals environment variables (32 bytes: 64 hex digits or base64).
+     * Unset: `<dataDir>/secret.key`, made on first start. Every node of a cluster needs the same.
+     */
+    secretKey: z.string().min(32).optional(),
+    /** A dashboard session lasts this long after sign-in. */
+    sessionTtlSeconds: seconds.default(7 * 24 * 3600),
     watch: z.coerce.boolean().default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })

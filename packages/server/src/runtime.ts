@@ -1,6 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { workerEnv } from '@runlet/protocol';
+import { EnvVars } from './accounts/env-vars.js';
+import { KeyManagement } from './accounts/key-management.js';
+import { Sessions } from './accounts/sessions.js';
 import type { Config } from './config.js';
 import { Access } from './engine/access.js';
 import { Dispatcher } from './engine/dispatcher.js';
@@ -19,6 +22,7 @@ import { ServiceRegistry } from './workers/service-registry.js';
 import { HostSpares } from './workers/host-spares.js';
 import { WorkerRegistry } from './workers/worker-registry.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
+import { loadMasterKey } from './secrets/master-key.js';
 
 /** How often provisioned ids that lapsed unused are swept away. */
 const PROVISION_SWEEP_MS = 60_000;
@@ -39,6 +43,14 @@ export class Runtime {
   readonly files: Files;
   /** Completion webhooks: made when runs end, sent and retried by a loop on every node. */
   readonly webhooks: WebhookDeliverer;
+  /** Sign-in, sessions and the first-run setup link. */
+  readonly sessions: Sessions;
+  /** API keys as people manage them, audited. */
+  readonly keys: KeyManagement;
+  /** The accounts' environment variables, sealed at rest. */
+  readonly envVars: EnvVars;
+  /** While no user exists: the token of the setup link printed at start. */
+  setupToken: string | undefined;
   private readonly workerKeys: WorkerKeys;
   private readonly workerRegistry: WorkerRegistry;
   private readonly spares: HostSpares;
@@ -61,6 +73,9 @@ export class Runtime {
     this.logs = new LogRecorder(store, this.bus, (err) => log.error({ err }, 'could not write log lines'));
     this.access = new Access(store);
     this.workerKeys = new WorkerKeys(store);
+    this.sessions = new Sessions(store, config.sessionTtlSeconds * 1000);
+    this.keys = new KeyManagement(store);
+    this.envVars = new EnvVars(store, loadMasterKey(config.secretKey, config.dataDir), (accountId) => bus.announceEnvChanged(accountId));
     this.registry = new ServiceRegistry(
       config.servicesDir,
       {
@@ -71,7 +86,8 @@ export class Runtime {
         startTimeoutMs: config.workerStartTimeoutSeconds * 1000,
         registry: this.workerRegistry,
         spares: this.spares,
-        envFor: async (accountId) => ({
+        envFor: async (accountId, serviceId) => ({
+          ...(await this.envVars.resolve(accountId, serviceId)),
           [workerEnv.runtimeUrl]: this.baseUrl,
           [workerEnv.apiKey]: await this.workerKeys.forAccount(accountId),
         }),
@@ -80,7 +96,19 @@ export class Runtime {
       },
       (change) => log.info(change, 'services loaded'),
     );
-    this.engine = new RunEngine({ config, store, registry: this.registry, logs: this.logs, bus: this.bus, access: this.access, nodeId: this.nodeId, log });
+    this.engine = new RunEngine({
+      config,
+      store,
+      registry: this.registry,
+      logs: this.logs,
+      bus: this.bus,
+      access: this.access,
+      nodeId: this.nodeId,
+      log,
+      missingEnv: (accountId, serviceId, required) => this.envVars.missing(accountId, serviceId, required),
+    });
+    // On every node (this one included): the account's warm workers carry the old values.
+    bus.onEnvChanged((accountId) => this.registry.recycleAccount(accountId));
     this.dispatcher = new Dispatcher(store, this.registry, this.engine, this.nodeId, log);
     this.files = files ?? Files.openLocal(config, store, nodeId, () => this.baseUrl, log);
     this.webhooks = new WebhookDeliverer(config, store, log);
@@ -118,6 +146,8 @@ export class Runtime {
     // One node: the worker keys of a previous process are dead weight. In a cluster they may
     // belong to live nodes (their secrets are only ever in those nodes' memory).
     if (this.store.kind === 'sqlite') await this.store.deleteInternalKeys();
+    await this.envVars.checkMasterKey();
+    this.setupToken = await this.sessions.newSetupToken();
     await this.files.start();
     this.spares.fill();
     this.registry.reload();

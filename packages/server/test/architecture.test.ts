@@ -73,8 +73,11 @@ test('packages depend one way: protocol on none, sdk and client never on the ser
 const LAYERS: string[][] = [
   ['config.ts', 'errors.ts', 'ids.ts'],
   ['store'],
+  ['secrets'],
   ['keys', 'logs', 'workers', 'files'],
   ['engine'],
+  // Users, sessions and environment variables: they read the store and recycle workers.
+  ['accounts'],
   // Completion webhooks deliver what the engine recorded.
   ['webhooks'],
   ['runtime.ts'],

@@ -2,7 +2,12 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError, envNameOf, loadConfig, type Config, type ConfigInput } from '../config.js';
+import { randomBytes } from 'node:crypto';
+import { createAccount, createUser } from '../accounts/administration.js';
+import { CLI_ACTOR } from '../accounts/audit.js';
+import { KeyManagement } from '../accounts/key-management.js';
 import { createKey } from '../keys/key-admin.js';
+import { RunletError } from '../errors.js';
 import { startServer } from '../server.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
@@ -65,18 +70,26 @@ async function serve(config: Config, dev: boolean): Promise<void> {
         `  services (${path.relative(process.cwd(), config.servicesDir) || '.'}): ${services}`,
         `  API key: ${key}`,
         `  dashboard: open ${server.url}/ and sign in with the API key`,
+        ...setupLines(server.url, server.runtime.setupToken),
         '',
         `  curl -X POST ${server.url}/run/echo -H "Authorization: Bearer ${key}" -H "Content-Type: application/json" -d '{"hello": "world"}'`,
         '',
       ].join('\n') + '\n',
     );
   }
+  if (!dev && server.runtime.setupToken) process.stdout.write(setupLines(server.url, server.runtime.setupToken).join('\n') + '\n');
   const stop = (signal: string) => {
     server.app.log.info({ signal }, 'shutting down');
     void server.close().then(() => process.exit(0));
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+/** While nobody has signed up: the one-time link that makes the first administrator. */
+function setupLines(url: string, token: string | undefined): string[] {
+  if (!token) return [];
+  return [`  first administrator: ${url}/setup?token=${token}`, '    (works once, for 24 hours; or run: runlet users create --email you@example.com --admin)'];
 }
 
 // Dev mode: callbacks may reach a receiver on this machine (never other private addresses).
@@ -105,12 +118,22 @@ keys
   .description('create a key; its secret is printed once and never stored')
   .option('--one-time', 'a cwotk- key, spent by the first run it starts')
   .option('--name <name>', 'a name to recognise it by')
+  .option('--account <id>', 'the account it belongs to (default: the default account)')
+  .option('--service <id...>', 'the only services it may start runs of')
+  .option('--expires-in <seconds>', 'refused after this many seconds')
   .addOption(dataOption())
   .addOption(databaseOption())
-  .action((options: { oneTime?: boolean; name?: string; data?: string; database?: string }) =>
+  .action((options: { oneTime?: boolean; name?: string; account?: string; service?: string[]; expiresIn?: string; data?: string; database?: string }) =>
     withStore(options, async (store) => {
-      const account = await store.defaultAccount();
-      const { key, record } = await createKey(store, account.id, options.oneTime ? 'one_time' : 'standard', options.name ?? null);
+      const accountId = await accountIdOf(store, options.account);
+      const seconds = options.expiresIn === undefined ? undefined : Number(options.expiresIn);
+      if (seconds !== undefined && !(seconds > 0)) throw new ConfigError('--expires-in must be a positive number of seconds');
+      const { secret: key, record } = await new KeyManagement(store).create(CLI_ACTOR, accountId, {
+        kind: options.oneTime ? 'one_time' : 'standard',
+        name: options.name ?? null,
+        services: options.service ?? null,
+        expiresAt: seconds === undefined ? null : Date.now() + seconds * 1000,
+      });
       process.stdout.write(`${key}\n`);
       process.stderr.write(`created ${record.kind === 'one_time' ? 'one-time ' : ''}key ${record.id} (${record.prefix}…); the secret above is shown only now\n`);
     }),
@@ -119,11 +142,12 @@ keys
   .command('list')
   .description('list keys (never their secrets)')
   .option('--json', 'as JSON')
+  .option('--account <id>', 'whose keys (default: the default account)')
   .addOption(dataOption())
   .addOption(databaseOption())
-  .action((options: { json?: boolean; data?: string; database?: string }) =>
+  .action((options: { json?: boolean; account?: string; data?: string; database?: string }) =>
     withStore(options, async (store) => {
-      const list = await store.listApiKeys((await store.defaultAccount()).id);
+      const list = await store.listApiKeys(await accountIdOf(store, options.account));
       if (options.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n');
       for (const k of list) {
         const state = k.revokedAt ? 'revoked' : k.spentAt ? `spent on ${k.spentRunId}` : 'active';
@@ -134,11 +158,12 @@ keys
 keys
   .command('revoke <idOrPrefix>')
   .description('revoke a key by id or by its displayed prefix; it is refused at once')
+  .option('--account <id>', 'the account it belongs to (default: the default account)')
   .addOption(dataOption())
   .addOption(databaseOption())
-  .action((idOrPrefix: string, options: { data?: string; database?: string }) =>
+  .action((idOrPrefix: string, options: { account?: string; data?: string; database?: string }) =>
     withStore(options, async (store) => {
-      const revoked = await store.revokeApiKey((await store.defaultAccount()).id, idOrPrefix, Date.now());
+      const revoked = await new KeyManagement(store).revoke(CLI_ACTOR, await accountIdOf(store, options.account), idOrPrefix).catch(() => undefined);
       if (!revoked) {
         process.stderr.write(`no single key matches "${idOrPrefix}"\n`);
         process.exitCode = 1;
@@ -148,7 +173,65 @@ keys
     }),
   );
 
+/** The account named by `--account`, which must exist; the default account without it. */
+async function accountIdOf(store: Store, id: string | undefined): Promise<string> {
+  if (!id) return (await store.defaultAccount()).id;
+  if (!(await store.getAccount(id))) throw new ConfigError(`no account "${id}"`);
+  return id;
+}
+
+const users = program.command('users').description('manage the people who sign in to the dashboard');
+users
+  .command('create')
+  .description('create a user (the first one can also be made with the setup link printed at start)')
+  .requiredOption('--email <email>', 'their sign-in email')
+  .option('--admin', 'an administrator: manages accounts, users and reads the audit trail')
+  .option('--account <id>', 'the account they work in (default: the default account)')
+  .option('--password-stdin', 'read the password from standard input (else RUNLET_PASSWORD, else a generated one is printed)')
+  .addOption(dataOption())
+  .addOption(databaseOption())
+  .action((options: { email: string; admin?: boolean; account?: string; passwordStdin?: boolean; data?: string; database?: string }) =>
+    withStore(options, async (store) => {
+      const email = options.email.trim().toLowerCase();
+      const given = options.passwordStdin ? (await readStdin()).replace(/\r?\n$/, '') : process.env.RUNLET_PASSWORD;
+      const password = given ?? randomBytes(12).toString('base64url');
+      if (password.length < 8) throw new ConfigError('the password needs at least 8 characters');
+      const user = await createUser(store, CLI_ACTOR, { email, password, role: options.admin ? 'admin' : 'member', accountId: await accountIdOf(store, options.account) });
+      process.stdout.write(`created ${user.role} ${user.email} (${user.id})${given ? '' : `; password: ${password}`}\n`);
+    }),
+  );
+users
+  .command('list')
+  .description('list users')
+  .addOption(dataOption())
+  .addOption(databaseOption())
+  .action((options: { data?: string; database?: string }) =>
+    withStore(options, async (store) => {
+      for (const u of await store.directory.listUsers()) process.stdout.write(`${u.id}  ${u.email}  ${u.role}  ${u.accountId}\n`);
+    }),
+  );
+
+program
+  .command('accounts')
+  .description('manage accounts')
+  .command('create <name>')
+  .description('create an account; add people with `users create --account`, keys with `keys create --account`')
+  .addOption(dataOption())
+  .addOption(databaseOption())
+  .action((name: string, options: { data?: string; database?: string }) =>
+    withStore(options, async (store) => {
+      const account = await createAccount(store, CLI_ACTOR, name);
+      process.stdout.write(`${account.id}\n`);
+    }),
+  );
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 program.parseAsync().catch((err: unknown) => {
-  process.stderr.write(`runlet: ${err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(`runlet: ${err instanceof ConfigError || err instanceof RunletError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

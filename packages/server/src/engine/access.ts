@@ -1,3 +1,4 @@
+import { mayRead } from '../keys/principal.js';
 import { RunletError } from '../errors.js';
 import { hashApiKey, keyFromAuthorization } from '../keys/api-keys.js';
 import type { Principal } from '../keys/principal.js';
@@ -25,6 +26,7 @@ export class Access {
     const key = await this.store.findApiKeyByHash(hashApiKey(secret));
     if (!key) throw new RunletError('AUTH_INVALID');
     if (key.revokedAt !== null) throw new RunletError('KEY_REVOKED');
+    if (key.expiresAt !== null && key.expiresAt <= Date.now()) throw new RunletError('KEY_EXPIRED');
     const u = this.usage.get(key.id) ?? { count: 0, lastUsedAt: 0 };
     this.usage.set(key.id, { count: u.count + 1, lastUsedAt: Date.now() });
     return { accountId: key.accountId, key };
@@ -37,15 +39,22 @@ export class Access {
    */
   keyToSpend(principal: Principal, provisionedId?: string): string | undefined {
     const { key } = principal;
-    if (key.kind !== 'one_time') return undefined;
+    if (key?.kind !== 'one_time') return undefined;
     if (key.spentAt !== null && (!provisionedId || key.spentRunId !== provisionedId)) throw new RunletError('KEY_SPENT');
     return key.id;
   }
 
+  /** A key made for some services only starts runs of those (checked before a one-time key is spent). */
+  checkService(principal: Principal, serviceId: string): void {
+    const allowed = principal.key?.services;
+    if (allowed && !allowed.includes(serviceId)) {
+      throw new RunletError('KEY_SERVICE_NOT_ALLOWED', `This key may run ${allowed.map((s) => `"${s}"`).join(', ')} only, not "${serviceId}".`);
+    }
+  }
+
   /** A run is visible to its own account only, and to a one-time key only if it is the key's run. */
   canRead(principal: Principal, run: RunRow | undefined): run is RunRow {
-    if (!run || run.accountId !== principal.accountId) return false;
-    return principal.key.kind !== 'one_time' || principal.key.spentRunId === run.id;
+    return !!run && mayRead(principal, run.accountId, run.id);
   }
 
   async flushUsage(): Promise<void> {

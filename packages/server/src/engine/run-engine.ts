@@ -1,3 +1,4 @@
+import { actorOf } from '../keys/principal.js';
 import { isTerminal, type RunMode } from '@runlet/protocol';
 import type { Config } from '../config.js';
 import { RunletError } from '../errors.js';
@@ -6,7 +7,7 @@ import type { EventBus, RunEvent } from '../logs/event-bus.js';
 import type { LogRecorder } from '../logs/log-recorder.js';
 import type { RunOutcome, RunRow, Store } from '../store/store.js';
 import type { ServiceRegistry } from '../workers/service-registry.js';
-import type { WorkerLease } from '../workers/worker-pool.js';
+import type { WorkerLease, WorkerPool } from '../workers/worker-pool.js';
 import type { Access, Principal } from './access.js';
 import { ClusterLimits } from './cluster-limits.js';
 import { attemptRowOf, describeEnding, noteInLog } from './attempts.js';
@@ -45,6 +46,8 @@ export interface RunEngineDeps {
   access: Access;
   nodeId: string;
   log: ServerLog;
+  /** Which of `required` the account has not set for the service (the accounts layer knows). */
+  missingEnv?(accountId: string, serviceId: string, required: readonly string[]): Promise<string[]>;
 }
 
 const isCancel = (e: RunEvent) => e.type === 'cancel' || (e.type === 'status' && e.status === 'cancelled');
@@ -86,7 +89,7 @@ export class RunEngine {
   async provision(principal: Principal): Promise<RunRow> {
     const now = Date.now();
     return this.d.store.provisionRun(
-      { id: newRequestId(), accountId: principal.accountId, keyId: principal.key.id, createdAt: now, expiresAt: now + this.d.config.provisionTtlSeconds * 1000, nodeId: this.d.nodeId },
+      { id: newRequestId(), accountId: principal.accountId, keyId: principal.key?.id ?? null, createdAt: now, expiresAt: now + this.d.config.provisionTtlSeconds * 1000, nodeId: this.d.nodeId },
       { spendKeyId: this.d.access.keyToSpend(principal) },
     );
   }
@@ -94,6 +97,8 @@ export class RunEngine {
   /** Records a run; the caller decides whether to wait for it (sync) or not (async). */
   async submit(principal: Principal, call: RunCall, mode: RunMode): Promise<RunRow> {
     const { pool } = this.d.registry.get(call.serviceId);
+    this.d.access.checkService(principal, call.serviceId);
+    await this.requireEnv(principal.accountId, call.serviceId, pool);
     if (mode === 'sync' && pool.freeCapacity === 0 && pool.stats.waiting >= this.d.config.maxQueuedPerService) {
       throw new RunletError('QUEUE_FULL', undefined, { headers: { 'retry-after': '1' } });
     }
@@ -101,7 +106,7 @@ export class RunEngine {
       {
         id: newRequestId(),
         accountId: principal.accountId,
-        keyId: principal.key.id,
+        keyId: principal.key?.id ?? null,
         serviceId: call.serviceId,
         method: call.method,
         path: call.path,
@@ -119,6 +124,22 @@ export class RunEngine {
       },
       { provisionedId: call.provisionedId, spendKeyId: this.d.access.keyToSpend(principal, call.provisionedId) },
     );
+  }
+
+  /**
+   * A service that declares the variables it needs is not run for an account without them:
+   * 424 before anything is recorded, rather than a run that fails on its first line.
+   */
+  private async requireEnv(accountId: string, serviceId: string, pool: WorkerPool): Promise<void> {
+    if (!this.d.missingEnv) return;
+    // An SDK service says what it needs when its first worker starts.
+    if (!pool.limitsKnown) await pool.describe(accountId).catch(() => undefined);
+    const missing = await this.d.missingEnv(accountId, serviceId, pool.requiredEnv);
+    if (missing.length > 0) {
+      throw new RunletError('ENV_MISSING', `The service "${serviceId}" needs ${missing.join(', ')}: set ${missing.length > 1 ? 'them' : 'it'} under Advanced → Environment variables.`, {
+        details: { missing },
+      });
+    }
   }
 
   /** Runs a recorded sync run on this node; the execution streams its answer to the caller. */
@@ -186,7 +207,7 @@ export class RunEngine {
     const run = await this.d.store.getRun(runId);
     if (!this.d.access.canRead(principal, run)) throw new RunletError('RUN_NOT_FOUND', `No request "${runId}".`);
     const at = Date.now();
-    const by = `${principal.key.kind === 'one_time' ? 'one-time key' : 'key'} ${principal.key.prefix}`;
+    const by = actorOf(principal);
     if (await this.d.store.cancelRun(runId, at, `Cancelled by ${by} at ${new Date(at).toISOString()}.`)) {
       if (run.status === 'running') {
         // The node that runs it stops it, and ends its log before readers hear it is over.

@@ -1,3 +1,4 @@
+import { mayRead } from '../keys/principal.js';
 import type { RequestRecord } from '@runlet/protocol';
 import { RunletError } from '../errors.js';
 import type { RunRow, Store } from '../store/store.js';
@@ -20,7 +21,7 @@ export async function fullRequestRecord(store: Store, run: RunRow): Promise<Requ
  */
 export async function missingRunError(store: Store, principal: Principal, id: string): Promise<RunletError> {
   const tombstone = await store.getTombstone(id);
-  const own = tombstone && tombstone.accountId === principal.accountId && (principal.key.kind !== 'one_time' || principal.key.spentRunId === id);
+  const own = tombstone && mayRead(principal, tombstone.accountId, id);
   if (own) return new RunletError('RUN_EXPIRED', `The request "${id}" passed its retention period and was deleted.`, { requestId: id });
   return new RunletError('RUN_NOT_FOUND', `No request "${id}".`);
 }

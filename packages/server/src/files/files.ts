@@ -1,3 +1,4 @@
+import { isOneTimeKey } from '../keys/principal.js';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FileInfo, FileUploadUrls } from '@runlet/protocol';
@@ -360,7 +361,7 @@ function filesRoot(config: Config): string {
 
 /** One-time keys may upload while unspent (upload, then run); once spent they only read their run. */
 function assertMayUseFiles(principal: Principal): void {
-  if (principal.key.kind === 'one_time' && principal.key.spentAt !== null) throw new RunletError('KEY_SPENT');
+  if (isOneTimeKey(principal) && principal.key!.spentAt !== null) throw new RunletError('KEY_SPENT');
 }
 
 function quotaError(used: number, quota: number): RunletError {

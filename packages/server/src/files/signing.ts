@@ -1,6 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { readOrCreateSecretFile } from '../secrets/secret-file.js';
 
 /** The methods a signed URL may be for: PUT the bytes (upload), GET them (download). */
 export type SignedMethod = 'PUT' | 'GET';
@@ -54,17 +53,5 @@ export class UrlSigner {
  * the secret: set `filesSecret` on each.
  */
 export function loadFilesSecret(configured: string | undefined, dataDir: string): Buffer {
-  if (configured) return Buffer.from(configured, 'utf8');
-  const file = path.join(dataDir, 'files-secret');
-  mkdirSync(dataDir, { recursive: true });
-  try {
-    // `wx`: of two processes starting together, one creates it and the other reads it.
-    writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    chmodSync(file, 0o600);
-  }
-  const secret = readFileSync(file, 'utf8').trim();
-  if (secret.length < 32) throw new Error(`${file} holds a secret shorter than 32 characters; delete it to make a new one`);
-  return Buffer.from(secret, 'utf8');
+  return Buffer.from(configured ?? readOrCreateSecretFile(dataDir, 'files-secret'), 'utf8');
 }

@@ -2,10 +2,13 @@ import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime.js';
 import { RunletError } from '../errors.js';
+import { registerAdminRoutes } from './admin.js';
 import { registerCancelRoutes } from './cancel.js';
 import { registerDashboardRoutes } from './dashboard.js';
+import { registerEnvRoutes } from './env.js';
 import { registerErrorHandling, sendError } from './errors.js';
 import { registerFileRoutes } from './files.js';
+import { registerKeyRoutes } from './keys.js';
 import { registerLogRoutes } from './logs.js';
 import { registerMetaRoutes } from './meta.js';
 import { collectRouteDocs } from './openapi.js';
@@ -13,6 +16,7 @@ import { registerResultRoutes } from './results.js';
 import { registerRunListRoutes } from './run-list.js';
 import { registerRunRoutes } from './runs.js';
 import { registerServiceRoutes } from './services.js';
+import { registerSessionRoutes } from './sessions.js';
 import { registerUsageRoutes } from './usage.js';
 import { registerWebhookRoutes } from './webhooks.js';
 
@@ -44,6 +48,10 @@ export function buildApp(runtime: Runtime, options: { logger?: boolean | object 
   registerServiceRoutes(app, runtime);
   registerRunListRoutes(app, runtime);
   registerUsageRoutes(app, runtime);
+  registerSessionRoutes(app, runtime);
+  registerKeyRoutes(app, runtime);
+  registerEnvRoutes(app, runtime);
+  registerAdminRoutes(app, runtime);
   registerDashboardRoutes(app);
   return app;
 }

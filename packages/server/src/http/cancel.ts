@@ -2,12 +2,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RequestRecord } from '@runlet/protocol';
 import { toRequestRecord } from '../engine/record.js';
 import type { Runtime } from '../runtime.js';
-import { principalOf, requireKey } from './auth.js';
+import { principalOf, requireCaller } from './auth.js';
 import { parse, RequestIdParams } from './params.js';
 
 /** `POST /cancel/{id}`, and the same as `DELETE /request/{id}`. */
 export function registerCancelRoutes(app: FastifyInstance, runtime: Runtime): void {
-  const auth = requireKey(runtime);
+  const auth = requireCaller(runtime);
   const cancel = async (request: FastifyRequest) => {
     const { id } = parse(RequestIdParams, request.params);
     return toRequestRecord(await runtime.engine.cancel(principalOf(request), id));

@@ -10,7 +10,7 @@ import { parseRange } from '../files/range.js';
 import { sendFileRange } from '../files/send-file.js';
 import type { FileRow } from '../store/store.js';
 import type { Runtime } from '../runtime.js';
-import { principalOf, requireKey } from './auth.js';
+import { principalOf, requireCaller } from './auth.js';
 import { parse } from './params.js';
 
 const CreateQuery = z.object({
@@ -45,7 +45,7 @@ export function registerFileRoutes(app: FastifyInstance, runtime: Runtime): void
 }
 
 function routes(app: FastifyInstance, runtime: Runtime): void {
-  const auth = requireKey(runtime);
+  const auth = requireCaller(runtime);
   const maxBody = runtime.config.maxFileSizeBytes + 1024 * 1024;
 
   app.post('/file', { preHandler: auth, bodyLimit: maxBody, config: { doc: docs.create } }, async (request, reply) => {

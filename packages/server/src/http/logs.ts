@@ -7,7 +7,7 @@ import type { RunEvent } from '../logs/event-bus.js';
 import { toWireLogLine } from '../logs/wire.js';
 import type { StoredLogLine } from '../store/store.js';
 import type { Runtime } from '../runtime.js';
-import { principalOf, requireKey } from './auth.js';
+import { principalOf, requireCaller } from './auth.js';
 import { parse, RequestIdParams } from './params.js';
 
 const PAGE = 1000;
@@ -41,7 +41,7 @@ const frames = {
 
 /** `/logs/{id}`: the run's stored lines, then live ones, ending when the run ends. */
 export function registerLogRoutes(app: FastifyInstance, runtime: Runtime): void {
-  app.get('/logs/:id', { preHandler: requireKey(runtime), config: { doc } }, async (request, reply) => {
+  app.get('/logs/:id', { preHandler: requireCaller(runtime), config: { doc } }, async (request, reply) => {
     const { id } = parse(RequestIdParams, request.params);
     const query = parse(LogsQuery, request.query);
     const lastEventId = Number.parseInt(String(request.headers['last-event-id'] ?? ''), 10);

@@ -10,3 +10,16 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T
 }
 
 export const RequestIdParams = z.object({ id: z.string().min(1).max(100) });
+
+/** A JSON request body checked against a schema: INVALID_JSON when it does not parse, INVALID_REQUEST when it does not fit. */
+export function jsonBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  let value: unknown = {};
+  if (Buffer.isBuffer(body) && body.length > 0) {
+    try {
+      value = JSON.parse(body.toString('utf8'));
+    } catch (err) {
+      throw new RunletError('INVALID_JSON', `The request body is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  return parse(schema, value);
+}

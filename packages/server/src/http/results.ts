@@ -5,7 +5,7 @@ import { fullRequestRecord, missingRunError } from '../engine/run-record.js';
 import { RunletError } from '../errors.js';
 import type { RunRow } from '../store/store.js';
 import type { Runtime } from '../runtime.js';
-import { principalOf, requireKey } from './auth.js';
+import { principalOf, requireCaller } from './auth.js';
 import { parse, RequestIdParams } from './params.js';
 
 /**
@@ -25,7 +25,7 @@ const ResultQuery = z.object({ timeout: z.coerce.number().nonnegative().optional
 
 /** `/result/{id}` (long-poll until the run ends) and `/request/{id}` (the record, now). */
 export function registerResultRoutes(app: FastifyInstance, runtime: Runtime): void {
-  const auth = requireKey(runtime);
+  const auth = requireCaller(runtime);
 
   /** The run, if this caller may see it; another account's run is as unknown as a missing one. */
   const visibleRun = async (request: FastifyRequest, id: string): Promise<RunRow> => {

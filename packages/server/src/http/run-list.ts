@@ -4,7 +4,7 @@ import { isJsonType, toRequestRecord } from '../engine/record.js';
 import { RunletError } from '../errors.js';
 import type { RunRow } from '../store/store.js';
 import type { Runtime } from '../runtime.js';
-import { principalOf, requireKey, requireStandardKey } from './auth.js';
+import { principalOf, requireCaller, requireAccountCaller } from './auth.js';
 import { parse, RequestIdParams } from './params.js';
 
 const DEFAULT_PAGE = 50;
@@ -12,7 +12,7 @@ const DEFAULT_PAGE = 50;
 /** `GET /runs` (the account's runs, newest first, paged) and `GET /runs/{id}` (one, with its input). */
 export function registerRunListRoutes(app: FastifyInstance, runtime: Runtime): void {
 
-  app.get('/runs', { preHandler: requireStandardKey(runtime), config: { doc: docs.list } }, async (request) => {
+  app.get('/runs', { preHandler: requireAccountCaller(runtime), config: { doc: docs.list } }, async (request) => {
     const query = parse(RunListQuery, request.query);
     const limit = query.limit ?? DEFAULT_PAGE;
     const rows = await runtime.store.listRuns({
@@ -26,7 +26,7 @@ export function registerRunListRoutes(app: FastifyInstance, runtime: Runtime): v
     return { runs: rows.map(toRequestRecord), nextCursor: rows.length === limit && last ? `${last.createdAt}.${last.id}` : null };
   });
 
-  app.get('/runs/:id', { preHandler: requireKey(runtime), config: { doc: docs.detail } }, async (request) => {
+  app.get('/runs/:id', { preHandler: requireCaller(runtime), config: { doc: docs.detail } }, async (request) => {
     const { id } = parse(RequestIdParams, request.params);
     const run = await runtime.store.getRun(id);
     if (!runtime.access.canRead(principalOf(request), run)) throw new RunletError('RUN_NOT_FOUND', `No request "${id}".`);

@@ -6,7 +6,7 @@ import type { RunCall } from '../engine/run-engine.js';
 import { RunletError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { SERVICE_ID } from '../workers/service-spec.js';
-import { principalOf, requireKey } from './auth.js';
+import { principalOf, requireCaller } from './auth.js';
 import { sendError } from './errors.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -17,7 +17,7 @@ const RUN_URL = /^\/run(?:_async)?\/([^/?]+)(?:\/([^?]*))?(?:\?(.*))?$/;
  * sub-path and query string, and `/provision-request`.
  */
 export function registerRunRoutes(app: FastifyInstance, runtime: Runtime): void {
-  const auth = requireKey(runtime);
+  const auth = requireCaller(runtime);
 
   const sync = async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.headers[CALLBACK_URL_HEADER] !== undefined) {

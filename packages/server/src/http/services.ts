@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ServiceList, type ServiceDescription, type ServiceInfo } from '@runlet/protocol';
 import type { Runtime } from '../runtime.js';
 import type { ServiceEntry } from '../workers/service-registry.js';
-import { principalOf, requireStandardKey } from './auth.js';
+import { principalOf, requireAccountCaller } from './auth.js';
 
 /**
  * A service's schema is known once one of its workers has started; listing waits this long for
@@ -13,7 +13,7 @@ const DESCRIBE_WAIT_MS = 10_000;
 
 /** `GET /services`: every service with its description and input schema. */
 export function registerServiceRoutes(app: FastifyInstance, runtime: Runtime): void {
-  app.get('/services', { preHandler: requireStandardKey(runtime), config: { doc } }, async (request) => {
+  app.get('/services', { preHandler: requireAccountCaller(runtime), config: { doc } }, async (request) => {
     const accountId = principalOf(request).accountId;
     const entries = runtime.registry.list().sort((a, b) => a.spec.id.localeCompare(b.spec.id));
     return { services: await Promise.all(entries.map((e) => serviceInfo(e, accountId))) };

@@ -1,3 +1,4 @@
+import { isOneTimeKey } from '../keys/principal.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DeliveryList, WebhookDelivery, WebhookSecretResponse } from '@runlet/protocol';
 import { missingRunError } from '../engine/run-record.js';
@@ -5,14 +6,14 @@ import { RunletError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import type { DeliveryAttemptRow, DeliveryRow, RunRow } from '../store/store.js';
 import { newWebhookSecret } from '../webhooks/signing.js';
-import { principalOf, requireKey } from './auth.js';
+import { principalOf, requireCaller } from './auth.js';
 import { parse, RequestIdParams } from './params.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /** The account's signing secret, and the webhook deliveries of a run: listed and redelivered. */
 export function registerWebhookRoutes(app: FastifyInstance, runtime: Runtime): void {
-  const auth = requireKey(runtime);
+  const auth = requireCaller(runtime);
 
   const visibleRun = async (request: FastifyRequest, id: string): Promise<RunRow> => {
     const principal = principalOf(request);
@@ -24,7 +25,7 @@ export function registerWebhookRoutes(app: FastifyInstance, runtime: Runtime): v
   app.get('/account/webhook-secret', { preHandler: auth, config: { doc: docs.secret } }, async (request) => {
     const principal = principalOf(request);
     // A one-time key reads its own run and nothing else of the account.
-    if (principal.key.kind === 'one_time') throw new RunletError('KEY_NOT_ALLOWED');
+    if (isOneTimeKey(principal)) throw new RunletError('KEY_NOT_ALLOWED');
     return { secret: await runtime.store.webhookSecret(principal.accountId, newWebhookSecret()) };
   });
 

@@ -1,10 +1,22 @@
 import type { KeyKind } from '@runlet/protocol';
 import { newKeyId } from '../ids.js';
-import type { ApiKeyRecord, Store } from '../store/store.js';
+import type { ApiKeyRecord, Millis, Store } from '../store/store.js';
 import { displayPrefix, generateApiKey, hashApiKey } from './api-keys.js';
 
+export interface KeyOptions {
+  expiresAt?: Millis | null;
+  services?: string[] | null;
+  createdBy?: string | null;
+}
+
 /** Creates a key for an account; the secret is in the answer and nowhere else. */
-export async function createKey(store: Store, accountId: string, kind: KeyKind, name: string | null): Promise<{ key: string; record: ApiKeyRecord }> {
+export async function createKey(
+  store: Store,
+  accountId: string,
+  kind: KeyKind,
+  name: string | null,
+  options: KeyOptions = {},
+): Promise<{ key: string; record: ApiKeyRecord }> {
   const key = generateApiKey(kind);
   const record = await store.createApiKey({
     id: newKeyId(),
@@ -14,6 +26,7 @@ export async function createKey(store: Store, accountId: string, kind: KeyKind, 
     hash: hashApiKey(key),
     prefix: displayPrefix(key),
     createdAt: Date.now(),
+    ...options,
   });
   return { key, record };
 }

@@ -31,12 +31,16 @@ export interface EventBus {
   /** Tells every node's dispatcher that `serviceId` has a queued run. */
   announceQueued(serviceId: string): void;
   onQueued(listener: (serviceId: string) => void): void;
+  /** Tells every node that an account's environment variables changed (its workers are replaced). */
+  announceEnvChanged(accountId: string): void;
+  onEnvChanged(listener: (accountId: string) => void): void;
   close(): Promise<void>;
 }
 
 export class LocalEventBus implements EventBus {
   private readonly listeners = new Map<string, Set<RunListener>>();
   private readonly queuedListeners: ((serviceId: string) => void)[] = [];
+  private readonly envListeners: ((accountId: string) => void)[] = [];
 
   publish(runId: string, event: RunEvent): void {
     const set = this.listeners.get(runId);
@@ -66,6 +70,14 @@ export class LocalEventBus implements EventBus {
 
   onQueued(listener: (serviceId: string) => void): void {
     this.queuedListeners.push(listener);
+  }
+
+  announceEnvChanged(accountId: string): void {
+    for (const listener of this.envListeners) listener(accountId);
+  }
+
+  onEnvChanged(listener: (accountId: string) => void): void {
+    this.envListeners.push(listener);
   }
 
   async close(): Promise<void> {

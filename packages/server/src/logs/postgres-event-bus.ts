@@ -7,7 +7,7 @@ const RECONNECT_MS = 1000;
 /** PostgreSQL refuses payloads of 8000 bytes or more; stay well under it. */
 const MAX_PAYLOAD = 7000;
 
-type Notice = { runId: string; event: RunEvent } | { queued: string };
+type Notice = { runId: string; event: RunEvent } | { queued: string } | { envChanged: string };
 /** One notification: the notices of one event-loop turn of one node. */
 interface Batch {
   node: string;
@@ -54,6 +54,11 @@ export class PostgresEventBus extends LocalEventBus {
     this.notify({ queued: serviceId });
   }
 
+  override announceEnvChanged(accountId: string): void {
+    super.announceEnvChanged(accountId);
+    this.notify({ envChanged: accountId });
+  }
+
   override async close(): Promise<void> {
     this.closed = true;
     await this.listener?.end().catch(() => {});
@@ -83,6 +88,7 @@ export class PostgresEventBus extends LocalEventBus {
     if (batch.node === this.nodeId || !Array.isArray(batch.notices)) return;
     for (const notice of batch.notices) {
       if ('queued' in notice) super.announceQueued(notice.queued);
+      else if ('envChanged' in notice) super.announceEnvChanged(notice.envChanged);
       else super.publish(notice.runId, notice.event);
     }
   }
@@ -120,6 +126,7 @@ export function payloadsOf(node: string, notices: readonly Notice[]): string[] {
   const announced = new Set<string>();
   const kept = notices.filter((n, i) => {
     if ('queued' in n) return !announced.has(n.queued) && announced.add(n.queued);
+    if ('envChanged' in n) return true;
     return n.event.type !== 'logs' || lastLogMark.get(n.runId) === i;
   });
   const payloads: string[] = [];

@@ -1,5 +1,5 @@
 import type { KeyKind, LogLevel, LogSource, RunMode, RunStatus } from '@runlet/protocol';
-import type { ApiKeyRecord, NewRun, RunRow, StoredLogLine } from './types.js';
+import type { ApiKeyRecord, NewApiKey, NewRun, RunRow, StoredLogLine } from './types.js';
 
 /** Column-to-field mapping for SQLite rows; the SQL keeps snake_case, the code camelCase. */
 export type Row = Record<string, unknown>;
@@ -54,6 +54,9 @@ export function toApiKey(r: Row): ApiKeyRecord {
     spentAt: num(r.spent_at),
     spentRunId: str(r.spent_run_id),
     internal: Boolean(r.internal),
+    expiresAt: num(r.expires_at),
+    services: r.services === null || r.services === undefined ? null : (JSON.parse(String(r.services)) as string[]),
+    createdBy: str(r.created_by),
   };
 }
 
@@ -74,4 +77,9 @@ export function toLogLine(r: Row): StoredLogLine {
 /** Whether a new run carries options beyond its call, which the store then sets with it. */
 export function hasRunOptions(run: NewRun): boolean {
   return Boolean(run.callbackUrl) || (run.retainSeconds ?? null) !== null;
+}
+
+/** The columns of a new key past the basic ones, in insert order: expiry, services, creator. */
+export function apiKeyExtras(key: NewApiKey): [number | null, string | null, string | null] {
+  return [key.expiresAt ?? null, key.services ? JSON.stringify(key.services) : null, key.createdBy ?? null];
 }

@@ -19,8 +19,11 @@ import type {
   UploadCompletion,
 } from './types.js';
 
+import type { Directory } from './directory/directory.js';
+
 export type * from './types.js';
 export type * from './control-types.js';
+export type * from './directory/types.js';
 
 /**
  * Which runs count as left behind: those of every node but this one (SQLite: one node), those
@@ -42,6 +45,8 @@ export type OrphanFilter = { notNodeId: string } | { nodeId: string } | { leaseE
  */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
+  /** Users, sessions, environment variables, the audit trail: the same SQL on both backends. */
+  readonly directory: Directory;
   close(): Promise<void>;
 
   // accounts and keys

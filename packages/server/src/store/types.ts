@@ -23,6 +23,12 @@ export interface ApiKeyRecord {
   spentRunId: string | null;
   /** Keys the runtime mints for its own workers; not listed to users. */
   internal: boolean;
+  /** After this the key is refused; null: never. */
+  expiresAt: Millis | null;
+  /** The only services the key may start runs of; null: every service. */
+  services: string[] | null;
+  /** Who made it ("user ann@example.com", "key cwk-abc123"); null for keys made by the CLI. */
+  createdBy: string | null;
 }
 
 export interface NewApiKey {
@@ -34,6 +40,9 @@ export interface NewApiKey {
   prefix: string;
   createdAt: Millis;
   internal?: boolean;
+  expiresAt?: Millis | null;
+  services?: string[] | null;
+  createdBy?: string | null;
 }
 
 export interface RunRow {

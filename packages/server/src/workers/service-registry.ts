@@ -84,6 +84,11 @@ export class ServiceRegistry {
     }
   }
 
+  /** An account's variables changed: every service's workers of that account are replaced. */
+  recycleAccount(accountId: string): void {
+    for (const entry of this.entries.values()) entry.pool.recycle(accountId);
+  }
+
   async close(graceMs?: number): Promise<void> {
     this.watcher?.close();
     clearTimeout(this.reloadTimer);

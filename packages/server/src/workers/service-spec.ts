@@ -19,6 +19,7 @@ export interface ServiceSpec {
   concurrency?: number;
   retryable?: boolean;
   retry?: RetryPolicy;
+  requiredEnv?: string[];
   /** Changes whenever a file of the service changes, so a watcher knows to reload it. */
   fingerprint: string;
 }
@@ -44,6 +45,8 @@ const Manifest = z
     retryable: z.boolean().optional(),
     retry: RetryPolicy.optional(),
     env: z.record(z.string(), z.string()).default({}),
+    /** Variables each calling account must have set (names only; the values are the account's). */
+    requiredEnv: z.array(z.string()).optional(),
   })
   .strict();
 
@@ -102,8 +105,9 @@ function sdkSpec(id: string, dir: string, entry: string, manifest: Partial<z.inf
   return { id, kind: 'sdk', dir, entry, ...limitsOf(manifest), fingerprint: fingerprintOf(watched) };
 }
 
-function limitsOf(m: Partial<z.infer<typeof Manifest>>): Pick<ServiceSpec, 'env' | 'description' | 'maxWorkers' | 'minWarm' | 'concurrency' | 'retryable' | 'retry'> {
-  return { env: m.env ?? {}, description: m.description, maxWorkers: m.maxWorkers, minWarm: m.minWarm, concurrency: m.concurrency, retryable: m.retryable, retry: m.retry };
+function limitsOf(m: Partial<z.infer<typeof Manifest>>): Pick<ServiceSpec, 'env' | 'description' | 'maxWorkers' | 'minWarm' | 'concurrency' | 'retryable' | 'retry' | 'requiredEnv'> {
+  const { env = {}, description, maxWorkers, minWarm, concurrency, retryable, retry, requiredEnv } = m;
+  return { env, description, maxWorkers, minWarm, concurrency, retryable, retry, requiredEnv };
 }
 
 /** Newest modification time and total size of a file, or of every file under a folder. */

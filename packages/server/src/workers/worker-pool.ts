@@ -11,8 +11,8 @@ export interface PoolOptions {
   idleMs: number;
   maxQueued: number;
   startTimeoutMs: number;
-  /** The environment a worker serving `accountId` gets (service env vars, runtime URL, its key). */
-  envFor(accountId: string): Promise<Record<string, string>>;
+  /** The environment a worker of `serviceId` serving `accountId` gets (the account's variables, runtime URL, its key). */
+  envFor(accountId: string, serviceId: string): Promise<Record<string, string>>;
   registry?: WorkerRegistry;
   spares?: HostSpares;
   /** Called when a worker could not start, for the server's own log. */
@@ -41,7 +41,9 @@ interface Waiter {
  *   and past `maxQueued` waiting callers the next gets QUEUE_FULL;
  * - an idle worker is reused for its account, or retired to make room for another account's call;
  * - a worker that failed to start never enters the pool; one released as not reusable is killed;
- * - idle workers beyond `minWarm` are retired after `idleMs`.
+ * - idle workers beyond `minWarm` are retired after `idleMs`;
+ * - `recycle(account)` (its variables changed) retires its idle workers at once and its busy
+ *   ones when their call ends: a call in flight keeps the environment it started with.
  */
 export class WorkerPool {
   private readonly idle: WorkerProcess[] = [];
@@ -58,6 +60,9 @@ export class WorkerPool {
   private draining = false;
   /** Calls waiting or in flight through `acquire` that a dispatcher must leave room for. */
   private maxWorkers: number;
+  /** Bumped per account by `recycle`: a worker started under an older one has a stale environment. */
+  private readonly envGenerations = new Map<string, number>();
+  private readonly generationOf = new WeakMap<WorkerProcess, number>();
 
   constructor(
     readonly spec: ServiceSpec,
@@ -82,9 +87,14 @@ export class WorkerPool {
     return this.spec.concurrency ?? this.description.concurrency;
   }
 
+  /** Variables each calling account must have set: from its runlet.json, else from what its workers say. */
+  get requiredEnv(): readonly string[] {
+    return this.spec.requiredEnv ?? this.description.requiredEnv ?? [];
+  }
+
   /** Whether the service's own word on its limits is known (a manifest says all it has to at once). */
   get limitsKnown(): boolean {
-    return this.spec.kind === 'command' || this.spec.concurrency !== undefined || this.described;
+    return this.spec.kind === 'command' || (this.spec.concurrency !== undefined && this.spec.requiredEnv !== undefined) || this.described;
   }
 
   /** Workers that could take a call right now without anyone waiting. */
@@ -150,6 +160,19 @@ export class WorkerPool {
     for (const w of this.idle.splice(0)) this.retire(w);
   }
 
+  /** The account's environment changed: its workers are replaced, idle ones now, busy ones when free. */
+  recycle(accountId: string): void {
+    this.envGenerations.set(accountId, (this.envGenerations.get(accountId) ?? 0) + 1);
+    const stale = this.idle.filter((w) => w.accountId === accountId);
+    for (const w of stale) this.retire(w);
+    // Warm ones are replaced by warm ones, so the next call does not pay a cold start.
+    if (stale.length > 0 && !this.draining && !this.closed) void this.warm(accountId);
+  }
+
+  private isStale(worker: WorkerProcess): boolean {
+    return this.generationOf.get(worker) !== (this.envGenerations.get(worker.accountId) ?? 0);
+  }
+
   /** Stops every worker; waiting callers get SHUTTING_DOWN. */
   async close(graceMs = 2000): Promise<void> {
     this.closed = true;
@@ -177,15 +200,17 @@ export class WorkerPool {
    */
   private async startWorker(accountId: string): Promise<WorkerProcess> {
     this.starting++;
+    const generation = this.envGenerations.get(accountId) ?? 0;
     try {
       const worker = await WorkerProcess.start({
         spec: this.spec,
         accountId,
-        env: await this.options.envFor(accountId),
+        env: await this.options.envFor(accountId, this.spec.id),
         startTimeoutMs: this.options.startTimeoutMs,
         registry: this.options.registry,
         spares: this.options.spares,
       });
+      this.generationOf.set(worker, generation);
       this.description = worker.description;
       this.described = true;
       if (worker.description.maxWorkers) this.maxWorkers = Math.max(1, Math.min(this.options.maxWorkers, worker.description.maxWorkers));
@@ -231,7 +256,7 @@ export class WorkerPool {
     if (!worker.alive) return;
     // A worker whose start finished after the pool closed has nothing left to serve.
     if (this.closed) return worker.kill();
-    if (this.draining && this.waiters.length === 0) return void worker.stop();
+    if ((this.draining && this.waiters.length === 0) || this.isStale(worker)) return void worker.stop();
     this.idle.push(worker);
     const timer = setTimeout(() => {
       const keep = this.spec.minWarm ?? this.options.minWarm;

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { RunletError } from '../../errors.js';
 import { newAccountId } from '../../ids.js';
-import { hasRunOptions, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
+import { apiKeyExtras, hasRunOptions, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
 import { listRunsStatement, runTimingsStatement, toRunTiming } from '../run-queries.js';
 import type { RunListQuery, RunTiming } from '../types.js';
 import type { ClusterLimit, OrphanFilter, Store } from '../store.js';
@@ -20,7 +20,9 @@ import type {
   RunRow,
   StoredLogLine,
 } from '../types.js';
+import { Directory } from '../directory/directory.js';
 import { migratePostgres } from './migrate.js';
+import { postgresPort } from './postgres-port.js';
 import type { AttemptRow, DeliveryAttemptRow, DeliveryNext, DeliveryRow, PurgePolicy, TombstoneRow } from '../control-types.js';
 import { ATTEMPT_COLUMNS, attemptValues, toAttempt, toDelivery, toDeliveryAttempt, toTombstone } from '../control-rows.js';
 import type { CompletedUpload, FileRow, NewFile, UploadCompletion } from '../types.js';
@@ -37,7 +39,11 @@ type Queryable = pg.Pool | pg.PoolClient;
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
 
-  private constructor(readonly pool: pg.Pool) {}
+  readonly directory: Directory;
+
+  private constructor(readonly pool: pg.Pool) {
+    this.directory = new Directory(postgresPort(pool));
+  }
 
   static async open(connectionString: string, options: { max?: number } = {}): Promise<PostgresStore> {
     const pool = new pg.Pool({ connectionString, max: options.max ?? 10 });
@@ -104,8 +110,9 @@ export class PostgresStore implements Store {
 
   async createApiKey(key: NewApiKey): Promise<ApiKeyRecord> {
     const row = await this.one(
-      `INSERT INTO api_keys (id, account_id, kind, name, hash, prefix, internal, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-      [key.id, key.accountId, key.kind, key.name, key.hash, key.prefix, key.internal ?? false, key.createdAt],
+      `INSERT INTO api_keys (id, account_id, kind, name, hash, prefix, internal, created_at, expires_at, services, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
+      [key.id, key.accountId, key.kind, key.name, key.hash, key.prefix, key.internal ?? false, key.createdAt, ...apiKeyExtras(key)],
     );
     return toApiKey(row!);
   }

@@ -18,13 +18,15 @@ import type {
   RunRow,
   StoredLogLine,
 } from '../types.js';
+import { Directory } from '../directory/directory.js';
 import { GroupCommit } from './group-commit.js';
+import { sqlitePort } from './sqlite-port.js';
 import { migrateSqlite } from './migrate.js';
 import type { AttemptRow, DeliveryAttemptRow, DeliveryNext, DeliveryRow, PurgePolicy, TombstoneRow } from '../control-types.js';
 import { ATTEMPT_COLUMNS, attemptValues, deliveryIdOf, toAttempt, toDelivery, toDeliveryAttempt, toTombstone } from '../control-rows.js';
 import type { CompletedUpload, FileRow, NewFile, UploadCompletion } from '../types.js';
 import { FILE_COLUMNS, toFile } from '../file-rows.js';
-import { hasRunOptions, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
+import { apiKeyExtras, hasRunOptions, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
 import { listRunsStatement, runTimingsStatement, toRunTiming } from '../run-queries.js';
 import type { RunListQuery, RunTiming } from '../types.js';
 
@@ -49,7 +51,10 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     migrateSqlite(this.db, MIGRATIONS);
     this.commits = new GroupCommit(this.db);
+    this.directory = new Directory(sqlitePort(this.db));
   }
+
+  readonly directory: Directory;
 
   /** The writes of the run path (create, start, end, logs, leases) commit in groups. */
   private readonly commits: GroupCommit;
@@ -103,8 +108,9 @@ export class SqliteStore implements Store {
 
   async createApiKey(key: NewApiKey): Promise<ApiKeyRecord> {
     this.run(
-      'INSERT INTO api_keys (id, account_id, kind, name, hash, prefix, internal, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      key.id, key.accountId, key.kind, key.name, key.hash, key.prefix, key.internal ? 1 : 0, key.createdAt,
+      `INSERT INTO api_keys (id, account_id, kind, name, hash, prefix, internal, created_at, expires_at, services, created_by)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      key.id, key.accountId, key.kind, key.name, key.hash, key.prefix, key.internal ? 1 : 0, key.createdAt, ...apiKeyExtras(key),
     );
     return toApiKey(this.get('SELECT * FROM api_keys WHERE id = ?', key.id)!);
   }

@@ -1,0 +1,32 @@
+import type pg from 'pg';
+import type { Row } from '../rows.js';
+import { numberPlaceholders, type SqlPort } from '../directory/sql-port.js';
+
+/** The directory's SQL on PostgreSQL: placeholders numbered, a batch in one transaction. */
+export function postgresPort(pool: pg.Pool): SqlPort {
+  const texts = new Map<string, string>();
+  const text = (sql: string) => {
+    let t = texts.get(sql);
+    if (t === undefined) texts.set(sql, (t = numberPlaceholders(sql)));
+    return t;
+  };
+  return {
+    all: async (sql, params = []) => (await pool.query(text(sql), [...params])).rows as Row[],
+    run: async (sql, params = []) => (await pool.query(text(sql), [...params])).rowCount ?? 0,
+    batch: async (list) => {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const counts: number[] = [];
+        for (const s of list) counts.push((await client.query(text(s.sql), [...s.params])).rowCount ?? 0);
+        await client.query('COMMIT');
+        return counts;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+  };
+}
