@@ -35,3 +35,48 @@ export async function getRecord(s: TestServer, id: string, key?: string): Promis
 }
 
 export const REQUEST_ID = /^req_[0-9a-z]+$/;
+
+/** A dashboard session: its cookie, CSRF token, and fetch that sends both (no API key). */
+export interface SignedInSession {
+  cookie: string;
+  csrfToken: string;
+  user: { id: string; email: string; role: string };
+  account: { id: string; name: string };
+  fetch(pathname: string, init?: RequestInit & { json?: unknown; csrf?: boolean }): Promise<Response>;
+}
+
+export function sessionFrom(s: TestServer, res: Response, body: { csrfToken: string; user: SignedInSession['user']; account: SignedInSession['account'] }): SignedInSession {
+  const cookie = /runlet_session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1];
+  assert.ok(cookie, 'the answer sets the session cookie');
+  return {
+    cookie,
+    csrfToken: body.csrfToken,
+    user: body.user,
+    account: body.account,
+    fetch: (pathname, init = {}) => {
+      const { json, csrf = true, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      headers.set('cookie', `runlet_session=${cookie}`);
+      if (csrf) headers.set('x-csrf-token', body.csrfToken);
+      if (json !== undefined) headers.set('content-type', 'application/json');
+      return fetch(s.url + pathname, { method: json !== undefined ? 'POST' : 'GET', ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
+    },
+  };
+}
+
+/** Creates the first administrator with the server's setup link and answers their session. */
+export async function setUpAdmin(s: TestServer, email = 'admin@example.com', password = 'correct horse battery'): Promise<SignedInSession> {
+  const token = s.server.runtime.setupToken;
+  assert.ok(token, 'a fresh server has a setup link');
+  const res = await s.fetch('/auth/setup', { key: null, json: { token, email, password } });
+  const text = await res.text();
+  assert.equal(res.status, 201, text);
+  return sessionFrom(s, res, JSON.parse(text));
+}
+
+export async function signIn(s: TestServer, email: string, password: string): Promise<SignedInSession> {
+  const res = await s.fetch('/auth/login', { key: null, json: { email, password } });
+  const text = await res.text();
+  assert.equal(res.status, 200, text);
+  return sessionFrom(s, res, JSON.parse(text));
+}
