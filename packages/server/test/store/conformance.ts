@@ -11,6 +11,7 @@ import { RunletError } from '../../src/errors.js';
 import { newFileId } from '../../src/files/ids.js';
 import { newKeyId, newRequestId } from '../../src/ids.js';
 import { runControlConformance } from './conformance-control.js';
+import { runDirectoryConformance } from './conformance-directory.js';
 import type { NewFile, NewProvision, NewRun, RunOutcome, Store, StoredLogLine } from '../../src/store/store.js';
 
 export interface OpenedStore {
@@ -19,7 +20,7 @@ export interface OpenedStore {
   close(): Promise<void>;
 }
 
-export function runStoreConformance(name: string, open: () => Promise<OpenedStore>): void {
+export function runStoreConformance(name: string, open: () => Promise<OpenedStore>, openEmpty: () => Promise<OpenedStore> = open): void {
   describe(`store conformance: ${name}`, () => {
     let store: Store;
     let close: () => Promise<void>;
@@ -689,4 +690,6 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
     });
   });
   runControlConformance(name, open);
+  // Users and settings are server-wide: those tests need a store of their own.
+  runDirectoryConformance(name, openEmpty);
 }

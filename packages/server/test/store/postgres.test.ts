@@ -7,7 +7,16 @@ import { runStoreConformance } from './conformance.js';
 const database = freshDatabase();
 after(async () => (await database).drop());
 
-runStoreConformance('postgres', async () => {
-  const store = await PostgresStore.open((await database).url);
-  return { store, close: () => store.close() };
-});
+runStoreConformance(
+  'postgres',
+  async () => {
+    const store = await PostgresStore.open((await database).url);
+    return { store, close: () => store.close() };
+  },
+  // A database of its own, for tests of what is server-wide (users, settings).
+  async () => {
+    const own = await freshDatabase();
+    const store = await PostgresStore.open(own.url);
+    return { store, close: async () => (await store.close(), await own.drop()) };
+  },
+);
