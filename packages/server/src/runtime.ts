@@ -66,6 +66,7 @@ export class Runtime {
     nodeId: string,
     readonly log: ServerLog,
     files?: Files,
+    masterKey: Buffer = loadMasterKey(config.secretKey, config.dataDir),
   ) {
     this.nodeId = nodeId;
     this.workerRegistry = new WorkerRegistry(path.join(config.dataDir, 'workers'));
@@ -75,7 +76,7 @@ export class Runtime {
     this.workerKeys = new WorkerKeys(store);
     this.sessions = new Sessions(store, config.sessionTtlSeconds * 1000);
     this.keys = new KeyManagement(store);
-    this.envVars = new EnvVars(store, loadMasterKey(config.secretKey, config.dataDir), (accountId) => bus.announceEnvChanged(accountId));
+    this.envVars = new EnvVars(store, masterKey, (accountId) => bus.announceEnvChanged(accountId));
     this.registry = new ServiceRegistry(
       config.servicesDir,
       {
@@ -117,6 +118,8 @@ export class Runtime {
   /** Opens the configured store: PostgreSQL when `database` is set, else SQLite in the data folder. */
   static async open(config: Config, log: ServerLog): Promise<Runtime> {
     const nodeId = newNodeId();
+    // Checked before anything is opened: a malformed key stops the start with nothing to clean up.
+    const masterKey = loadMasterKey(config.secretKey, config.dataDir);
     const store = await openStore(config);
     const bus =
       store instanceof PostgresStore
@@ -124,7 +127,7 @@ export class Runtime {
         : new LocalEventBus();
     const holder: { runtime?: Runtime } = {};
     const files = await Files.open(config, store, nodeId, () => holder.runtime?.url ?? '', log);
-    return (holder.runtime = new Runtime(config, store, bus, nodeId, log, files));
+    return (holder.runtime = new Runtime(config, store, bus, nodeId, log, files, masterKey));
   }
 
   private get recoveryDeps() {

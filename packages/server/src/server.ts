@@ -28,7 +28,14 @@ export async function startServer(config: Config, options: { logger?: boolean | 
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  await runtime.start(url);
+  try {
+    await runtime.start(url);
+  } catch (err) {
+    // A start that fails (a wrong master key, say) leaves nothing open behind it.
+    await app.close();
+    await runtime.close();
+    throw err;
+  }
   app.log.info({ url: runtime.url, node: runtime.nodeId }, 'runtime started');
   let closing: Promise<void> | undefined;
   return {

@@ -101,7 +101,7 @@ describe('sessions, setup and administration', () => {
     await expectJson(await admin.fetch('/env/AUDITED_SECRET', { method: 'PUT', json: { value: 'sup3r-s3cret-value' } }));
     const created = await expectJson<{ key: { id: string } }>(await admin.fetch('/keys', { json: { name: 'audited' } }), 201);
     await expectJson(await admin.fetch(`/keys/${created.key.id}`, { method: 'DELETE' }));
-    const { events } = await expectJson<{ events: { action: string; actor: string; ip: string; target: string; at: string }[] }>(await admin.fetch('/audit?limit=500'));
+    const { events } = await expectJson<{ events: { id: string; action: string; actor: string; ip: string; target: string; at: string }[] }>(await admin.fetch('/audit?limit=500'));
     const actions = events.map((e) => e.action);
     for (const action of ['user.create', 'account.create', 'env.set', 'key.create', 'key.revoke']) assert.ok(actions.includes(action), `${action} is audited`);
     const envSet = events.find((e) => e.action === 'env.set' && e.target === 'AUDITED_SECRET')!;
