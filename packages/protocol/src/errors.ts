@@ -19,6 +19,7 @@ export const errorCatalogue = {
   BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the configured limit.' },
   INPUT_INVALID: { status: 422, message: 'The input does not match the service input schema.' },
   QUEUE_FULL: { status: 429, message: 'Too many calls are waiting for this service; retry later.' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'This Idempotency-Key was sent earlier with another request; use a new key for a new request.' },
   RUN_RESULT_PENDING: { status: 408, message: 'The run has not finished yet.' },
   SYNC_TIMEOUT: { status: 504, message: 'The run passed the synchronous time limit; it goes on, and its result will be at /result/{request_id}.' },
   WORKER_CRASHED: { status: 502, message: 'The service worker exited during the call.' },

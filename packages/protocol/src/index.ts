@@ -7,3 +7,4 @@ export * from './files.js';
 export * from './dashboard.js';
 export * from './retry.js';
 export * from './webhooks.js';
+export * from './idempotency.js';

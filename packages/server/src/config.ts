@@ -46,6 +46,11 @@ export const ConfigSchema = z
     maxQueuedPerService: count.default(1000),
     provisionTtlSeconds: seconds.default(3600),
     /**
+     * How long an `Idempotency-Key` names its run: a day, like the payment APIs clients know,
+     * comfortably longer than any client's retries of one call.
+     */
+    idempotencyHours: z.coerce.number().positive().default(24),
+    /**
      * How long a node's claim on a running run lasts unless renewed (every third of it). After
      * a node dies, its runs are taken over this long after its last renewal: short enough to
      * notice a dead node soon, long enough that a busy event loop never loses a live run.
