@@ -1,6 +1,6 @@
 import { isErrorCode, isTerminal, type RunMode } from '@runlet/protocol';
 import type { Config } from '../config.js';
-import { RunletError } from '../errors.js';
+import { overLimit, RunletError } from '../errors.js';
 import { newRequestId } from '../ids.js';
 import type { EventBus, RunEvent } from '../logs/event-bus.js';
 import type { LogRecorder } from '../logs/log-recorder.js';
@@ -8,6 +8,7 @@ import type { RecordedRun, RunOutcome, RunRow, Store } from '../store/store.js';
 import type { ServiceRegistry } from '../workers/service-registry.js';
 import type { WorkerLease } from '../workers/worker-pool.js';
 import type { Access, Principal } from './access.js';
+import { AccountLimits, KeyRateLimits } from './back-pressure.js';
 import { ClusterLimits } from './cluster-limits.js';
 import { attemptRowOf, describeEnding, noteInLog } from './attempts.js';
 import { Execution, type ProxiedResponse } from './execution.js';
@@ -71,9 +72,15 @@ export class RunEngine {
 
   /** Services' caps on runs at once across the cluster. */
   readonly limits: ClusterLimits;
+  /** Accounts' limits on runs queued and running. */
+  readonly accountLimits: AccountLimits;
+  /** Keys' request rates on this node (checked by the HTTP layer on every authenticated call). */
+  readonly keyRates: KeyRateLimits;
 
   constructor(private readonly d: RunEngineDeps) {
     this.limits = new ClusterLimits(d.store, d.bus);
+    this.accountLimits = new AccountLimits(d.config, d.store);
+    this.keyRates = new KeyRateLimits(d.config.keyRateLimit, d.config.keyRateBurst);
     this.leaseTimer = setInterval(() => void this.renewLeases(), this.leaseMs / 3);
     this.leaseTimer.unref();
   }
@@ -108,8 +115,9 @@ export class RunEngine {
       ? claimOf(call.idempotencyKey, { endpoint: mode === 'sync' ? 'run' : 'run_async', ...call }, this.d.config.idempotencyHours)
       : undefined;
     if (mode === 'sync' && pool.freeCapacity === 0 && pool.stats.waiting >= this.d.config.maxQueuedPerService) {
-      throw new RunletError('QUEUE_FULL', undefined, { headers: { 'retry-after': '1' } });
+      throw overLimit('QUEUE_FULL', 1);
     }
+    await this.accountLimits.check(principal.accountId, mode);
     return this.d.store.createRun(
       {
         id: newRequestId(),

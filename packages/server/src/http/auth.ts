@@ -9,10 +9,11 @@ declare module 'fastify' {
   }
 }
 
-/** A preHandler that authenticates the call; every route but health and the API description uses it. */
+/** A preHandler that authenticates the call and counts it against the key's rate; every route but health and the API description uses it. */
 export function requireKey(runtime: Runtime) {
   return async (request: FastifyRequest): Promise<void> => {
     request.principal = await runtime.access.authenticate(request.headers.authorization);
+    runtime.engine.keyRates.take(request.principal.key.id);
   };
 }
 

@@ -73,6 +73,8 @@ export interface Store {
    * Throws `RunletError` KEY_SPENT, PROVISION_NOT_FOUND, PROVISION_USED or IDEMPOTENCY_KEY_REUSED.
    */
   createRun(run: NewRun, options?: CreateRunOptions): Promise<RecordedRun>;
+  /** How many of the account's runs are queued and running now, on every node (back-pressure limits). */
+  countAccountRuns(accountId: string): Promise<{ queued: number; running: number }>;
   /** Forgets idempotency keys that expired by `now`; answers how many. */
   deleteExpiredIdempotencyKeys(now: Millis): Promise<number>;
   getRun(id: string): Promise<RunRow | undefined>;

@@ -11,7 +11,7 @@ import { RunletError } from '../../src/errors.js';
 import { newFileId } from '../../src/files/ids.js';
 import { newKeyId, newRequestId } from '../../src/ids.js';
 import { runControlConformance } from './conformance-control.js';
-import { runIdempotencyConformance } from './conformance-idempotency.js';
+import { runAdmissionConformance } from './conformance-admission.js';
 import { newRunOf } from './new-run.js';
 import type { NewFile, NewProvision, NewRun, RunOutcome, Store, StoredLogLine } from '../../src/store/store.js';
 
@@ -675,5 +675,5 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
     });
   });
   runControlConformance(name, open);
-  runIdempotencyConformance(name, open);
+  runAdmissionConformance(name, open);
 }

@@ -5,7 +5,7 @@ import { RunletError } from '../../errors.js';
 import { newAccountId } from '../../ids.js';
 import { IDEMPOTENCY_COLUMNS, idempotencyValues, replayOf } from '../idempotency-rows.js';
 import { hasRunOptions, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
-import { listRunsStatement, runTimingsStatement, toRunTiming } from '../run-queries.js';
+import { ACCOUNT_RUN_COUNTS, listRunsStatement, runTimingsStatement, toRunCounts, toRunTiming } from '../run-queries.js';
 import type { RunListQuery, RunTiming } from '../types.js';
 import type { ClusterLimit, OrphanFilter, Store } from '../store.js';
 import type {
@@ -229,6 +229,10 @@ export class PostgresStore implements Store {
     if (claimed === 1) return undefined;
     const key = (await this.one('SELECT * FROM idempotency_keys WHERE account_id = $1 AND idempotency_key = $2', [accountId, claim.key], db))!;
     return replayOf(key, claim, (await this.one('SELECT * FROM runs WHERE id = $1', [key.run_id], db))!);
+  }
+
+  async countAccountRuns(accountId: string): Promise<{ queued: number; running: number }> {
+    return toRunCounts(await this.one(ACCOUNT_RUN_COUNTS, [accountId]));
   }
 
   async deleteExpiredIdempotencyKeys(now: Millis): Promise<number> {

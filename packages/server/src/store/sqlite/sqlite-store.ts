@@ -27,6 +27,7 @@ import { ATTEMPT_COLUMNS, attemptValues, deliveryIdOf, toAttempt, toDelivery, to
 import type { CompletedUpload, FileRow, NewFile, UploadCompletion } from '../types.js';
 import { FILE_COLUMNS, toFile } from '../file-rows.js';
 import { IDEMPOTENCY_COLUMNS, idempotencyValues, replayOf } from '../idempotency-rows.js';
+import { ACCOUNT_RUN_COUNTS, toRunCounts } from '../run-queries.js';
 import { hasRunOptions, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
 import { listRunsStatement, runTimingsStatement, toRunTiming } from '../run-queries.js';
 import type { RunListQuery, RunTiming } from '../types.js';
@@ -227,6 +228,10 @@ export class SqliteStore implements Store {
   /** Inserts the key's row (after `replayOf` found it free, and once its run exists); the primary key refuses a second claim. */
   private claimKey(accountId: string, runId: string, claim: IdempotencyClaim): void {
     this.run(`INSERT INTO idempotency_keys (${IDEMPOTENCY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`, ...idempotencyValues(accountId, runId, claim));
+  }
+
+  async countAccountRuns(accountId: string): Promise<{ queued: number; running: number }> {
+    return toRunCounts(this.get(ACCOUNT_RUN_COUNTS.replace('$1', '?'), accountId));
   }
 
   async deleteExpiredIdempotencyKeys(now: Millis): Promise<number> {

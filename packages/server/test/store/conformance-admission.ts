@@ -1,6 +1,7 @@
 /**
- * The store's part in idempotency keys, run on every backend by `runStoreConformance`
- * (conformance.ts). Same rules as there: each test uses ids, keys and accounts of its own.
+ * The store's part in admitting runs: idempotency keys and the counts behind the accounts'
+ * back-pressure limits. Run on every backend by `runStoreConformance` (conformance.ts). Same
+ * rules as there: each test uses ids, keys and accounts of its own.
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
@@ -10,7 +11,7 @@ import type { IdempotencyClaim, NewProvision, NewRun, Store } from '../../src/st
 import type { OpenedStore } from './conformance.js';
 import { newRunOf } from './new-run.js';
 
-export function runIdempotencyConformance(name: string, open: () => Promise<OpenedStore>): void {
+export function runAdmissionConformance(name: string, open: () => Promise<OpenedStore>): void {
   describe(`store conformance: ${name}: idempotency keys`, () => {
     let store: Store;
     let close: () => Promise<void>;
@@ -123,6 +124,20 @@ export function runIdempotencyConformance(name: string, open: () => Promise<Open
       assert.equal(run.id, p.id);
       const retried = await store.createRun(newRun(), { provisionedId: p.id, idempotency: runKey });
       assert.deepEqual([retried.id, retried.replayed], [p.id, true], 'a retry is answered the run, not PROVISION_USED');
+    });
+
+    test("account run counts: queued and running runs of the account's own, on every service", async () => {
+      assert.deepEqual(await store.countAccountRuns(accountId), { queued: 0, running: 0 });
+      const running = await store.createRun(newRun({ mode: 'sync', serviceId: 'a' }));
+      await store.markRunning(running.id, 'node-a', Date.now(), Date.now() + 1000);
+      await store.createRun(newRun({ serviceId: 'a' }));
+      await store.createRun(newRun({ serviceId: 'b' }));
+      const ended = await store.createRun(newRun({ mode: 'sync', serviceId: 'b' }));
+      await store.markRunning(ended.id, 'node-b', Date.now(), Date.now() + 1000);
+      await store.completeRun(ended.id, { status: 'completed', completedAt: Date.now(), responseStatus: 200 });
+      await store.provisionRun(newProvision());
+      await store.createRun(newRun({ accountId: (await store.createAccount('else')).id }));
+      assert.deepEqual(await store.countAccountRuns(accountId), { queued: 2, running: 1 });
     });
 
     test('a key whose run was deleted names nothing', async () => {
