@@ -53,7 +53,7 @@ export function toRunTiming(r: Row): RunTiming {
 
 /**
  * The account's queued and running runs, for its back-pressure limits (`$1`: the account id).
- * `runs_account_listing` (006) leads with account_id, so this reads the account's rows only.
+ * The partial index `runs_account_active` (008) holds exactly these rows.
  */
 export const ACCOUNT_RUN_COUNTS = `SELECT
     COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0) AS queued,

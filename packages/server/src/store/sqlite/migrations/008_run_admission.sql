@@ -15,3 +15,7 @@ CREATE TABLE idempotency_keys (
 );
 CREATE INDEX idempotency_keys_run ON idempotency_keys (run_id);
 CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+
+-- The accounts' back-pressure limits count their queued and running runs before each run is
+-- recorded: this keeps that count to the few active rows, however many runs an account has kept.
+CREATE INDEX runs_account_active ON runs (account_id, status) WHERE status IN ('queued', 'running');
