@@ -7,6 +7,7 @@ import math
 import os
 import time
 import urllib.parse
+import uuid
 from typing import Any, Dict, Iterator, Mapping, Optional, Tuple, Union
 
 from . import _transport
@@ -21,6 +22,10 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 POLL_SECONDS = 110
 #: Failed polls or log connections in a row (network errors, gateway 502/503/504) before giving up.
 MAX_FAILURES = 8
+#: Tries of a call that starts work (run, provision) before its error is raised. Every try carries
+#: the call's one ``Idempotency-Key``, so a retry cannot start the work again; a few tries ride
+#: out a dropped connection or a restarting proxy without hiding a real outage.
+MAX_SEND_TRIES = 4
 #: A log stream that brings nothing, not even a heartbeat (every 15 s), for this long is reopened.
 LOG_IDLE_SECONDS = 60.0
 
@@ -62,6 +67,16 @@ def encode_inputs(inputs: Inputs) -> Tuple[Optional[bytes], Optional[str]]:
     if isinstance(inputs, (bytes, bytearray)):
         return bytes(inputs), "application/octet-stream"
     return json.dumps(inputs).encode("utf-8"), "application/json"
+
+
+def is_gateway_error(response: Response) -> bool:
+    """A 502/503/504 from something between the client and the runtime (a proxy, a load balancer):
+    the runtime marks its own errors, and a service's answers carry the run's ``X-Request-Id``."""
+    return (
+        response.status_code in (502, 503, 504)
+        and "x-runlet-error" not in response.headers
+        and "x-request-id" not in response.headers
+    )
 
 
 def response_from_record(record: dict) -> Response:
@@ -143,10 +158,28 @@ class Core:
         """A call that must answer 2xx; anything else raises the matching error."""
         return self.request(method, path, **kwargs).raise_for_status()
 
+    def send_once(self, method: str, path: str, headers: Optional[Mapping[str, str]] = None, **kwargs: Any) -> Response:
+        """A call that starts work, with one fresh ``Idempotency-Key`` on every try: after a network
+        error or a gateway's 502/503/504 it is sent again, and the runtime answers a try that follows
+        one it received with the run that one started. A call that passed its own ``timeout`` is not
+        tried again: the caller's limit is the caller's."""
+        headers = {"Idempotency-Key": uuid.uuid4().hex, **(headers or {})}
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                response = self.request(method, path, headers=headers, **kwargs)
+                if not is_gateway_error(response) or tries >= MAX_SEND_TRIES:
+                    return response
+            except TransportError as err:
+                if isinstance(err.__cause__, TimeoutError) or tries >= MAX_SEND_TRIES:
+                    raise
+            (kwargs.get("cancel") or Cancel()).sleep(min(5.0, 0.25 * 2 ** (tries - 1)))
+
     # -- runs -----------------------------------------------------------------------------
 
     def provision_request(self, cancel: Optional[Cancel] = None) -> str:
-        return self.call("POST", "/provision-request", cancel=cancel).json()["request_id"]
+        return self.send_once("POST", "/provision-request", cancel=cancel).raise_for_status().json()["request_id"]
 
     def run(
         self,
@@ -175,7 +208,7 @@ class Core:
         sub_path = urllib.parse.quote(path.lstrip("/"), safe="/?=&%")
         url = f"/{mode}/{urllib.parse.quote(service_id, safe='')}/{sub_path}"
         timeout = self.run_timeout if mode == "run" else None
-        response = self.request("POST", url, headers=headers, body=body, timeout=timeout, cancel=cancel)
+        response = self.send_once("POST", url, headers=headers, body=body, timeout=timeout, cancel=cancel)
         return response.raise_for_status()
 
     def get_request_details(self, request_id: str, cancel: Optional[Cancel] = None) -> dict:
@@ -212,8 +245,7 @@ class Core:
             if response.status_code == 408:
                 failures = 0
                 continue
-            gateway = response.status_code in (502, 503, 504) and "x-runlet-error" not in response.headers
-            if gateway and failures < MAX_FAILURES:
+            if is_gateway_error(response) and failures < MAX_FAILURES:
                 failures += 1
                 (cancel or Cancel()).sleep(min(5.0, 0.25 * 2**failures))
                 continue

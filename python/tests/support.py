@@ -4,9 +4,12 @@ Run them through ``npm test`` (or that file alone): it starts the servers and ha
 and keys over in the environment.
 """
 
+import http.server
 import os
 import socket
 import threading
+import urllib.error
+import urllib.request
 
 URL = os.environ.get("RUNLET_TEST_URL")
 KEY = os.environ.get("RUNLET_TEST_KEY")
@@ -106,3 +109,62 @@ class CuttingProxy:
         self._closed = True
         self._listener.close()
         self.cut_all()
+
+
+class LosingProxy:
+    """An HTTP proxy in front of the server that lets the server receive and answer the first
+    ``times`` requests whose path starts with ``prefix``, but loses their answers: ``drop`` closes
+    the connection without a word (a network failure, as the client sees it), ``gateway`` answers
+    504 as a proxy that gave up waiting does. ``sent`` lists (method, path, Idempotency-Key)."""
+
+    def __init__(self, target_url: str, prefix: str, mode: str = "drop", times: int = 1) -> None:
+        proxy = self
+        self.sent = []
+        self._left = times
+        self._lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                proxy.sent.append((self.command, self.path, self.headers.get("Idempotency-Key")))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection", "content-length")}
+                upstream = urllib.request.Request(target_url + self.path, data=body, headers=headers, method=self.command)
+                try:
+                    with urllib.request.urlopen(upstream) as resp:
+                        status, answer_headers, content = resp.status, resp.getheaders(), resp.read()
+                except urllib.error.HTTPError as err:
+                    status, answer_headers, content = err.code, list(err.headers.items()), err.read()
+                with proxy._lock:
+                    lose = self.path.startswith(prefix) and proxy._left > 0
+                    if lose:
+                        proxy._left -= 1
+                if lose and mode == "drop":
+                    self.close_connection = True
+                    return
+                if lose:
+                    status, answer_headers, content = 504, [("Content-Type", "text/html")], b"<html>504 Gateway Time-out</html>"
+                self.send_response(status)
+                for name, value in answer_headers:
+                    if name.lower() not in ("transfer-encoding", "connection", "content-length", "date", "server"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_DELETE = forward
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def tries(self, prefix: str) -> list:
+        """The requests to paths starting with ``prefix`` that reached the proxy."""
+        return [s for s in self.sent if s[1].startswith(prefix)]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -39,6 +39,11 @@ export interface RunOptions extends CallOptions {
   callbackUrl?: string;
   /** Keep the run at most this many seconds after it ends (it can only shorten the account's retention). */
   retainSeconds?: number;
+  /**
+   * The call's `Idempotency-Key`. Default: a fresh one per call, sent again on each retry, so a
+   * call retried after a network error or a gateway's 502/503/504 never starts its run twice.
+   */
+  idempotencyKey?: string;
 }
 
 export interface WaitOptions extends CallOptions {
@@ -67,6 +72,12 @@ export type UploadContent = Blob | ArrayBuffer | ArrayBufferView | string;
 const POLL_SECONDS = 60;
 /** Failed polls in a row (network errors, gateway 502/503/504) before giving up. */
 const MAX_POLL_FAILURES = 8;
+/**
+ * Tries of a call that starts work (run, start, provision) before its error is thrown. Each
+ * try carries the call's one idempotency key, so a retry cannot start the work again; a few
+ * tries ride out a dropped connection or a restarting proxy without hiding a real outage.
+ */
+const MAX_SEND_TRIES = 4;
 
 /**
  * A client of a Runlet (or CodeWords) runtime: typed calls with errors to branch on.
@@ -116,12 +127,13 @@ export class RunletClient {
     const link = linkSignals([options.signal], remaining());
     let res: Response;
     try {
-      res = await this.postRun('run', serviceId, input, { ...options, signal: link.signal, provisionedId: requestId });
+      // Retried with its idempotency key: a try that reached the runtime is answered its run.
+      res = await this.sendOnce((idempotencyKey) => this.postRun('run', serviceId, input, { ...options, signal: link.signal, provisionedId: requestId, idempotencyKey }), options.idempotencyKey, link.signal);
       if (res.ok) return (await readOutput(res)) as OutputFor<T, Out>;
     } catch (err) {
       if (link.timedOut()) throw this.timeoutError(requestId, options.timeoutMs!, err);
       if (!isNetworkError(err)) throw err;
-      // The connection dropped: if the run started, its result will be on /result.
+      // Every try dropped: if the run started, its result will be on /result.
       const record = await this.details(requestId, { signal: options.signal }).catch(() => undefined);
       if (!record || record.status === 'provisioned') throw err;
       return (await this.resultOf(requestId, { signal: options.signal, timeoutMs: remaining() })) as OutputFor<T, Out>;
@@ -129,13 +141,14 @@ export class RunletClient {
       link.dispose();
     }
     const error = await errorFromResponse(res, requestId);
-    if (error.code !== 'SYNC_TIMEOUT') throw error;
+    // PROVISION_USED: a runtime that knows no idempotency keys refused a retry of a run that did start.
+    if (error.code !== 'SYNC_TIMEOUT' && error.code !== 'PROVISION_USED') throw error;
     return (await this.resultOf(error.requestId ?? requestId, { signal: options.signal, timeoutMs: remaining() })) as OutputFor<T, Out>;
   }
 
   /** Starts a run in the background and answers a handle to follow it. */
   async start<T = unknown, Out = unknown>(serviceId: string, input?: InputFor<T>, options: Omit<RunOptions, 'timeoutMs'> = {}): Promise<RunHandle<OutputFor<T, Out>>> {
-    const res = await this.postRun('run_async', serviceId, input, options);
+    const res = await this.sendOnce((idempotencyKey) => this.postRun('run_async', serviceId, input, { ...options, idempotencyKey }), options.idempotencyKey, options.signal);
     if (!res.ok) throw await errorFromResponse(res);
     const { request_id } = (await res.json()) as { request_id: string };
     return new RunHandle(this, request_id);
@@ -155,8 +168,9 @@ export class RunletClient {
   }
 
   /** A request id for a run yet to start (send it as `X-Provisioned-Request-Id`). */
-  async provision(options: CallOptions = {}): Promise<string> {
-    const res = await this.call('POST', '/provision-request', options);
+  async provision(options: CallOptions & { idempotencyKey?: string } = {}): Promise<string> {
+    const res = await this.sendOnce((key) => this.fetchRaw('POST', '/provision-request', { ...options, headers: { 'idempotency-key': key } }), options.idempotencyKey, options.signal);
+    if (!res.ok) throw await errorFromResponse(res);
     return ((await res.json()) as { request_id: string }).request_id;
   }
 
@@ -192,7 +206,7 @@ export class RunletClient {
       try {
         const res = await this.fetchRaw('GET', `/result/${encodeURIComponent(requestId)}?timeout=${timeout}`, { signal: link.signal });
         if (res.ok) return (await res.json()) as RequestRecord;
-        const gateway = !res.headers.get('x-runlet-error') && [502, 503, 504].includes(res.status);
+        const gateway = isGatewayError(res);
         if (res.status !== 408 && !gateway) throw await errorFromResponse(res, requestId);
         await res.body?.cancel();
         if (gateway && ++failures > MAX_POLL_FAILURES) throw await errorFromResponse(res, requestId);
@@ -253,6 +267,25 @@ export class RunletClient {
     };
   }
 
+  /**
+   * Sends a call that starts work, with one idempotency key (`key`, or a fresh one) on every
+   * try: after a network error or a gateway's 502/503/504 it is sent again, and the runtime
+   * answers a try that follows one it received with the run that one started.
+   */
+  protected async sendOnce(send: (idempotencyKey: string) => Promise<Response>, key: string | undefined, signal: AbortSignal | undefined): Promise<Response> {
+    const idempotencyKey = key ?? newIdempotencyKey();
+    for (let tries = 1; ; tries++) {
+      try {
+        const res = await send(idempotencyKey);
+        if (!isGatewayError(res) || tries >= MAX_SEND_TRIES) return res;
+        await res.body?.cancel();
+      } catch (err) {
+        if (!isNetworkError(err) || signal?.aborted || tries >= MAX_SEND_TRIES) throw err;
+      }
+      await sleep(backoff(tries), signal);
+    }
+  }
+
   /** POSTs (or another method) a call to `/run/...` or `/run_async/...`; answers the raw response. */
   protected postRun(kind: 'run' | 'run_async', serviceId: string, input: unknown, options: RunOptions & { provisionedId?: string; accept?: string }): Promise<Response> {
     const path = (options.path ?? '').replace(/^\/+/, '').split('/').map(encodeURIComponent).join('/');
@@ -262,6 +295,7 @@ export class RunletClient {
     if (options.correlationId) headers['x-correlation-id'] = options.correlationId;
     if (options.callbackUrl) headers['x-callback-url'] = options.callbackUrl;
     if (options.retainSeconds !== undefined) headers['x-retain-seconds'] = String(options.retainSeconds);
+    if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
     const { body, contentType } = encodeInput(input);
     if (contentType) headers['content-type'] = contentType;
     return this.fetchRaw(options.method ?? 'POST', `/${kind}/${encodeURIComponent(serviceId)}/${path}${query}`, {
@@ -363,6 +397,20 @@ function encodeInput(input: unknown): { body: BodyInit | null; contentType?: str
   if (input instanceof ArrayBuffer || ArrayBuffer.isView(input)) return { body: input as BodyInit, contentType: 'application/octet-stream' };
   if (input instanceof URLSearchParams || input instanceof FormData) return { body: input };
   return { body: JSON.stringify(input), contentType: 'application/json' };
+}
+
+/**
+ * A 502/503/504 from something between the client and the runtime (a proxy, a load balancer):
+ * the runtime marks its own errors, and a service's answers carry the run's `X-Request-Id`.
+ */
+function isGatewayError(res: Response): boolean {
+  return [502, 503, 504].includes(res.status) && !res.headers.has('x-runlet-error') && !res.headers.has('x-request-id');
+}
+
+/** 128 random bits, hex: `crypto.randomUUID` is missing from pages not served over https. */
+function newIdempotencyKey(): string {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 export function backoff(attempt: number): number {

@@ -31,7 +31,7 @@ export class ServiceClient extends RunletClient {
   // The official client answers `any`, and the seed's code reads fields off it directly.
   async runService<T = any>(serviceId: string, path = '', data?: unknown, options: CallOptions & { headers?: Record<string, string> } = {}): Promise<T> {
     const requestId = await this.provisionRequest(options);
-    const res = await this.postRun('run', serviceId, data, { ...options, path, provisionedId: requestId });
+    const res = await this.sendOnce((idempotencyKey) => this.postRun('run', serviceId, data, { ...options, path, provisionedId: requestId, idempotencyKey }), undefined, options.signal);
     if (!res.ok) throw await errorFromResponse(res, requestId);
     const text = await res.text();
     const type = res.headers.get('content-type');
@@ -40,7 +40,7 @@ export class ServiceClient extends RunletClient {
 
   /** Starts a run in the background; answers its request id (and remembers it). */
   async runAsync(serviceId: string, path = '', data?: unknown, options: CallOptions & { headers?: Record<string, string>; callbackUrl?: string; retainSeconds?: number } = {}): Promise<string> {
-    const res = await this.postRun('run_async', serviceId, data, { ...options, path });
+    const res = await this.sendOnce((idempotencyKey) => this.postRun('run_async', serviceId, data, { ...options, path, idempotencyKey }), undefined, options.signal);
     if (!res.ok) throw await errorFromResponse(res);
     this.requestId = ((await res.json()) as { request_id: string }).request_id;
     return this.requestId;

@@ -8,3 +8,4 @@ export * from './dashboard.js';
 export * from './retry.js';
 export * from './webhooks.js';
 export * from './accounts.js';
+export * from './idempotency.js';

@@ -44,7 +44,31 @@ export const ConfigSchema = z
     workerStartTimeoutSeconds: seconds.default(15),
     /** Calls that may wait for a busy service before the next caller gets 429. */
     maxQueuedPerService: count.default(1000),
+    /**
+     * Runs an account may have queued at once (sync and async, every service) before its next
+     * call gets 429 ACCOUNT_QUEUE_FULL; 0: no limit. Ten times the per-service wait queue: room
+     * for a big batch, not for a runaway loop filling the store.
+     */
+    maxQueuedPerAccount: count.default(10_000),
+    /**
+     * Runs an account may have running at once across every service and node before its next
+     * sync call gets 429 ACCOUNT_CONCURRENCY_LIMIT; 0 (the default): only the services' own
+     * worker caps bound it, as one team on its own runtime expects.
+     */
+    maxConcurrentPerAccount: count.default(0),
+    /**
+     * Requests per second each API key may make, per node (a token bucket in memory); 0 (the
+     * default): no limit, so benchmarks and single-team installs are not throttled by surprise.
+     */
+    keyRateLimit: z.coerce.number().nonnegative().default(0),
+    /** Requests a key may make at once above its rate; 0: as many as one second's rate. */
+    keyRateBurst: count.default(0),
     provisionTtlSeconds: seconds.default(3600),
+    /**
+     * How long an `Idempotency-Key` names its run: a day, like the payment APIs clients know,
+     * comfortably longer than any client's retries of one call.
+     */
+    idempotencyHours: z.coerce.number().positive().default(24),
     /**
      * How long a node's claim on a running run lasts unless renewed (every third of it). After
      * a node dies, its runs are taken over this long after its last renewal: short enough to

@@ -21,3 +21,8 @@ export class RunletError extends Error {
     return body;
   }
 }
+
+/** A 429 of a limit: its code and when to come back (`Retry-After`, whole seconds, at least 1). */
+export function overLimit(code: ErrorCode, retryAfterSeconds: number, message?: string): RunletError {
+  return new RunletError(code, message, { headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) } });
+}

@@ -227,6 +227,8 @@ export class Runtime {
   private async sweepProvisions(): Promise<void> {
     try {
       for (const id of await this.store.deleteExpiredProvisions(Date.now())) this.bus.publish(id, { type: 'gone' });
+      // Expired idempotency keys too: they no longer answer anything, only take room.
+      await this.store.deleteExpiredIdempotencyKeys(Date.now());
     } catch (err) {
       this.log.warn({ err }, 'could not sweep expired provisioned ids');
     }

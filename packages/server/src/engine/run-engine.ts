@@ -1,17 +1,19 @@
-import { actorOf } from '../keys/principal.js';
-import { isTerminal, type RunMode } from '@runlet/protocol';
+import { actorOf, isOneTimeKey } from '../keys/principal.js';
+import { isErrorCode, isTerminal, type RunMode } from '@runlet/protocol';
 import type { Config } from '../config.js';
-import { RunletError } from '../errors.js';
+import { overLimit, RunletError } from '../errors.js';
 import { newRequestId } from '../ids.js';
 import type { EventBus, RunEvent } from '../logs/event-bus.js';
 import type { LogRecorder } from '../logs/log-recorder.js';
-import type { RunOutcome, RunRow, Store } from '../store/store.js';
+import type { RecordedRun, RunOutcome, RunRow, Store } from '../store/store.js';
 import type { ServiceRegistry } from '../workers/service-registry.js';
 import type { WorkerLease, WorkerPool } from '../workers/worker-pool.js';
 import type { Access, Principal } from './access.js';
+import { AccountLimits, KeyRateLimits } from './back-pressure.js';
 import { ClusterLimits } from './cluster-limits.js';
 import { attemptRowOf, describeEnding, noteInLog } from './attempts.js';
-import { Execution } from './execution.js';
+import { Execution, type ProxiedResponse } from './execution.js';
+import { claimOf } from './idempotency.js';
 import { nextAttemptAt, retryPolicyOf, type AttemptHints } from './retry-policy.js';
 
 /** What a caller asked to run, as the HTTP layer hands it over. */
@@ -29,6 +31,8 @@ export interface RunCall {
   callbackUrl?: string | null;
   /** Keep the run at most this long after it ends (it can only shorten the account's retention). */
   retainSeconds?: number | null;
+  /** The caller's `Idempotency-Key`: a call that sends it again gets this run again. */
+  idempotencyKey?: string | null;
 }
 
 export interface ServerLog {
@@ -71,9 +75,15 @@ export class RunEngine {
 
   /** Services' caps on runs at once across the cluster. */
   readonly limits: ClusterLimits;
+  /** Accounts' limits on runs queued and running. */
+  readonly accountLimits: AccountLimits;
+  /** Keys' request rates on this node (checked by the HTTP layer on every authenticated call). */
+  readonly keyRates: KeyRateLimits;
 
   constructor(private readonly d: RunEngineDeps) {
     this.limits = new ClusterLimits(d.store, d.bus);
+    this.accountLimits = new AccountLimits(d.config, d.store);
+    this.keyRates = new KeyRateLimits(d.config.keyRateLimit, d.config.keyRateBurst);
     this.leaseTimer = setInterval(() => void this.renewLeases(), this.leaseMs / 3);
     this.leaseTimer.unref();
   }
@@ -86,22 +96,33 @@ export class RunEngine {
     return this.active.size;
   }
 
-  async provision(principal: Principal): Promise<RunRow> {
+  /** Hands out a request id; again the same one for a call that repeats `idempotencyKey`. */
+  async provision(principal: Principal, idempotencyKey: string | null = null): Promise<RecordedRun> {
     const now = Date.now();
+    const idempotency = idempotencyKey
+      ? claimOf(idempotencyKey, { endpoint: 'provision-request', method: 'POST', serviceId: '', path: '', query: null, body: null }, this.d.config.idempotencyHours, now)
+      : undefined;
     return this.d.store.provisionRun(
       { id: newRequestId(), accountId: principal.accountId, keyId: principal.key?.id ?? null, createdAt: now, expiresAt: now + this.d.config.provisionTtlSeconds * 1000, nodeId: this.d.nodeId },
-      { spendKeyId: this.d.access.keyToSpend(principal) },
+      { spendKeyId: this.spendKeyOf(principal, idempotency !== undefined), idempotency },
     );
   }
 
-  /** Records a run; the caller decides whether to wait for it (sync) or not (async). */
-  async submit(principal: Principal, call: RunCall, mode: RunMode): Promise<RunRow> {
+  /**
+   * Records a run; the caller decides whether to wait for it (sync) or not (async). A call that
+   * repeats an idempotency key is answered the run the key names, `replayed`: it is not started again.
+   */
+  async submit(principal: Principal, call: RunCall, mode: RunMode): Promise<RecordedRun> {
     const { pool } = this.d.registry.get(call.serviceId);
     this.d.access.checkService(principal, call.serviceId);
     await this.requireEnv(principal.accountId, call.serviceId, pool);
+    const idempotency = call.idempotencyKey
+      ? claimOf(call.idempotencyKey, { endpoint: mode === 'sync' ? 'run' : 'run_async', ...call }, this.d.config.idempotencyHours)
+      : undefined;
     if (mode === 'sync' && pool.freeCapacity === 0 && pool.stats.waiting >= this.d.config.maxQueuedPerService) {
-      throw new RunletError('QUEUE_FULL', undefined, { headers: { 'retry-after': '1' } });
+      throw overLimit('QUEUE_FULL', 1);
     }
+    await this.accountLimits.check(principal.accountId, mode);
     return this.d.store.createRun(
       {
         id: newRequestId(),
@@ -122,7 +143,7 @@ export class RunEngine {
         callbackUrl: call.callbackUrl,
         retainSeconds: call.retainSeconds,
       },
-      { provisionedId: call.provisionedId, spendKeyId: this.d.access.keyToSpend(principal, call.provisionedId) },
+      { provisionedId: call.provisionedId, spendKeyId: this.spendKeyOf(principal, idempotency !== undefined, call.provisionedId), idempotency },
     );
   }
 
@@ -140,6 +161,15 @@ export class RunEngine {
         details: { missing },
       });
     }
+  }
+
+  /**
+   * The one-time key a call spends. Under an idempotency key a spent key goes on to the store,
+   * which answers a repeated call its run before it looks at the key (and refuses any other).
+   */
+  private spendKeyOf(principal: Principal, idempotent: boolean, provisionedId?: string): string | undefined {
+    if (idempotent && isOneTimeKey(principal)) return principal.key!.id;
+    return this.d.access.keyToSpend(principal, provisionedId);
   }
 
   /** Runs a recorded sync run on this node; the execution streams its answer to the caller. */
@@ -254,6 +284,23 @@ export class RunEngine {
     } finally {
       unsubscribe();
     }
+  }
+
+  /**
+   * The answer a sync run gave its first caller, for a caller that repeats its idempotency key:
+   * waits (as `/result` does) up to `timeoutMs` for the run to end, then answers the stored
+   * status, content type and body, or throws the error the run ended with. 'timeout' when the
+   * run goes on.
+   */
+  async storedAnswer(run: RunRow, timeoutMs: number, signal?: AbortSignal): Promise<ProxiedResponse | 'timeout'> {
+    const now = (await this.waitForEnd(run.id, timeoutMs, signal)) ?? run;
+    if (!isTerminal(now.status)) return 'timeout';
+    if (now.status === 'completed' && now.responseStatus !== null) {
+      const headers: Record<string, string> = now.responseContentType ? { 'content-type': now.responseContentType } : {};
+      return { status: now.responseStatus, headers, body: now.responseBody ?? Buffer.alloc(0) };
+    }
+    const code = isErrorCode(now.errorCode) ? now.errorCode : 'INTERNAL';
+    throw new RunletError(code, now.error ?? undefined, { requestId: run.id });
   }
 
   /** Stops every run in flight on this node (shutdown): each ends as failed, its worker killed. */

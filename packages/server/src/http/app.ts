@@ -64,7 +64,7 @@ function corsOptions(origins: string) {
   return {
     origin: list.includes('*') ? '*' : list,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    exposedHeaders: ['x-request-id', 'x-runlet-error', 'retry-after', 'content-disposition', 'etag'],
+    exposedHeaders: ['x-request-id', 'x-runlet-error', 'retry-after', 'content-disposition', 'etag', 'idempotent-replayed'],
     maxAge: 600,
   };
 }

@@ -23,6 +23,8 @@ export function requireCaller(runtime: Runtime) {
       request.headers.authorization || !cookie
         ? await runtime.access.authenticate(request.headers.authorization)
         : await runtime.sessions.principalOf(cookie, request.method, headerOf(request, 'x-csrf-token'));
+    // Every caller's calls count against its rate: a key's, or a signed-in user's.
+    runtime.engine.keyRates.take(request.principal.key?.id ?? request.principal.user!.id);
   };
 }
 

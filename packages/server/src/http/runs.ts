@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { CALLBACK_URL_HEADER, RequestIdResponse, RETAIN_SECONDS_HEADER } from '@runlet/protocol';
+import { CALLBACK_URL_HEADER, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, RequestIdResponse, RETAIN_SECONDS_HEADER } from '@runlet/protocol';
 import { forwardedRequestHeaders } from '../engine/forwarding.js';
+import { idempotencyKeyOf } from '../engine/idempotency.js';
 import { isJsonType } from '../engine/record.js';
 import type { RunCall } from '../engine/run-engine.js';
 import { RunletError } from '../errors.js';
@@ -27,12 +28,17 @@ export function registerRunRoutes(app: FastifyInstance, runtime: Runtime): void 
     const syncLimitMs = runtime.config.syncTimeoutSeconds * 1000;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), syncLimitMs)));
+    const gone = new AbortController();
+    request.raw.once('close', () => gone.abort());
     try {
-      const response = await Promise.race([runtime.engine.startSync(run).then((e) => e.response), timedOut]);
+      // A repeated idempotency key: the first call's run is not started again; its answer is.
+      const answer = run.replayed ? runtime.engine.storedAnswer(run, syncLimitMs, gone.signal) : runtime.engine.startSync(run).then((e) => e.response);
+      const response = await Promise.race([answer, timedOut]);
       if (response === 'timeout') {
         const seconds = runtime.config.syncTimeoutSeconds;
         return sendError(reply, new RunletError('SYNC_TIMEOUT', `The run passed the synchronous limit of ${seconds} s; it goes on, and its result will be at /result/${run.id}.`, { requestId: run.id }));
       }
+      if (run.replayed) reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true');
       return reply.code(response.status).headers(response.headers).header('x-request-id', run.id).send(response.body);
     } finally {
       clearTimeout(timer);
@@ -43,7 +49,8 @@ export function registerRunRoutes(app: FastifyInstance, runtime: Runtime): void 
     const callback = request.headers[CALLBACK_URL_HEADER];
     const callbackUrl = typeof callback === 'string' ? runtime.webhooks.policy.accept(callback).href : null;
     const run = await runtime.engine.submit(principalOf(request), { ...callFrom(request), callbackUrl }, 'async');
-    runtime.bus.announceQueued(run.serviceId!);
+    if (run.replayed) reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true');
+    else runtime.bus.announceQueued(run.serviceId!);
     return reply.header('x-request-id', run.id).send({ request_id: run.id });
   };
 
@@ -53,8 +60,9 @@ export function registerRunRoutes(app: FastifyInstance, runtime: Runtime): void 
   for (const url of ['/run_async/:serviceId', '/run_async/:serviceId/*']) {
     app.route({ method: [...METHODS], url, preHandler: auth, handler: async, config: { doc: docs.async } });
   }
-  app.post('/provision-request', { preHandler: auth, config: { doc: docs.provision } }, async (request) => {
-    const run = await runtime.engine.provision(principalOf(request));
+  app.post('/provision-request', { preHandler: auth, config: { doc: docs.provision } }, async (request, reply) => {
+    const run = await runtime.engine.provision(principalOf(request), idempotencyKeyOf(request.headers[IDEMPOTENCY_KEY_HEADER]));
+    if (run.replayed) reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true');
     return { request_id: run.id };
   });
 }
@@ -90,6 +98,7 @@ function callFrom(request: FastifyRequest): RunCall {
     correlationId,
     provisionedId: header('x-provisioned-request-id') ?? undefined,
     retainSeconds: retainSecondsOf(header(RETAIN_SECONDS_HEADER)),
+    idempotencyKey: idempotencyKeyOf(request.headers[IDEMPOTENCY_KEY_HEADER]),
   };
 }
 
@@ -109,11 +118,15 @@ function safeDecode(text: string): string {
   }
 }
 
+const idempotencyDoc =
+  'Sent again by the same account within 24 h (idempotencyHours), answers the run it first started (the same request_id; for /run its stored answer, waiting for it if need be) with Idempotent-Replayed: true; with another request, 422 IDEMPOTENCY_KEY_REUSED.';
+
 const runHeaders = {
   'X-Provisioned-Request-Id': 'Run under an id from POST /provision-request (used once).',
   'X-Correlation-Id': 'Passed to the service and kept in the record.',
   Accept: 'text/event-stream streams the service answer through as it is produced.',
   'X-Retain-Seconds': "Keep the run (input, result, logs) at most this many seconds after it ends; it can only shorten the account's retention.",
+  'Idempotency-Key': idempotencyDoc,
 };
 
 const docs = {
@@ -133,6 +146,7 @@ const docs = {
   provision: {
     summary: 'Hand out a request id for a later run',
     description: 'The id is used by the next run that sends it as X-Provisioned-Request-Id, once; unused ids lapse after an hour. A one-time key is spent here and may then start exactly this run.',
+    headers: { 'Idempotency-Key': idempotencyDoc },
     responses: { 200: RequestIdResponse },
   },
 } as const;

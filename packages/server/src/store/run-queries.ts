@@ -50,3 +50,16 @@ export function toRunTiming(r: Row): RunTiming {
     responseStatus: num(r.response_status),
   };
 }
+
+/**
+ * The account's queued and running runs, for its back-pressure limits (`$1`: the account id).
+ * The partial index `runs_account_active` (008) holds exactly these rows.
+ */
+export const ACCOUNT_RUN_COUNTS = `SELECT
+    COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0) AS queued,
+    COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0) AS running
+  FROM runs WHERE account_id = $1 AND status IN ('queued', 'running')`;
+
+export function toRunCounts(row: Row | undefined): { queued: number; running: number } {
+  return { queued: Number(row?.queued ?? 0), running: Number(row?.running ?? 0) };
+}

@@ -11,6 +11,7 @@ import type {
   NewFile,
   NewProvision,
   NewRun,
+  RecordedRun,
   RunOutcome,
   RunListQuery,
   RunRow,
@@ -62,14 +63,25 @@ export interface Store {
   deleteInternalKeys(): Promise<void>;
 
   // runs
-  /** Hands out a request id (status `provisioned`), spending a one-time key when asked. */
-  provisionRun(provision: NewProvision, options?: { spendKeyId?: string }): Promise<RunRow>;
+  /**
+   * Hands out a request id (status `provisioned`), spending a one-time key when asked; under an
+   * idempotency key, as `createRun`.
+   */
+  provisionRun(provision: NewProvision, options?: Pick<CreateRunOptions, 'spendKeyId' | 'idempotency'>): Promise<RecordedRun>;
   /**
    * Records a new run as `queued`. With `provisionedId`, takes over that provisioned record
-   * (once); with `spendKeyId`, spends that one-time key in the same transaction.
-   * Throws `RunletError` KEY_SPENT, PROVISION_NOT_FOUND or PROVISION_USED.
+   * (once); with `spendKeyId`, spends that one-time key in the same transaction. With
+   * `idempotency`, first claims the key for the account, in the same transaction: a key that
+   * already names a live run answers that run (`replayed`, nothing written, no key spent), or
+   * throws IDEMPOTENCY_KEY_REUSED when it was asked with another fingerprint. Of concurrent
+   * calls with one key, exactly one records a run.
+   * Throws `RunletError` KEY_SPENT, PROVISION_NOT_FOUND, PROVISION_USED or IDEMPOTENCY_KEY_REUSED.
    */
-  createRun(run: NewRun, options?: CreateRunOptions): Promise<RunRow>;
+  createRun(run: NewRun, options?: CreateRunOptions): Promise<RecordedRun>;
+  /** How many of the account's runs are queued and running now, on every node (back-pressure limits). */
+  countAccountRuns(accountId: string): Promise<{ queued: number; running: number }>;
+  /** Forgets idempotency keys that expired by `now`; answers how many. */
+  deleteExpiredIdempotencyKeys(now: Millis): Promise<number>;
   getRun(id: string): Promise<RunRow | undefined>;
   /**
    * `queued` → `running` for a run this node holds (a sync run, or one it claimed). With

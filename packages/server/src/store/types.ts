@@ -107,7 +107,25 @@ export interface CreateRunOptions {
   provisionedId?: string;
   /** A one-time key to spend on this run, atomically with creating it. */
   spendKeyId?: string;
+  /** Record the run under this idempotency key, unless the key already names a run. */
+  idempotency?: IdempotencyClaim;
 }
+
+/**
+ * An idempotency key as a call that records a run claims it. While the key lives, the account's
+ * later calls with it are answered the run it names (the same `fingerprint`) or refused
+ * (IDEMPOTENCY_KEY_REUSED); an expired key is claimed afresh.
+ */
+export interface IdempotencyClaim {
+  key: string;
+  /** SHA-256 of what was asked: endpoint, method, service, path, query and body. */
+  fingerprint: string;
+  createdAt: Millis;
+  expiresAt: Millis;
+}
+
+/** A run as `createRun` and `provisionRun` answer it: `replayed` when an idempotency key named it already. */
+export type RecordedRun = RunRow & { replayed?: boolean };
 
 export interface NewProvision {
   id: string;

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { newRequestId } from '../../src/ids.js';
 import type { AttemptRow, NewRun, PurgePolicy, Store } from '../../src/store/store.js';
 import type { OpenedStore } from './conformance.js';
+import { newRunOf } from './new-run.js';
 
 export function runControlConformance(name: string, open: () => Promise<OpenedStore>): void {
   describe(`store conformance: ${name}: retries, webhooks, retention`, () => {
@@ -21,23 +22,7 @@ export function runControlConformance(name: string, open: () => Promise<OpenedSt
     afterEach(() => close());
 
     const service = () => `svc-${Math.random().toString(36).slice(2, 10)}`;
-    const newRun = (over: Partial<NewRun> = {}): NewRun => ({
-      id: newRequestId(),
-      accountId,
-      keyId: null,
-      serviceId: 'svc',
-      method: 'POST',
-      path: '',
-      query: null,
-      mode: 'async',
-      input: Buffer.from('{}'),
-      inputContentType: 'application/json',
-      requestHeaders: {},
-      correlationId: null,
-      createdAt: Date.now(),
-      nodeId: 'node-a',
-      ...over,
-    });
+    const newRun = (over: Partial<NewRun> = {}): NewRun => newRunOf(accountId, over);
     const attemptOf = (runId: string, attempt: number, over: Partial<AttemptRow> = {}): AttemptRow => ({
       runId,
       attempt,

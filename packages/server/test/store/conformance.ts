@@ -12,6 +12,8 @@ import { newFileId } from '../../src/files/ids.js';
 import { newKeyId, newRequestId } from '../../src/ids.js';
 import { runControlConformance } from './conformance-control.js';
 import { runDirectoryConformance } from './conformance-directory.js';
+import { runAdmissionConformance } from './conformance-admission.js';
+import { newRunOf } from './new-run.js';
 import type { NewFile, NewProvision, NewRun, RunOutcome, Store, StoredLogLine } from '../../src/store/store.js';
 
 export interface OpenedStore {
@@ -32,23 +34,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
     afterEach(() => close());
 
     const unique = (what: string) => `${what}-${Math.random().toString(36).slice(2, 10)}`;
-    const newRun = (over: Partial<NewRun> = {}): NewRun => ({
-      id: newRequestId(),
-      accountId,
-      keyId: null,
-      serviceId: 'svc',
-      method: 'POST',
-      path: '',
-      query: null,
-      mode: 'async',
-      input: Buffer.from('{"a":1}'),
-      inputContentType: 'application/json',
-      requestHeaders: { accept: '*/*' },
-      correlationId: null,
-      createdAt: Date.now(),
-      nodeId: 'node-a',
-      ...over,
-    });
+    const newRun = (over: Partial<NewRun> = {}): NewRun => newRunOf(accountId, { input: Buffer.from('{"a":1}'), requestHeaders: { accept: '*/*' }, ...over });
     const provision = (over: Partial<NewProvision> = {}, options?: { spendKeyId?: string }) =>
       store.provisionRun({ id: newRequestId(), accountId, keyId: null, createdAt: Date.now(), expiresAt: Date.now() + 60_000, nodeId: 'node-a', ...over }, options);
     /** Keys are found by hash; each test key's hash is kept here by its id. */
@@ -690,6 +676,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
     });
   });
   runControlConformance(name, open);
+  runAdmissionConformance(name, open);
   // Users and settings are server-wide: those tests need a store of their own.
   runDirectoryConformance(name, openEmpty);
 }

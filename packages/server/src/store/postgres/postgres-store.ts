@@ -3,19 +3,22 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { RunletError } from '../../errors.js';
 import { newAccountId } from '../../ids.js';
+import { IDEMPOTENCY_COLUMNS, idempotencyValues, replayOf } from '../idempotency-rows.js';
 import { apiKeyExtras, hasRunOptions, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
-import { listRunsStatement, runTimingsStatement, toRunTiming } from '../run-queries.js';
+import { ACCOUNT_RUN_COUNTS, listRunsStatement, runTimingsStatement, toRunCounts, toRunTiming } from '../run-queries.js';
 import type { RunListQuery, RunTiming } from '../types.js';
 import type { ClusterLimit, OrphanFilter, Store } from '../store.js';
 import type {
   Account,
   ApiKeyRecord,
   CreateRunOptions,
+  IdempotencyClaim,
   KeyUsage,
   Millis,
   NewApiKey,
   NewProvision,
   NewRun,
+  RecordedRun,
   RunOutcome,
   RunRow,
   StoredLogLine,
@@ -150,8 +153,10 @@ export class PostgresStore implements Store {
     await this.changes('DELETE FROM api_keys WHERE internal');
   }
 
-  async provisionRun(p: NewProvision, options: { spendKeyId?: string } = {}): Promise<RunRow> {
+  async provisionRun(p: NewProvision, options: Pick<CreateRunOptions, 'spendKeyId' | 'idempotency'> = {}): Promise<RecordedRun> {
     return this.tx(async (db) => {
+      const replay = options.idempotency && (await this.claimKey(db, p.accountId, p.id, options.idempotency));
+      if (replay) return replay;
       if (options.spendKeyId) await this.spendKey(db, options.spendKeyId, p.id, p.createdAt);
       const row = await this.one(
         `INSERT INTO runs (id, account_id, key_id, status, created_at, expires_at, node_id) VALUES ($1, $2, $3, 'provisioned', $4, $5, $6) RETURNING *`,
@@ -162,11 +167,15 @@ export class PostgresStore implements Store {
     });
   }
 
-  async createRun(run: NewRun, options: CreateRunOptions = {}): Promise<RunRow> {
+  async createRun(run: NewRun, options: CreateRunOptions = {}): Promise<RecordedRun> {
     // The common case is one statement, atomic by itself: no transaction to pay for.
-    const transaction = options.provisionedId || options.spendKeyId || hasRunOptions(run) ? this.tx.bind(this) : <T>(fn: (db: Queryable) => Promise<T>) => fn(this.pool);
-    return transaction(async (db: Queryable) => {
+    const inTransaction = options.provisionedId || options.spendKeyId || options.idempotency || hasRunOptions(run);
+    const transaction = inTransaction ? this.tx.bind(this) : <T>(fn: (db: Queryable) => Promise<T>) => fn(this.pool);
+    return transaction(async (db: Queryable): Promise<RecordedRun> => {
       const id = options.provisionedId ?? run.id;
+      // The key first: a duplicate must find the run, not a spent one-time key.
+      const replay = options.idempotency && (await this.claimKey(db, run.accountId, id, options.idempotency));
+      if (replay) return replay;
       if (options.spendKeyId) await this.spendKey(db, options.spendKeyId, id, run.createdAt);
       const values = [
         run.accountId, run.keyId, run.serviceId, run.method, run.path, run.query, run.mode, run.input, run.inputContentType,
@@ -206,6 +215,35 @@ export class PostgresStore implements Store {
       db,
     );
     return toRun(updated!);
+  }
+
+  /**
+   * Claims the account's idempotency key for `runId` (an expired key is taken over); answers the
+   * run a live key names instead, or throws IDEMPOTENCY_KEY_REUSED. A concurrent claim of the
+   * same key waits on the primary key until the first transaction ends, then finds the key taken
+   * (and, READ COMMITTED, the run it names visible). The key's reference to its run is checked at
+   * commit, once the run is written.
+   */
+  private async claimKey(db: Queryable, accountId: string, runId: string, claim: IdempotencyClaim): Promise<RecordedRun | undefined> {
+    const claimed = await this.changes(
+      `INSERT INTO idempotency_keys (${IDEMPOTENCY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (account_id, idempotency_key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, run_id = EXCLUDED.run_id,
+         created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+       WHERE idempotency_keys.expires_at <= EXCLUDED.created_at`,
+      idempotencyValues(accountId, runId, claim),
+      db,
+    );
+    if (claimed === 1) return undefined;
+    const key = (await this.one('SELECT * FROM idempotency_keys WHERE account_id = $1 AND idempotency_key = $2', [accountId, claim.key], db))!;
+    return replayOf(key, claim, (await this.one('SELECT * FROM runs WHERE id = $1', [key.run_id], db))!);
+  }
+
+  async countAccountRuns(accountId: string): Promise<{ queued: number; running: number }> {
+    return toRunCounts(await this.one(ACCOUNT_RUN_COUNTS, [accountId]));
+  }
+
+  async deleteExpiredIdempotencyKeys(now: Millis): Promise<number> {
+    return this.changes('DELETE FROM idempotency_keys WHERE expires_at <= $1', [now]);
   }
 
   /** Spends a one-time key on `runId`; a key already spent on that very run passes (provision, then run). */

@@ -9,11 +9,13 @@ import type {
   Account,
   ApiKeyRecord,
   CreateRunOptions,
+  IdempotencyClaim,
   KeyUsage,
   Millis,
   NewApiKey,
   NewProvision,
   NewRun,
+  RecordedRun,
   RunOutcome,
   RunRow,
   StoredLogLine,
@@ -26,6 +28,8 @@ import type { AttemptRow, DeliveryAttemptRow, DeliveryNext, DeliveryRow, PurgePo
 import { ATTEMPT_COLUMNS, attemptValues, deliveryIdOf, toAttempt, toDelivery, toDeliveryAttempt, toTombstone } from '../control-rows.js';
 import type { CompletedUpload, FileRow, NewFile, UploadCompletion } from '../types.js';
 import { FILE_COLUMNS, toFile } from '../file-rows.js';
+import { IDEMPOTENCY_COLUMNS, idempotencyValues, replayOf } from '../idempotency-rows.js';
+import { ACCOUNT_RUN_COUNTS, toRunCounts } from '../run-queries.js';
 import { apiKeyExtras, hasRunOptions, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
 import { listRunsStatement, runTimingsStatement, toRunTiming } from '../run-queries.js';
 import type { RunListQuery, RunTiming } from '../types.js';
@@ -150,18 +154,21 @@ export class SqliteStore implements Store {
     this.run('DELETE FROM api_keys WHERE internal = 1');
   }
 
-  async provisionRun(p: NewProvision, options: { spendKeyId?: string } = {}): Promise<RunRow> {
+  async provisionRun(p: NewProvision, options: Pick<CreateRunOptions, 'spendKeyId' | 'idempotency'> = {}): Promise<RecordedRun> {
     return this.db.transaction(() => {
+      const replay = options.idempotency && this.replayOf(p.accountId, options.idempotency);
+      if (replay) return replay;
       if (options.spendKeyId) this.spendKey(options.spendKeyId, p.id, p.createdAt);
       this.run(
         `INSERT INTO runs (id, account_id, key_id, status, created_at, expires_at, node_id) VALUES (?, ?, ?, 'provisioned', ?, ?, ?)`,
         p.id, p.accountId, p.keyId, p.createdAt, p.expiresAt, p.nodeId,
       );
+      if (options.idempotency) this.claimKey(p.accountId, p.id, options.idempotency);
       return toRun(this.get('SELECT * FROM runs WHERE id = ?', p.id)!);
     }).immediate();
   }
 
-  async createRun(run: NewRun, options: CreateRunOptions = {}): Promise<RunRow> {
+  async createRun(run: NewRun, options: CreateRunOptions = {}): Promise<RecordedRun> {
     const values = [
       run.accountId, run.keyId, run.serviceId, run.method, run.path, run.query, run.mode, run.input, run.inputContentType,
       JSON.stringify(run.requestHeaders), run.correlationId, run.nodeId, run.leaseExpiresAt ?? null,
@@ -176,11 +183,7 @@ export class SqliteStore implements Store {
         )!,
         run,
       );
-    if (!options.provisionedId && !options.spendKeyId && !hasRunOptions(run)) return this.commits.run(insert);
-    return this.commits.run(() => {
-      const id = options.provisionedId ?? run.id;
-      if (options.spendKeyId) this.spendKey(options.spendKeyId, id, run.createdAt);
-      if (!options.provisionedId) return insert();
+    const takeOver = (id: string) => {
       const row = this.get(
         `UPDATE runs SET account_id = ?, key_id = ?, service_id = ?, method = ?, path = ?, query = ?, mode = ?, input = ?,
            input_content_type = ?, request_headers = ?, correlation_id = ?, node_id = ?, lease_expires_at = ?, status = 'queued', expires_at = NULL
@@ -191,6 +194,16 @@ export class SqliteStore implements Store {
       const existing = this.get('SELECT status, account_id FROM runs WHERE id = ?', id);
       const usable = existing && existing.account_id === run.accountId && existing.status !== 'provisioned';
       throw new RunletError(usable ? 'PROVISION_USED' : 'PROVISION_NOT_FOUND', undefined, { requestId: id });
+    };
+    if (!options.provisionedId && !options.spendKeyId && !options.idempotency && !hasRunOptions(run)) return this.commits.run(insert);
+    return this.commits.run(() => {
+      const id = options.provisionedId ?? run.id;
+      const replay = options.idempotency && this.replayOf(run.accountId, options.idempotency);
+      if (replay) return replay;
+      if (options.spendKeyId) this.spendKey(options.spendKeyId, id, run.createdAt);
+      const recorded = options.provisionedId ? takeOver(id) : insert();
+      if (options.idempotency) this.claimKey(run.accountId, id, options.idempotency);
+      return recorded;
     });
   }
 
@@ -203,6 +216,32 @@ export class SqliteStore implements Store {
         run.callbackUrl ?? null, run.callbackUrl ? 1 : 0, run.retainSeconds ?? null, row.id,
       )!,
     );
+  }
+
+  /**
+   * The run a live idempotency key of the account names (or IDEMPOTENCY_KEY_REUSED); undefined
+   * when the key is free. One writer at a time: nothing can claim the key between this and `claimKey`.
+   */
+  private replayOf(accountId: string, claim: IdempotencyClaim): RecordedRun | undefined {
+    const key = this.get('SELECT * FROM idempotency_keys WHERE account_id = ? AND idempotency_key = ?', accountId, claim.key);
+    if (!key) return undefined;
+    const run = Number(key.expires_at) > claim.createdAt && this.get('SELECT * FROM runs WHERE id = ?', key.run_id);
+    if (run) return replayOf(key, claim, run);
+    this.run('DELETE FROM idempotency_keys WHERE account_id = ? AND idempotency_key = ?', accountId, claim.key);
+    return undefined;
+  }
+
+  /** Inserts the key's row (after `replayOf` found it free, and once its run exists); the primary key refuses a second claim. */
+  private claimKey(accountId: string, runId: string, claim: IdempotencyClaim): void {
+    this.run(`INSERT INTO idempotency_keys (${IDEMPOTENCY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`, ...idempotencyValues(accountId, runId, claim));
+  }
+
+  async countAccountRuns(accountId: string): Promise<{ queued: number; running: number }> {
+    return toRunCounts(this.get(ACCOUNT_RUN_COUNTS.replace('$1', '?'), accountId));
+  }
+
+  async deleteExpiredIdempotencyKeys(now: Millis): Promise<number> {
+    return this.run('DELETE FROM idempotency_keys WHERE expires_at <= ?', now);
   }
 
   /** Spends a one-time key on `runId`; a key already spent on that very run passes (provision, then run). */

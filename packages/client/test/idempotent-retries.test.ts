@@ -1,0 +1,133 @@
+/**
+ * The TypeScript client retries calls that start work (run, start, provision, and the
+ * CodeWords-style runService/runAsync) after a network error or a gateway's 502/503/504, with
+ * one Idempotency-Key for every try: against a live server, a try whose answer was lost and its
+ * retry make one run, not two.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createServiceClient, RunletClient, ServiceError } from '../src/index.js';
+import type { TestServer } from '../../server/test/helpers.js';
+import { startClientServer } from './support.js';
+
+let server: TestServer;
+before(async () => {
+  server = await startClientServer();
+});
+after(async () => {
+  await server.close();
+});
+
+interface Sent {
+  method: string;
+  path: string;
+  idempotencyKey: string | null;
+}
+
+/**
+ * A fetch that records every request and, for the first `times` requests to paths matching
+ * `lose`, lets the server receive and answer them but loses the answer: `drop` throws as a
+ * broken connection does, `gateway` answers 504 as a proxy that gave up waiting does.
+ */
+function lossyFetch(lose: RegExp, mode: 'drop' | 'gateway', times = 1): { fetch: typeof fetch; sent: Sent[] } {
+  const sent: Sent[] = [];
+  let lost = 0;
+  const wrapped: typeof fetch = async (input, init) => {
+    const url = new URL(String(input));
+    const headers = new Headers(init?.headers);
+    sent.push({ method: init?.method ?? 'GET', path: url.pathname, idempotencyKey: headers.get('idempotency-key') });
+    const res = await fetch(input, init);
+    if (!lose.test(url.pathname) || lost >= times) return res;
+    lost++;
+    await res.arrayBuffer();
+    if (mode === 'gateway') return new Response('<html>504 Gateway Time-out</html>', { status: 504, headers: { 'content-type': 'text/html' } });
+    throw new TypeError('fetch failed');
+  };
+  return { fetch: wrapped, sent };
+}
+
+const accountRuns = async (serviceId: string) => {
+  const account = await server.server.runtime.store.defaultAccount();
+  return server.server.runtime.store.listRuns({ accountId: account.id, serviceId, limit: 1000 });
+};
+const provisionedIds = async () => {
+  const account = await server.server.runtime.store.defaultAccount();
+  return (await server.server.runtime.store.listRuns({ accountId: account.id, status: 'provisioned', limit: 1000 })).map((r) => r.id);
+};
+
+/** The tries of one call: how many, and that they all carried the same key. */
+function triesOf(sent: Sent[], path: RegExp): Sent[] {
+  const tries = sent.filter((s) => path.test(s.path));
+  assert.ok(tries.length > 0);
+  for (const t of tries) assert.match(t.idempotencyKey ?? '', /^[0-9a-f]{32}$/, 'every try carries a key');
+  assert.equal(new Set(tries.map((t) => t.idempotencyKey)).size, 1, 'one key for all the tries of one call');
+  return tries;
+}
+
+describe('the TypeScript client retries with one idempotency key', () => {
+  test('start(): the answer of the first try is lost; the retry gets the same run, and only one exists', async () => {
+    const { fetch, sent } = lossyFetch(/^\/run_async\/echo/, 'drop');
+    const client = new RunletClient({ apiKey: server.key, baseUrl: server.url, fetch });
+    const before = (await accountRuns('echo')).length;
+    const handle = await client.start('echo', { call: 'start' });
+    assert.equal(triesOf(sent, /^\/run_async\//).length, 2);
+    const output = (await handle.result({ timeoutMs: 30_000 })) as { requestId: string };
+    assert.equal(output.requestId, handle.requestId);
+    assert.equal((await accountRuns('echo')).length, before + 1, 'one run, not two');
+  });
+
+  test('run(): a sync call whose answer was lost is retried and answered by the one run it started', async () => {
+    const { fetch, sent } = lossyFetch(/^\/run\/echo/, 'drop');
+    const client = new RunletClient({ apiKey: server.key, baseUrl: server.url, fetch });
+    const before = (await accountRuns('echo')).length;
+    const output = (await client.run('echo', { call: 'run' })) as { input: unknown; requestId: string };
+    assert.deepEqual(output.input, { call: 'run' });
+    assert.equal(triesOf(sent, /^\/run\/echo/).length, 2);
+    assert.equal((await accountRuns('echo')).length, before + 1);
+    // The provision before it was one call with a key of its own.
+    const provisionKey = triesOf(sent, /^\/provision-request$/)[0]!.idempotencyKey;
+    assert.notEqual(provisionKey, sent.find((s) => s.path.startsWith('/run/'))!.idempotencyKey);
+  });
+
+  test("provision(): a gateway's 504 is retried and hands out the one id", async () => {
+    const { fetch, sent } = lossyFetch(/^\/provision-request$/, 'gateway', 2);
+    const client = new RunletClient({ apiKey: server.key, baseUrl: server.url, fetch });
+    const before = (await provisionedIds()).length;
+    const id = await client.provision();
+    assert.equal(triesOf(sent, /^\/provision-request$/).length, 3);
+    assert.equal((await client.details(id)).status, 'provisioned');
+    const after = await provisionedIds();
+    assert.equal(after.length, before + 1, 'one id handed out, not three');
+    assert.ok(after.includes(id));
+  });
+
+  test('the CodeWords-style surface: runAsync and runService retry with a key too', async () => {
+    const lossyAsync = lossyFetch(/^\/run_async\/echo/, 'gateway');
+    const lossySync = lossyFetch(/^\/run\/echo/, 'gateway');
+    const before = (await accountRuns('echo')).length;
+    const id = await createServiceClient(server.key, undefined, server.url, { fetch: lossyAsync.fetch }).runAsync('echo', '', { call: 'runAsync' });
+    const out = await createServiceClient(server.key, undefined, server.url, { fetch: lossySync.fetch }).runService<{ input: unknown }>('echo', '', { call: 'runService' });
+    assert.deepEqual(out.input, { call: 'runService' });
+    assert.equal(triesOf(lossyAsync.sent, /^\/run_async\/echo/).length, 2);
+    assert.equal(triesOf(lossySync.sent, /^\/run\/echo/).length, 2);
+    assert.ok((await accountRuns('echo')).some((r) => r.id === id));
+    assert.equal((await accountRuns('echo')).length, before + 2, 'one run for each call');
+  });
+
+  test("a service's own 503 is its answer, not a gateway's: it is not retried", async () => {
+    const { fetch, sent } = lossyFetch(/^$/, 'drop');
+    const client = new RunletClient({ apiKey: server.key, baseUrl: server.url, fetch });
+    await assert.rejects(client.run('refuse', { status: 503 }), (err: unknown) => err instanceof ServiceError && err.response?.status === 503);
+    assert.equal(sent.filter((s) => s.path.startsWith('/run/refuse')).length, 1);
+  });
+
+  test('a key given by the caller is the one sent', async () => {
+    const { fetch, sent } = lossyFetch(/^\/run_async\/echo/, 'drop');
+    const client = new RunletClient({ apiKey: server.key, baseUrl: server.url, fetch });
+    const key = `mine-${Date.now()}`;
+    const first = await client.start('echo', { n: 1 }, { idempotencyKey: key });
+    const again = await client.start('echo', { n: 1 }, { idempotencyKey: key });
+    assert.equal(again.requestId, first.requestId, 'the same key later answers the same run');
+    assert.deepEqual(new Set(sent.map((s) => s.idempotencyKey)), new Set([key]));
+  });
+});

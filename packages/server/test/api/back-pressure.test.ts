@@ -1,0 +1,71 @@
+/**
+ * Back-pressure: per-account limits on queued and running runs (across every service), and a
+ * per-key request rate. Over a limit the call is 429 with Retry-After and a code naming the
+ * limit, records no run, and other accounts and keys go on unaffected.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createKey } from '../../src/keys/key-admin.js';
+import { startTestServer, waitFor, type TestServer } from '../helpers.js';
+import { expectJson, expectRuntimeError, startAsync, type Json } from './api-helpers.js';
+
+async function expectLimit(res: Response, code: string): Promise<void> {
+  const body = await expectRuntimeError(res, 429, code);
+  assert.match(res.headers.get('retry-after') ?? '', /^[1-9]\d*$/, 'Retry-After is a whole number of seconds');
+  assert.equal(res.headers.get('x-request-id'), null, 'a refused call records no run');
+  assert.equal(body.request_id, undefined);
+}
+
+describe('account limits', () => {
+  let s: TestServer;
+  let otherKey: string;
+  before(async () => {
+    s = await startTestServer({ maxWorkersPerService: 1, maxQueuedPerAccount: 2, maxConcurrentPerAccount: 1, shutdownGraceSeconds: 1 });
+    const other = await s.server.runtime.store.createAccount('other');
+    otherKey = (await createKey(s.server.runtime.store, other.id, 'standard', 'test')).key;
+  });
+  after(() => s.close());
+
+  const counts = async () => s.server.runtime.store.countAccountRuns((await s.server.runtime.store.defaultAccount()).id);
+
+  test('a sync call over the running limit is ACCOUNT_CONCURRENCY_LIMIT; past the queued limit every call is ACCOUNT_QUEUE_FULL', async () => {
+    const busy = await startAsync(s, 'slow', { seconds: 2, interval: 0.5 });
+    await waitFor(async () => (await counts()).running === 1, 20_000, 'the first run to start');
+
+    await expectLimit(await s.fetch('/run/echo', { json: {} }), 'ACCOUNT_CONCURRENCY_LIMIT');
+    // Async runs are queued rather than refused for running ones, up to the queued limit.
+    const queued = [await startAsync(s, 'slow', { seconds: 0 }), await startAsync(s, 'slow', { seconds: 0 })];
+    assert.deepEqual(await counts(), { queued: 2, running: 1 });
+    await expectLimit(await s.fetch('/run_async/echo', { json: {} }), 'ACCOUNT_QUEUE_FULL');
+    await expectLimit(await s.fetch('/run/echo', { json: {} }), 'ACCOUNT_QUEUE_FULL');
+    assert.deepEqual(await counts(), { queued: 2, running: 1 }, 'the refused calls recorded nothing');
+
+    // Another account is not held back by this one.
+    const theirs = await expectJson<Json>(await s.fetch('/run/echo', { json: { mine: false }, key: otherKey }));
+    assert.deepEqual(theirs.input, { mine: false });
+
+    // Once the work drains, calls are taken again.
+    for (const id of [busy, ...queued]) assert.equal((await expectJson<Json>(await s.fetch(`/result/${id}?timeout=60`))).status, 'completed');
+    assert.deepEqual((await expectJson<Json>(await s.fetch('/run/echo', { json: { again: true } }))).input, { again: true });
+  });
+});
+
+describe('key rate limits', () => {
+  let s: TestServer;
+  before(async () => {
+    // One request per 100 s, three at once: the fourth call of a burst is always refused.
+    s = await startTestServer({ keyRateLimit: 0.01, keyRateBurst: 3 });
+  });
+  after(() => s.close());
+
+  test('past its burst a key is KEY_RATE_LIMITED on any call; another key is not', async () => {
+    const key = await s.newKey();
+    for (let i = 0; i < 3; i++) assert.equal((await s.fetch('/services', { key })).status, 200);
+    const refused = await s.fetch('/run_async/echo', { key, json: {} });
+    await expectLimit(refused, 'KEY_RATE_LIMITED');
+    assert.ok(Number(refused.headers.get('retry-after')) >= 60, 'the next token is about 100 s away');
+    await expectLimit(await s.fetch('/services', { key }), 'KEY_RATE_LIMITED');
+    const other = await s.newKey();
+    assert.equal((await s.fetch('/services', { key: other })).status, 200);
+  });
+});

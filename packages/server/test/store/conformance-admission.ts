@@ -1,0 +1,152 @@
+/**
+ * The store's part in admitting runs: idempotency keys and the counts behind the accounts'
+ * back-pressure limits. Run on every backend by `runStoreConformance` (conformance.ts). Same
+ * rules as there: each test uses ids, keys and accounts of its own.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { RunletError } from '../../src/errors.js';
+import { newKeyId, newRequestId } from '../../src/ids.js';
+import type { IdempotencyClaim, NewProvision, NewRun, Store } from '../../src/store/store.js';
+import type { OpenedStore } from './conformance.js';
+import { newRunOf } from './new-run.js';
+
+export function runAdmissionConformance(name: string, open: () => Promise<OpenedStore>): void {
+  describe(`store conformance: ${name}: idempotency keys`, () => {
+    let store: Store;
+    let close: () => Promise<void>;
+    let accountId: string;
+    beforeEach(async () => {
+      ({ store, close } = await open());
+      accountId = (await store.createAccount(`idem-${Math.random().toString(36).slice(2, 8)}`)).id;
+    });
+    afterEach(() => close());
+
+    const newRun = (over: Partial<NewRun> = {}): NewRun => newRunOf(accountId, over);
+    const newProvision = (over: Partial<NewProvision> = {}): NewProvision => ({
+      id: newRequestId(),
+      accountId,
+      keyId: null,
+      createdAt: Date.now(),
+      expiresAt: Date.now() + 60_000,
+      nodeId: 'node-a',
+      ...over,
+    });
+    const claim = (over: Partial<IdempotencyClaim> = {}): IdempotencyClaim => ({
+      key: `key-${Math.random().toString(36).slice(2, 10)}`,
+      fingerprint: 'f1',
+      createdAt: Date.now(),
+      expiresAt: Date.now() + 60_000,
+      ...over,
+    });
+    const reused = (err: unknown) => err instanceof RunletError && err.code === 'IDEMPOTENCY_KEY_REUSED';
+
+    test('the same key answers the run it first recorded, replayed, and records nothing more', async () => {
+      const c = claim();
+      const first = await store.createRun(newRun(), { idempotency: c });
+      assert.equal(first.replayed, undefined);
+      const again = await store.createRun(newRun(), { idempotency: { ...c, createdAt: Date.now() } });
+      assert.equal(again.id, first.id);
+      assert.equal(again.replayed, true);
+      assert.equal(again.status, 'queued');
+      assert.equal((await store.listRuns({ accountId, limit: 10 })).length, 1, 'one run only');
+    });
+
+    test('the answer follows the run: a replay after it ended carries its stored answer', async () => {
+      const c = claim();
+      const first = await store.createRun(newRun({ mode: 'sync' }), { idempotency: c });
+      await store.markRunning(first.id, 'node-a', Date.now(), Date.now() + 1000);
+      await store.completeRun(first.id, { status: 'completed', completedAt: Date.now(), responseStatus: 201, responseContentType: 'text/plain', responseBody: Buffer.from('made') });
+      const again = await store.createRun(newRun({ mode: 'sync' }), { idempotency: c });
+      assert.deepEqual([again.id, again.status, again.responseStatus, again.responseContentType, again.responseBody?.toString()], [first.id, 'completed', 201, 'text/plain', 'made']);
+    });
+
+    test('the same key with another fingerprint is refused, and records nothing', async () => {
+      const c = claim();
+      await store.createRun(newRun(), { idempotency: c });
+      await assert.rejects(store.createRun(newRun(), { idempotency: { ...c, fingerprint: 'f2' } }), reused);
+      await assert.rejects(store.provisionRun(newProvision(), { idempotency: { ...c, fingerprint: 'f2' } }), reused);
+      assert.equal((await store.listRuns({ accountId, limit: 10 })).length, 1);
+      assert.equal((await store.listRuns({ accountId, limit: 10, status: 'provisioned' })).length, 0);
+    });
+
+    test('keys belong to their account: another account with the same key gets a run of its own', async () => {
+      const c = claim();
+      const mine = await store.createRun(newRun(), { idempotency: c });
+      const other = (await store.createAccount('other')).id;
+      const theirs = await store.createRun(newRun({ accountId: other }), { idempotency: c });
+      assert.notEqual(theirs.id, mine.id);
+      assert.equal(theirs.replayed, undefined);
+    });
+
+    test('an expired key is claimed afresh; swept keys are gone, live ones stay', async () => {
+      const now = Date.now();
+      const c = claim({ createdAt: now - 10_000, expiresAt: now - 1 });
+      const old = await store.createRun(newRun(), { idempotency: c });
+      const fresh = await store.createRun(newRun(), { idempotency: { ...c, fingerprint: 'other', createdAt: now, expiresAt: now + 60_000 } });
+      assert.notEqual(fresh.id, old.id, 'the expired key named nothing any more');
+      assert.equal(fresh.replayed, undefined);
+
+      const lapsing = claim({ createdAt: now - 10_000, expiresAt: now - 1 });
+      await store.createRun(newRun(), { idempotency: lapsing });
+      const live = claim();
+      const kept = await store.createRun(newRun(), { idempotency: live });
+      assert.ok((await store.deleteExpiredIdempotencyKeys(now)) >= 1);
+      assert.equal((await store.createRun(newRun(), { idempotency: live })).id, kept.id, 'a live key survives the sweep');
+      const after = await store.createRun(newRun(), { idempotency: { ...lapsing, fingerprint: 'new', createdAt: now, expiresAt: now + 60_000 } });
+      assert.equal(after.replayed, undefined, 'a swept key is free');
+    });
+
+    test('concurrent calls with one key record exactly one run, and all answer it', async () => {
+      const c = claim();
+      const runs = await Promise.all(Array.from({ length: 8 }, () => store.createRun(newRun(), { idempotency: c })));
+      assert.equal(new Set(runs.map((r) => r.id)).size, 1);
+      assert.equal(runs.filter((r) => !r.replayed).length, 1, 'one of them recorded it');
+      assert.equal((await store.listRuns({ accountId, limit: 20 })).length, 1);
+    });
+
+    test('a repeated key answers its run before a one-time key is looked at; another request still spends nothing', async () => {
+      const key = await store.createApiKey({ id: newKeyId(), accountId, kind: 'one_time', name: null, hash: `h-${Math.random()}`, prefix: `p-${Math.random()}`, createdAt: Date.now() });
+      const c = claim();
+      const runs = await Promise.all(Array.from({ length: 4 }, () => store.createRun(newRun(), { spendKeyId: key.id, idempotency: c })));
+      assert.equal(new Set(runs.map((r) => r.id)).size, 1, 'every duplicate answered the run, none KEY_SPENT');
+      await assert.rejects(store.createRun(newRun(), { spendKeyId: key.id, idempotency: claim() }), (err: unknown) => err instanceof RunletError && err.code === 'KEY_SPENT');
+    });
+
+    test('provisioned ids: the same key hands out the same id; a run under a provisioned id keeps its key', async () => {
+      const c = claim();
+      const p = await store.provisionRun(newProvision(), { idempotency: c });
+      const again = await store.provisionRun(newProvision(), { idempotency: c });
+      assert.deepEqual([again.id, again.replayed, again.status], [p.id, true, 'provisioned']);
+
+      const runKey = claim();
+      const run = await store.createRun(newRun(), { provisionedId: p.id, idempotency: runKey });
+      assert.equal(run.id, p.id);
+      const retried = await store.createRun(newRun(), { provisionedId: p.id, idempotency: runKey });
+      assert.deepEqual([retried.id, retried.replayed], [p.id, true], 'a retry is answered the run, not PROVISION_USED');
+    });
+
+    test("account run counts: queued and running runs of the account's own, on every service", async () => {
+      assert.deepEqual(await store.countAccountRuns(accountId), { queued: 0, running: 0 });
+      const running = await store.createRun(newRun({ mode: 'sync', serviceId: 'a' }));
+      await store.markRunning(running.id, 'node-a', Date.now(), Date.now() + 1000);
+      await store.createRun(newRun({ serviceId: 'a' }));
+      await store.createRun(newRun({ serviceId: 'b' }));
+      const ended = await store.createRun(newRun({ mode: 'sync', serviceId: 'b' }));
+      await store.markRunning(ended.id, 'node-b', Date.now(), Date.now() + 1000);
+      await store.completeRun(ended.id, { status: 'completed', completedAt: Date.now(), responseStatus: 200 });
+      await store.provisionRun(newProvision());
+      await store.createRun(newRun({ accountId: (await store.createAccount('else')).id }));
+      assert.deepEqual(await store.countAccountRuns(accountId), { queued: 2, running: 1 });
+    });
+
+    test('a key whose run was deleted names nothing', async () => {
+      const c = claim();
+      const p = await store.provisionRun(newProvision({ expiresAt: Date.now() - 1 }), { idempotency: c });
+      assert.ok((await store.deleteExpiredProvisions(Date.now())).includes(p.id));
+      const next = await store.provisionRun(newProvision(), { idempotency: c });
+      assert.notEqual(next.id, p.id);
+      assert.equal(next.replayed, undefined);
+    });
+  });
+}
