@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import { Access } from './engine/access.js';
 import { Dispatcher } from './engine/dispatcher.js';
 import { recoverOrphanedRuns } from './engine/recovery.js';
+import { RetentionSweep } from './engine/retention.js';
 import { RunEngine, type ServerLog } from './engine/run-engine.js';
 import { WorkerKeys } from './engine/worker-keys.js';
 import { Files } from './files/files.js';
@@ -39,6 +40,8 @@ export class Runtime {
   readonly files: Files;
   /** Completion webhooks: made when runs end, sent and retried by a loop on every node. */
   readonly webhooks: WebhookDeliverer;
+  /** Deletes runs past their retention, a small batch at a time, on every node. */
+  readonly retention: RetentionSweep;
   private readonly workerKeys: WorkerKeys;
   private readonly workerRegistry: WorkerRegistry;
   private readonly spares: HostSpares;
@@ -84,6 +87,7 @@ export class Runtime {
     this.dispatcher = new Dispatcher(store, this.registry, this.engine, this.nodeId, log);
     this.files = files ?? Files.openLocal(config, store, nodeId, () => this.baseUrl, log);
     this.webhooks = new WebhookDeliverer(config, store, log);
+    this.retention = new RetentionSweep(config, store, log);
   }
 
   /** Opens the configured store: PostgreSQL when `database` is set, else SQLite in the data folder. */
@@ -137,6 +141,7 @@ export class Runtime {
     this.bus.onQueued((serviceId) => this.dispatcher.nudge(serviceId));
     this.dispatcher.start();
     this.webhooks.start();
+    this.retention.start();
     this.sweepTimer = setInterval(() => void this.sweepProvisions(), PROVISION_SWEEP_MS);
     this.sweepTimer.unref();
     // Runs of nodes that died since: their leases lapse and any live node finishes them.
@@ -159,6 +164,7 @@ export class Runtime {
       await this.registry.close();
       await this.logs.flush();
       await this.webhooks.stop();
+      await this.retention.stop();
       await this.access.close();
       await this.files.close();
       await this.bus.close();
