@@ -48,6 +48,7 @@ export class Runtime {
   private baseUrl = '';
   private sweepTimer: NodeJS.Timeout | undefined;
   private recoveryTimer: NodeJS.Timeout | undefined;
+  private draining: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -149,22 +150,43 @@ export class Runtime {
     this.recoveryTimer.unref();
   }
 
-  /** Stops taking runs, lets those in flight finish within the grace period, then stops the rest. */
-  close(): Promise<void> {
-    this.closing ??= (async () => {
+  /**
+   * The first half of a shutdown, while the HTTP server still answers: new runs are refused
+   * (503 SHUTTING_DOWN), no more queued runs are claimed, and runs in flight get the grace
+   * period to finish. Past it, their workers are stopped: a sync run fails with SHUTTING_DOWN,
+   * an async one goes back to the queue for another node or the next start. `/result`,
+   * `/request` and `/logs` keep answering throughout.
+   */
+  drain(): Promise<void> {
+    this.draining ??= (async () => {
+      this.engine.stopAccepting();
       this.dispatcher.stop();
       clearInterval(this.sweepTimer);
       clearInterval(this.recoveryTimer);
-      const grace = new Promise((r) => setTimeout(r, this.config.shutdownGraceSeconds * 1000).unref());
-      await Promise.race([this.engine.drain(), grace]);
+      await this.retention.stop();
+      let graceTimer: NodeJS.Timeout | undefined;
+      const grace = new Promise<'grace'>((r) => (graceTimer = setTimeout(() => r('grace'), this.config.shutdownGraceSeconds * 1000)));
+      const ended = await Promise.race([this.engine.drain(), grace]);
+      clearTimeout(graceTimer);
+      if (ended === 'grace') this.log.warn({ activeRuns: this.engine.activeCount }, 'shutdown grace period over: stopping the runs still in flight');
+      // Marked aborted before their workers die, so they end as SHUTTING_DOWN rather than as crashes.
       this.engine.abortAll();
+      // Runs still waiting for a worker are turned away; no worker starts from now on.
+      const poolsClosed = this.registry.close();
       await this.engine.drain();
+      await poolsClosed;
+    })();
+    return this.draining;
+  }
+
+  /** Drains (if not done yet), then closes everything: the logs are flushed before the store closes. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.drain();
       this.engine.close();
       this.spares.close();
-      await this.registry.close();
       await this.logs.flush();
       await this.webhooks.stop();
-      await this.retention.stop();
       await this.access.close();
       await this.files.close();
       await this.bus.close();

@@ -51,6 +51,13 @@ const isCancel = (e: RunEvent) => e.type === 'cancel' || (e.type === 'status' &&
 
 /** How often a waiting `/result` looks at the store itself, should a wake-up event be lost. */
 const RESULT_SAFETY_CHECK_MS = 5000;
+/**
+ * What a node shutting down tells new callers to wait: behind a load balancer another node takes
+ * the retry at once; a lone node restarted by its supervisor is usually back within seconds.
+ */
+const SHUTDOWN_RETRY_AFTER_SECONDS = 5;
+/** How often a shutdown looks again for runs that wait here for a worker (they have no promise to wait on). */
+const DRAIN_CHECK_MS = 100;
 
 /**
  * The life of a run: recorded first, then handed a worker, executed, and ended exactly once.
@@ -68,6 +75,8 @@ export class RunEngine {
 
   /** Services' caps on runs at once across the cluster. */
   readonly limits: ClusterLimits;
+  /** False once the node shuts down: new runs and provisioned ids are refused. */
+  private accepting = true;
 
   constructor(private readonly d: RunEngineDeps) {
     this.limits = new ClusterLimits(d.store, d.bus);
@@ -83,7 +92,21 @@ export class RunEngine {
     return this.active.size;
   }
 
+  /** Shutdown begins: every new run (and provisioned id) is refused with 503 SHUTTING_DOWN from now on. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
+  private refuseWhenShuttingDown(): void {
+    if (!this.accepting) throw new RunletError('SHUTTING_DOWN', undefined, { headers: { 'retry-after': String(SHUTDOWN_RETRY_AFTER_SECONDS) } });
+  }
+
   async provision(principal: Principal): Promise<RunRow> {
+    this.refuseWhenShuttingDown();
     const now = Date.now();
     return this.d.store.provisionRun(
       { id: newRequestId(), accountId: principal.accountId, keyId: principal.key.id, createdAt: now, expiresAt: now + this.d.config.provisionTtlSeconds * 1000, nodeId: this.d.nodeId },
@@ -93,6 +116,7 @@ export class RunEngine {
 
   /** Records a run; the caller decides whether to wait for it (sync) or not (async). */
   async submit(principal: Principal, call: RunCall, mode: RunMode): Promise<RunRow> {
+    this.refuseWhenShuttingDown();
     const { pool } = this.d.registry.get(call.serviceId);
     if (mode === 'sync' && pool.freeCapacity === 0 && pool.stats.waiting >= this.d.config.maxQueuedPerService) {
       throw new RunletError('QUEUE_FULL', undefined, { headers: { 'retry-after': '1' } });
@@ -235,13 +259,22 @@ export class RunEngine {
     }
   }
 
-  /** Stops every run in flight on this node (shutdown): each ends as failed, its worker killed. */
+  /**
+   * Stops every run in flight on this node (shutdown past its grace), its worker killed: a sync
+   * run fails with SHUTTING_DOWN, an async one goes back to the queue. Runs waiting for room
+   * under a service's cap stop waiting.
+   */
   abortAll(): void {
     for (const e of this.active.values()) e.abort();
+    this.limits.close();
   }
 
+  /** Resolves once this node holds no run: every execution has ended, and no run waits here for a worker. */
   async drain(): Promise<void> {
-    await Promise.all([...this.active.values()].map((e) => e.done));
+    while (this.active.size > 0 || this.held.size > 0) {
+      const pause = new Promise<void>((r) => setTimeout(r, DRAIN_CHECK_MS));
+      await Promise.race([pause, ...[...this.active.values()].map((e) => e.done)]);
+    }
   }
 
   close(): void {
@@ -302,6 +335,9 @@ export class RunEngine {
    * (so a reader who sees the end sees every attempt).
    */
   async endAttempt(run: RunRow, outcome: RunOutcome, hints: AttemptHints): Promise<boolean> {
+    // An async run this node gives up because it shuts down goes back to the queue, whatever its
+    // policy: it did not fail, and another node (or this one, restarted) runs it again.
+    if (run.mode === 'async' && outcome.errorCode === 'SHUTTING_DOWN' && (await this.retry(run, outcome, Date.now()))) return false;
     const policy = run.mode === 'async' ? await retryPolicyOf(this.d.registry, run).catch(() => undefined) : undefined;
     const retryAt = nextAttemptAt(policy, run, outcome, hints, Date.now());
     if (retryAt !== undefined && (await this.retry(run, outcome, retryAt))) return false;
