@@ -5,12 +5,12 @@
  * restart on the same data every acknowledged run ends, and none ran to the end twice.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { CLI, databaseForDataDir, killServerProcess, startServerProcess, waitFor } from '../helpers.js';
+import { cliKeyFor, killServerProcess, startServerProcess, waitFor } from '../helpers.js';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'runlet-shutdown-'));
 /** Where the `tally` service writes the id of every run it finishes. */
@@ -31,20 +31,11 @@ interface Record {
 }
 
 test('SIGTERM drains: new runs get 503, sync calls finish, async runs go back to the queue; a restart ends every acknowledged run once', async () => {
-  const database = await databaseForDataDir(dataDir);
-  const key = execFileSync(process.execPath, ['--import', 'tsx', CLI, 'keys', 'create', '--data', dataDir, ...(database ? ['--database', database] : [])], {
-    encoding: 'utf8',
-  }).trim();
+  const { call } = await cliKeyFor(dataDir);
   // A grace long enough for the sync calls (2 s each), shorter than the long async runs.
   const env = { RUNLET_MAX_WORKERS_PER_SERVICE: '4', RUNLET_SHUTDOWN_GRACE_SECONDS: '8' };
   const first = await startServerProcess({ dataDir, env });
   children.push(first.child);
-  const call = (base: string, pathname: string, body?: unknown) =>
-    fetch(base + pathname, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
   /** The record now (`/request`), or once the run ends when `wait` is given (`/result`). */
   const record = async (base: string, id: string, wait?: number) =>
     (await (await call(base, wait === undefined ? `/request/${id}` : `/result/${id}?timeout=${wait}`)).json()) as Record;
