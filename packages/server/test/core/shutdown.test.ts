@@ -16,10 +16,22 @@ const dataDir = mkdtempSync(path.join(os.tmpdir(), 'runlet-shutdown-'));
 /** Where the `tally` service writes the id of every run it finishes. */
 const tallyFile = path.join(dataDir, 'tally.txt');
 const children: ChildProcess[] = [];
+/** The second test's node, killed in the middle of its drain. */
+const killedDir = mkdtempSync(path.join(os.tmpdir(), 'runlet-shutdown-killed-'));
+const killedChildren: ChildProcess[] = [];
 after(async () => {
   for (const c of children) await killServerProcess(c, dataDir);
+  for (const c of killedChildren) await killServerProcess(c, killedDir);
   rmSync(dataDir, { recursive: true, force: true });
+  rmSync(killedDir, { recursive: true, force: true });
 });
+
+/** How many times each run reached the end of the `tally` service, by its own count. */
+function tallies(file: string): Map<string, number> {
+  const times = new Map<string, number>();
+  for (const id of existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []) times.set(id, (times.get(id) ?? 0) + 1);
+  return times;
+}
 
 interface Record {
   id: string;
@@ -110,9 +122,41 @@ test('SIGTERM drains: new runs get 503, sync calls finish, async runs go back to
     assert.equal(r.attempts?.[0]?.errorCode, 'SHUTTING_DOWN', 'its first attempt says the node shut down');
   }
   // The service's own count: each acknowledged run ran to the end exactly once, and nothing else ran.
-  const finished = existsSync(tallyFile) ? readFileSync(tallyFile, 'utf8').split('\n').filter(Boolean) : [];
-  const times = new Map<string, number>();
-  for (const id of finished) times.set(id, (times.get(id) ?? 0) + 1);
+  const times = tallies(tallyFile);
   assert.deepEqual([...times.keys()].sort(), [...acknowledged].sort());
   for (const [id, n] of times) assert.equal(n, 1, `run ${id} ran to the end ${n} times`);
+});
+
+test('SIGKILL in the middle of a drain loses nothing acknowledged', async () => {
+  const tally = path.join(killedDir, 'tally.txt');
+  const { call } = await cliKeyFor(killedDir);
+  // A grace far longer than the test: the kill always lands during the drain.
+  const env = { RUNLET_MAX_WORKERS_PER_SERVICE: '2', RUNLET_SHUTDOWN_GRACE_SECONDS: '600' };
+  const first = await startServerProcess({ dataDir: killedDir, env });
+  killedChildren.push(first.child);
+  const acknowledged: string[] = [];
+  for (const seconds of [30, 30, 0.2, 0.2, 0.2]) {
+    const res = await call(first.url, '/run_async/tally', { seconds, file: tally });
+    assert.equal(res.status, 200);
+    acknowledged.push(((await res.json()) as { request_id: string }).request_id);
+  }
+  const status = async (base: string, id: string) => ((await (await call(base, `/request/${id}`)).json()) as Record).status;
+  await waitFor(async () => ((await status(first.url, acknowledged[0]!)) === 'running' && (await status(first.url, acknowledged[1]!)) === 'running') || undefined, 30_000, 'the long runs to be running');
+
+  first.child.kill('SIGTERM');
+  await waitFor(async () => ((await call(first.url, '/provision-request', {})).status === 503 ? true : undefined), 10_000, 'the node to be draining');
+  first.child.kill('SIGKILL');
+  await new Promise((r) => first.child.once('exit', r));
+
+  const second = await startServerProcess({ dataDir: killedDir, env });
+  killedChildren.push(second.child);
+  for (const id of acknowledged) {
+    const r = (await (await call(second.url, `/result/${id}?timeout=60`)).json()) as Record & { errorCode: string | null };
+    // The long runs were cut by the kill (tally declares no retries): they end failed, and say why.
+    if (acknowledged.indexOf(id) < 2) assert.deepEqual([r.status, r.errorCode], ['failed', 'RUNTIME_RESTARTED']);
+    else assert.equal(r.status, 'completed', `queued run ${id} ran after the restart`);
+  }
+  const times = tallies(tally);
+  for (const id of acknowledged.slice(2)) assert.equal(times.get(id), 1, `run ${id} ran to the end once`);
+  for (const id of acknowledged.slice(0, 2)) assert.equal(times.get(id), undefined, `the interrupted run ${id} never reached its end`);
 });
