@@ -76,6 +76,11 @@ export const ConfigSchema = z
      */
     leaseSeconds: seconds.default(30),
     heartbeatSeconds: seconds.default(15),
+    /**
+     * On SIGTERM, how long runs in flight may take to finish before they are stopped (async ones
+     * go back to the queue). Well under a supervisor's own stop timeout (systemd's and
+     * Kubernetes' 30 s), so the node exits by itself rather than being killed mid-close.
+     */
     shutdownGraceSeconds: seconds.default(10),
     /** Where uploaded files live: `local` (a folder in the data dir) or `s3` (any S3-compatible storage). */
     filesBackend: z.enum(['local', 's3']).default('local'),

@@ -8,6 +8,7 @@ import type { Config } from './config.js';
 import { Access } from './engine/access.js';
 import { Dispatcher } from './engine/dispatcher.js';
 import { recoverOrphanedRuns } from './engine/recovery.js';
+import { RetentionSweep } from './engine/retention.js';
 import { RunEngine, type ServerLog } from './engine/run-engine.js';
 import { WorkerKeys } from './engine/worker-keys.js';
 import { Files } from './files/files.js';
@@ -51,12 +52,15 @@ export class Runtime {
   readonly envVars: EnvVars;
   /** While no user exists: the token of the setup link printed at start. */
   setupToken: string | undefined;
+  /** Deletes runs past their retention, a small batch at a time, on every node. */
+  readonly retention: RetentionSweep;
   private readonly workerKeys: WorkerKeys;
   private readonly workerRegistry: WorkerRegistry;
   private readonly spares: HostSpares;
   private baseUrl = '';
   private sweepTimer: NodeJS.Timeout | undefined;
   private recoveryTimer: NodeJS.Timeout | undefined;
+  private draining: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -113,6 +117,7 @@ export class Runtime {
     this.dispatcher = new Dispatcher(store, this.registry, this.engine, this.nodeId, log);
     this.files = files ?? Files.openLocal(config, store, nodeId, () => this.baseUrl, log);
     this.webhooks = new WebhookDeliverer(config, store, log);
+    this.retention = new RetentionSweep(config, store, log);
   }
 
   /** Opens the configured store: PostgreSQL when `database` is set, else SQLite in the data folder. */
@@ -170,6 +175,7 @@ export class Runtime {
     this.bus.onQueued((serviceId) => this.dispatcher.nudge(serviceId));
     this.dispatcher.start();
     this.webhooks.start();
+    this.retention.start();
     this.sweepTimer = setInterval(() => void this.sweepProvisions(), PROVISION_SWEEP_MS);
     this.sweepTimer.unref();
     // Runs of nodes that died since: their leases lapse and any live node finishes them.
@@ -177,19 +183,41 @@ export class Runtime {
     this.recoveryTimer.unref();
   }
 
-  /** Stops taking runs, lets those in flight finish within the grace period, then stops the rest. */
-  close(): Promise<void> {
-    this.closing ??= (async () => {
+  /**
+   * The first half of a shutdown, while the HTTP server still answers: new runs are refused
+   * (503 SHUTTING_DOWN), no more queued runs are claimed, and runs in flight get the grace
+   * period to finish. Past it, their workers are stopped: a sync run fails with SHUTTING_DOWN,
+   * an async one goes back to the queue for another node or the next start. `/result`,
+   * `/request` and `/logs` keep answering throughout.
+   */
+  drain(): Promise<void> {
+    this.draining ??= (async () => {
+      this.engine.stopAccepting();
       this.dispatcher.stop();
       clearInterval(this.sweepTimer);
       clearInterval(this.recoveryTimer);
-      const grace = new Promise((r) => setTimeout(r, this.config.shutdownGraceSeconds * 1000).unref());
-      await Promise.race([this.engine.drain(), grace]);
+      await this.retention.stop();
+      let graceTimer: NodeJS.Timeout | undefined;
+      const grace = new Promise<'grace'>((r) => (graceTimer = setTimeout(() => r('grace'), this.config.shutdownGraceSeconds * 1000)));
+      const ended = await Promise.race([this.engine.drain(), grace]);
+      clearTimeout(graceTimer);
+      if (ended === 'grace') this.log.warn({ activeRuns: this.engine.activeCount }, 'shutdown grace period over: stopping the runs still in flight');
+      // Marked aborted before their workers die, so they end as SHUTTING_DOWN rather than as crashes.
       this.engine.abortAll();
+      // Runs still waiting for a worker are turned away; no worker starts from now on.
+      const poolsClosed = this.registry.close();
       await this.engine.drain();
+      await poolsClosed;
+    })();
+    return this.draining;
+  }
+
+  /** Drains (if not done yet), then closes everything: the logs are flushed before the store closes. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.drain();
       this.engine.close();
       this.spares.close();
-      await this.registry.close();
       await this.logs.flush();
       await this.webhooks.stop();
       await this.access.close();

@@ -3,6 +3,9 @@ import type { Config } from './config.js';
 import { buildApp } from './http/app.js';
 import { Runtime } from './runtime.js';
 
+/** How long readers still connected once a shutdown has drained its runs get to finish. */
+const READERS_CUT_AFTER_MS = 1000;
+
 export interface RunningServer {
   url: string;
   app: FastifyInstance;
@@ -44,10 +47,18 @@ export async function startServer(config: Config, options: { logger?: boolean | 
     runtime,
     close: () =>
       (closing ??= (async () => {
-        // Stop taking connections first; runs in flight finish (within the grace) before the store closes.
+        // Runs in flight finish (within the grace) while the server still answers: new runs get
+        // 503, readers of results and logs are served. Then no more connections, and the store closes.
+        await runtime.drain();
         const closed = app.close();
-        await runtime.close();
+        // Readers left wait on runs that are not over here (handed back to the queue, or run by
+        // another node): they are cut after a moment, and resume on another node or after the restart.
+        let cut: NodeJS.Timeout | undefined;
+        await Promise.race([closed, new Promise((r) => (cut = setTimeout(r, READERS_CUT_AFTER_MS)))]);
+        clearTimeout(cut);
+        app.server.closeAllConnections();
         await closed;
+        await runtime.close();
       })()),
   };
 }

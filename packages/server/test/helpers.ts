@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -146,6 +146,24 @@ export async function startServerProcess(options: { dataDir: string; servicesDir
     await new Promise((r) => setTimeout(r, 50));
   }
   return { url, child, output: () => output };
+}
+
+/**
+ * A standard key made with `runlet keys create` on a data folder (and its database), before any
+ * server process starts, and a fetch that sends it: JSON when given a body, else a GET.
+ */
+export async function cliKeyFor(dataDir: string): Promise<{ key: string; call(base: string, pathname: string, body?: unknown): Promise<Response> }> {
+  const database = await databaseForDataDir(dataDir);
+  const key = execFileSync(process.execPath, ['--import', 'tsx', CLI, 'keys', 'create', '--data', dataDir, ...(database ? ['--database', database] : [])], {
+    encoding: 'utf8',
+  }).trim();
+  const call = (base: string, pathname: string, body?: unknown) =>
+    fetch(base + pathname, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  return { key, call };
 }
 
 /**

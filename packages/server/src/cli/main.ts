@@ -26,6 +26,7 @@ const SERVER_FLAGS: [flags: string, key: keyof Config, description: string][] = 
   ['--sync-timeout <seconds>', 'syncTimeoutSeconds', 'sync calls answer 504 after this (default 120)'],
   ['--run-timeout <seconds>', 'runTimeoutSeconds', 'every run is stopped after this (default 1800)'],
   ['--lease-seconds <seconds>', 'leaseSeconds', "how soon a dead node's runs are taken over (default 30)"],
+  ['--shutdown-grace <seconds>', 'shutdownGraceSeconds', 'on SIGTERM, how long runs in flight may take to finish (default 10)'],
   ['--body-limit <bytes>', 'bodyLimitBytes', 'largest request body (default 10 MiB)'],
   ['--max-workers <n>', 'maxWorkersPerService', 'workers (calls at once) per service (default 4)'],
   ['--min-warm <n>', 'minWarmWorkers', 'workers kept warm per service (default 1)'],
@@ -78,9 +79,17 @@ async function serve(config: Config, dev: boolean): Promise<void> {
     );
   }
   if (!dev && server.runtime.setupToken) process.stdout.write(setupLines(server.url, server.runtime.setupToken).join('\n') + '\n');
+  // The first signal drains (see Runtime.drain); a second one finds no handler and ends the
+  // process at once, which loses nothing acknowledged: the next start recovers what was in flight.
   const stop = (signal: string) => {
-    server.app.log.info({ signal }, 'shutting down');
-    void server.close().then(() => process.exit(0));
+    server.app.log.info({ signal, graceSeconds: config.shutdownGraceSeconds }, 'shutting down: refusing new runs, draining those in flight');
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        server.app.log.error({ err }, 'could not shut down cleanly');
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -1,3 +1,4 @@
+import { RunletError } from '../errors.js';
 import type { EventBus } from '../logs/event-bus.js';
 import type { ClusterLimit, Store } from '../store/store.js';
 import type { WorkerPool } from '../workers/worker-pool.js';
@@ -13,6 +14,7 @@ const RECHECK_MS = 1000;
  */
 export class ClusterLimits {
   private readonly waiting = new Map<string, Set<() => void>>();
+  private closed = false;
 
   constructor(
     private readonly store: Store,
@@ -38,11 +40,18 @@ export class ClusterLimits {
    */
   async start(runId: string, limit: ClusterLimit, nodeId: string, leaseMs: number): Promise<{ startedAt: number } | false> {
     for (;;) {
+      if (this.closed) throw new RunletError('SHUTTING_DOWN');
       const startedAt = Date.now();
       if (await this.store.markRunning(runId, nodeId, startedAt, startedAt + leaseMs, limit)) return { startedAt };
       if ((await this.store.getRun(runId))?.status !== 'queued') return false;
       await this.roomIn(limit.serviceId);
     }
+  }
+
+  /** Shutdown past its grace: runs waiting here for room stop waiting, and fail with SHUTTING_DOWN. */
+  close(): void {
+    this.closed = true;
+    for (const set of this.waiting.values()) for (const done of [...set]) done();
   }
 
   /** Tells every node that a run of a capped service ended, so one waiting may start. */

@@ -58,6 +58,13 @@ const isCancel = (e: RunEvent) => e.type === 'cancel' || (e.type === 'status' &&
 
 /** How often a waiting `/result` looks at the store itself, should a wake-up event be lost. */
 const RESULT_SAFETY_CHECK_MS = 5000;
+/**
+ * What a node shutting down tells new callers to wait: behind a load balancer another node takes
+ * the retry at once; a lone node restarted by its supervisor is usually back within seconds.
+ */
+const SHUTDOWN_RETRY_AFTER_SECONDS = 5;
+/** How often a shutdown looks again for runs that wait here for a worker (they have no promise to wait on). */
+const DRAIN_CHECK_MS = 100;
 
 /**
  * The life of a run: recorded first, then handed a worker, executed, and ended exactly once.
@@ -79,6 +86,8 @@ export class RunEngine {
   readonly accountLimits: AccountLimits;
   /** Keys' request rates on this node (checked by the HTTP layer on every authenticated call). */
   readonly keyRates: KeyRateLimits;
+  /** False once the node shuts down: new runs and provisioned ids are refused. */
+  private accepting = true;
 
   constructor(private readonly d: RunEngineDeps) {
     this.limits = new ClusterLimits(d.store, d.bus);
@@ -96,8 +105,22 @@ export class RunEngine {
     return this.active.size;
   }
 
+  /** Shutdown begins: every new run (and provisioned id) is refused with 503 SHUTTING_DOWN from now on. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
+  private refuseWhenShuttingDown(): void {
+    if (!this.accepting) throw new RunletError('SHUTTING_DOWN', undefined, { headers: { 'retry-after': String(SHUTDOWN_RETRY_AFTER_SECONDS) } });
+  }
+
   /** Hands out a request id; again the same one for a call that repeats `idempotencyKey`. */
   async provision(principal: Principal, idempotencyKey: string | null = null): Promise<RecordedRun> {
+    this.refuseWhenShuttingDown();
     const now = Date.now();
     const idempotency = idempotencyKey
       ? claimOf(idempotencyKey, { endpoint: 'provision-request', method: 'POST', serviceId: '', path: '', query: null, body: null }, this.d.config.idempotencyHours, now)
@@ -113,6 +136,7 @@ export class RunEngine {
    * repeats an idempotency key is answered the run the key names, `replayed`: it is not started again.
    */
   async submit(principal: Principal, call: RunCall, mode: RunMode): Promise<RecordedRun> {
+    this.refuseWhenShuttingDown();
     const { pool } = this.d.registry.get(call.serviceId);
     this.d.access.checkService(principal, call.serviceId);
     await this.requireEnv(principal.accountId, call.serviceId, pool);
@@ -303,13 +327,22 @@ export class RunEngine {
     throw new RunletError(code, now.error ?? undefined, { requestId: run.id });
   }
 
-  /** Stops every run in flight on this node (shutdown): each ends as failed, its worker killed. */
+  /**
+   * Stops every run in flight on this node (shutdown past its grace), its worker killed: a sync
+   * run fails with SHUTTING_DOWN, an async one goes back to the queue. Runs waiting for room
+   * under a service's cap stop waiting.
+   */
   abortAll(): void {
     for (const e of this.active.values()) e.abort();
+    this.limits.close();
   }
 
+  /** Resolves once this node holds no run: every execution has ended, and no run waits here for a worker. */
   async drain(): Promise<void> {
-    await Promise.all([...this.active.values()].map((e) => e.done));
+    while (this.active.size > 0 || this.held.size > 0) {
+      const pause = new Promise<void>((r) => setTimeout(r, DRAIN_CHECK_MS));
+      await Promise.race([pause, ...[...this.active.values()].map((e) => e.done)]);
+    }
   }
 
   close(): void {
@@ -370,6 +403,9 @@ export class RunEngine {
    * (so a reader who sees the end sees every attempt).
    */
   async endAttempt(run: RunRow, outcome: RunOutcome, hints: AttemptHints): Promise<boolean> {
+    // An async run this node gives up because it shuts down goes back to the queue, whatever its
+    // policy: it did not fail, and another node (or this one, restarted) runs it again.
+    if (run.mode === 'async' && outcome.errorCode === 'SHUTTING_DOWN' && (await this.retry(run, outcome, Date.now()))) return false;
     const policy = run.mode === 'async' ? await retryPolicyOf(this.d.registry, run).catch(() => undefined) : undefined;
     const retryAt = nextAttemptAt(policy, run, outcome, hints, Date.now());
     if (retryAt !== undefined && (await this.retry(run, outcome, retryAt))) return false;

@@ -2,7 +2,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { isTerminal, LogLine } from '@runlet/protocol';
 import { z } from 'zod';
-import { RunletError } from '../errors.js';
+import { missingRunError } from '../engine/run-record.js';
 import type { RunEvent } from '../logs/event-bus.js';
 import { toWireLogLine } from '../logs/wire.js';
 import type { StoredLogLine } from '../store/store.js';
@@ -59,7 +59,7 @@ export function registerLogRoutes(app: FastifyInstance, runtime: Runtime): void 
     let run = await runtime.store.getRun(id);
     if (!runtime.access.canRead(principalOf(request), run)) {
       unsubscribe();
-      throw new RunletError('RUN_NOT_FOUND', `No request "${id}".`);
+      throw await missingRunError(runtime.store, principalOf(request), id);
     }
 
     reply.hijack();

@@ -4,12 +4,12 @@
  * results and logs, and no record stays `running`.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { CLI, databaseForDataDir, killServerProcess, readNdjson, startServerProcess, waitFor } from '../helpers.js';
+import { cliKeyFor, killServerProcess, readNdjson, startServerProcess, waitFor } from '../helpers.js';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'runlet-durability-'));
 const children: ChildProcess[] = [];
@@ -19,19 +19,10 @@ after(async () => {
 });
 
 test('a runtime killed with SIGKILL loses nothing it acknowledged', async () => {
-  const database = await databaseForDataDir(dataDir);
-  const key = execFileSync(process.execPath, ['--import', 'tsx', CLI, 'keys', 'create', '--data', dataDir, ...(database ? ['--database', database] : [])], {
-    encoding: 'utf8',
-  }).trim();
+  const { call } = await cliKeyFor(dataDir);
   const env = { RUNLET_MAX_WORKERS_PER_SERVICE: '1' };
   const first = await startServerProcess({ dataDir, env });
   children.push(first.child);
-  const call = (base: string, pathname: string, body?: unknown) =>
-    fetch(base + pathname, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
   const submit = async (service: string, input: unknown) => ((await (await call(first.url, `/run_async/${service}`, input)).json()) as { request_id: string }).request_id;
 
   const done = await call(first.url, '/run/noisy', { lines: 3 });
