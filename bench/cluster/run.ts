@@ -6,6 +6,7 @@
  *
  *   node --import tsx bench/cluster/run.ts
  */
+import { randomBytes } from 'node:crypto';
 import { spawn, fork, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
@@ -21,7 +22,8 @@ const WARMUP = 100;
 const CONNECTIONS = 32;
 const PG_ADMIN = 'postgres://postgres@127.0.0.1:5432/postgres';
 const HEADING = '## Cluster: completed no-op async runs per second (bench/cluster/run.ts)';
-const RUNLET_ENV = { RUNLET_MIN_WARM_WORKERS: '2', RUNLET_MAX_WORKERS_PER_SERVICE: '2' };
+// One master key for every node, as in a real cluster (docs/deploy.md).
+const RUNLET_ENV = { RUNLET_MIN_WARM_WORKERS: '2', RUNLET_MAX_WORKERS_PER_SERVICE: '2', RUNLET_SECRET_KEY: randomBytes(32).toString('hex') };
 const CLI = ['--import', 'tsx', 'packages/server/src/cli/main.ts'];
 const SERVICES = 'packages/server/test/fixtures/services';
 

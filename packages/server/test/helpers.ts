@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { KeyKind } from '@runlet/protocol';
 import { loadConfig, type ConfigInput } from '../src/config.js';
@@ -218,4 +219,17 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Makes temporary folders for a test file; they are removed when the file's tests end. */
+export function tempDirs(): (prefix: string, parent?: string) => string {
+  const made: string[] = [];
+  after(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  });
+  return (prefix, parent = os.tmpdir()) => {
+    const dir = mkdtempSync(path.join(parent, prefix));
+    made.push(dir);
+    return dir;
+  };
 }

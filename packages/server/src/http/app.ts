@@ -28,7 +28,7 @@ export function buildApp(runtime: Runtime, options: { logger?: boolean | object 
     // Long-polls and log streams stay open for minutes; the run limits bound them instead.
     requestTimeout: 0,
     // Long enough that an over-long id or variable name reaches its route and gets its own error.
-    maxParamLength: 500,
+    routerOptions: { maxParamLength: 500 },
     // Runs are the unit worth logging, not each HTTP exchange (a log stream is one long one).
     logController: new LogController({ disableRequestLogging: true }),
     // Errors Fastify raises before routing (a URL that does not decode) get the same envelope.

@@ -3,6 +3,7 @@
  * Three `runlet serve` processes share a database; runs go through all of them; one is
  * killed with SIGKILL mid-load; every handed-out request id must still end, exactly once.
  */
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,6 +23,8 @@ const env = {
   RUNLET_MIN_WARM_WORKERS: '0',
   // Short leases, so a killed node's runs are taken over within seconds in this test.
   RUNLET_LEASE_SECONDS: '2',
+  // One master key for the cluster, as docs/deploy.md says: each node's own would not open the others' variables.
+  RUNLET_SECRET_KEY: randomBytes(32).toString('hex'),
 };
 
 describe('a cluster of three nodes on one PostgreSQL database', () => {

@@ -5,25 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { RunletError } from '../../src/errors.js';
-import { CLI, databaseForDataDir, killServerProcess, startServerProcess, startTestServer } from '../helpers.js';
+import { CLI, databaseForDataDir, tempDirs, killServerProcess, startServerProcess, startTestServer } from '../helpers.js';
 
 const run = promisify(execFile);
 const cli = (env: Record<string, string>, ...args: string[]) => run(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
-const dirs: string[] = [];
-const tempDir = (prefix: string) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-};
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs();
 
 test('the CLI makes an account, a user who signs in to it, and a key limited to one service', async () => {
   const dataDir = tempDir('runlet-accounts-');

@@ -1,31 +1,21 @@
 /** `runlet dev` reloads a changed service without a restart; the key commands do what they say. */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { after, test } from 'node:test';
-import { CLI, databaseForDataDir, killServerProcess, startServerProcess, startTestServer, waitFor } from '../helpers.js';
+import { test } from 'node:test';
+import { CLI, databaseForDataDir, tempDirs, killServerProcess, startServerProcess, startTestServer, waitFor } from '../helpers.js';
 
 const run = promisify(execFile);
 const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8' });
-const dirs: string[] = [];
-const tempDir = (prefix: string) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-};
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs();
 
 const greeter = (word: string) => `import { defineService } from '@runlet/sdk';\nexport default defineService({ handler: () => ({ word: '${word}' }) });\n`;
 
 test('a watched services folder reloads a changed service, with no restart', async () => {
   // Inside the repository, so the service resolves @runlet/sdk as user services do.
-  const services = mkdtempSync(path.join(path.dirname(CLI), '../../test/fixtures/.reload-'));
-  dirs.push(services);
+  const services = tempDir('.reload-', path.join(path.dirname(CLI), '../../test/fixtures'));
   writeFileSync(path.join(services, 'greeter.ts'), greeter('before'));
   const s = await startTestServer({ servicesDir: services, watch: true });
   try {
