@@ -114,7 +114,7 @@ export class Runtime {
     });
     // On every node (this one included): the account's warm workers carry the old values.
     bus.onEnvChanged((accountId) => this.registry.recycleAccount(accountId));
-    this.dispatcher = new Dispatcher(store, this.registry, this.engine, this.nodeId, log);
+    this.dispatcher = new Dispatcher(store, this.registry, this.engine, this.nodeId, log, config.maxConcurrentPerAccount || undefined);
     this.files = files ?? Files.openLocal(config, store, nodeId, () => this.baseUrl, log);
     this.webhooks = new WebhookDeliverer(config, store, log);
     this.retention = new RetentionSweep(config, store, log);

@@ -23,8 +23,11 @@ export class Dispatcher {
     private readonly engine: RunEngine,
     private readonly nodeId: string,
     private readonly log: ServerLog,
+    /** Each account's cap on runs running at once (`maxConcurrentPerAccount`); undefined: none. */
+    private readonly accountMax?: number,
   ) {
-    engine.onCapacityFreed = (serviceId) => this.nudge(serviceId);
+    // Under account caps a run that ends frees a place of its account, whose queued runs may be of any service.
+    engine.onCapacityFreed = (serviceId) => (accountMax === undefined ? this.nudge(serviceId) : void this.sweep());
   }
 
   start(): void {
@@ -68,7 +71,7 @@ export class Dispatcher {
       // Finding a capped service's cap may start a worker (of the default account) to ask it.
       const limit = pool && (await this.engine.limits.of(serviceId, pool, async () => (await this.store.defaultAccount()).id));
       const now = Date.now();
-      const runs = await this.store.claimQueuedRuns(serviceId, capacity, this.nodeId, now, now + this.engine.leaseMs, limit?.max);
+      const runs = await this.store.claimQueuedRuns(serviceId, capacity, this.nodeId, now, now + this.engine.leaseMs, limit?.max, this.accountMax);
       for (const run of runs) {
         void this.engine.startClaimed(run).catch((err: unknown) => this.log.error({ err, requestId: run.id }, 'async run failed to start'));
       }

@@ -63,3 +63,16 @@ export const ACCOUNT_RUN_COUNTS = `SELECT
 export function toRunCounts(row: Row | undefined): { queued: number; running: number } {
   return { queued: Number(row?.queued ?? 0), running: Number(row?.running ?? 0) };
 }
+
+/**
+ * Of the queued runs `queued` selects (id, account_id, created_at), those that fit under a cap
+ * (`placeholder`) on each account's runs running at once: an account's oldest queued runs take
+ * the places its running ones leave free.
+ */
+export function withinAccountCaps(queued: string, placeholder = '?'): string {
+  return `SELECT id, created_at FROM (
+      SELECT q.id, q.created_at, row_number() OVER (PARTITION BY q.account_id ORDER BY q.created_at)
+        + (SELECT count(*) FROM runs b WHERE b.account_id = q.account_id AND b.status = 'running') AS place
+      FROM (${queued}) q) ranked
+    WHERE place <= ${placeholder}`;
+}

@@ -91,9 +91,11 @@ export interface Store {
   markRunning(id: string, nodeId: string, startedAt: Millis, leaseExpiresAt: Millis, within?: ClusterLimit): Promise<boolean>;
   /**
    * Claims up to `limit` queued async runs of a service, oldest first; with `clusterMax`, never
-   * so many that more than that many runs of the service run on every node together.
+   * so many that more than that many runs of the service run on every node together; with
+   * `accountMax`, none of an account that already has that many runs running (of any service,
+   * on every node), so one account's flood waits while others' runs go on.
    */
-  claimQueuedRuns(serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis, clusterMax?: number): Promise<RunRow[]>;
+  claimQueuedRuns(serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis, clusterMax?: number, accountMax?: number): Promise<RunRow[]>;
   /** Service ids that have queued async runs waiting. */
   servicesWithQueuedRuns(): Promise<string[]>;
   countQueuedRuns(serviceId: string): Promise<number>;

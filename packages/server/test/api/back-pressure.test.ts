@@ -50,6 +50,31 @@ describe('account limits', () => {
   });
 });
 
+describe('account running limit for async runs', () => {
+  let s: TestServer;
+  let otherKey: string;
+  before(async () => {
+    s = await startTestServer({ maxConcurrentPerAccount: 1 });
+    const other = await s.server.runtime.store.createAccount('other');
+    otherKey = (await createKey(s.server.runtime.store, other.id, 'standard', 'test')).key;
+  });
+  after(() => s.close());
+
+  test("an account's async runs wait for its running one, whatever their service; another account's run meanwhile", async () => {
+    const slow = await startAsync(s, 'slow', { seconds: 1.5, interval: 0.5 });
+    await waitFor(async () => ((await expectJson<Json>(await s.fetch(`/request/${slow}`))).status === 'running' ? true : undefined), 20_000, 'the slow run to start');
+    const waiting = await startAsync(s, 'echo', { waits: true });
+    const theirs = await startAsync(s, 'echo', { theirs: true }, { key: otherKey });
+    const other = await expectJson<Json>(await s.fetch(`/result/${theirs}?timeout=30`, { key: otherKey }));
+    assert.equal(other.status, 'completed');
+    assert.equal((await expectJson<Json>(await s.fetch(`/request/${waiting}`))).status, 'queued', 'still waiting while the slow run runs');
+    const first = await expectJson<Json>(await s.fetch(`/result/${slow}?timeout=30`));
+    const second = await expectJson<Json>(await s.fetch(`/result/${waiting}?timeout=30`));
+    assert.equal(second.status, 'completed');
+    assert.ok(Date.parse(second.startedAt as string) >= Date.parse(first.completedAt as string), 'it started only once the first had ended');
+  });
+});
+
 describe('key rate limits', () => {
   let s: TestServer;
   before(async () => {

@@ -140,6 +140,26 @@ export function runAdmissionConformance(name: string, open: () => Promise<Opened
       assert.deepEqual(await store.countAccountRuns(accountId), { queued: 2, running: 1 });
     });
 
+    test("claims under an account cap take an account's oldest runs into the places its running ones leave, racing nodes included", async () => {
+      const svc = `svc-${Math.random().toString(36).slice(2, 8)}`;
+      const other = (await store.createAccount('capped-other')).id;
+      // One run of the account already running (another service); cap 2 leaves one place.
+      const running = await store.createRun(newRun({ mode: 'sync', serviceId: 'elsewhere' }));
+      await store.markRunning(running.id, 'node-a', Date.now(), Date.now() + 10_000);
+      const mine = [];
+      for (let i = 0; i < 3; i++) mine.push(await store.createRun(newRun({ serviceId: svc, createdAt: Date.now() - 100 + i })));
+      const theirs = [];
+      for (let i = 0; i < 2; i++) theirs.push(await store.createRun(newRunOf(other, { serviceId: svc, createdAt: Date.now() + i })));
+      const now = Date.now() + 1000;
+      const claims = await Promise.all(['n1', 'n2', 'n3', 'n4'].map((node) => store.claimQueuedRuns(svc, 10, node, now, now + 10_000, undefined, 2)));
+      const claimed = claims.flat().map((r) => r.id).sort();
+      assert.deepEqual(claimed, [mine[0]!.id, ...theirs.map((r) => r.id)].sort(), "the account's oldest run and both of the other's");
+      // Its running run ends: the next oldest gets the place, and no more.
+      await store.completeRun(running.id, { status: 'completed', completedAt: Date.now(), responseStatus: 200 });
+      const next = await store.claimQueuedRuns(svc, 10, 'n1', now, now + 10_000, undefined, 2);
+      assert.deepEqual(next.map((r) => r.id), [mine[1]!.id]);
+    });
+
     test('a key whose run was deleted names nothing', async () => {
       const c = claim();
       const p = await store.provisionRun(newProvision({ expiresAt: Date.now() - 1 }), { idempotency: c });

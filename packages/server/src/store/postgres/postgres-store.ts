@@ -5,7 +5,7 @@ import { RunletError } from '../../errors.js';
 import { newAccountId } from '../../ids.js';
 import { IDEMPOTENCY_COLUMNS, idempotencyValues, replayOf } from '../idempotency-rows.js';
 import { apiKeyExtras, hasRunOptions, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
-import { ACCOUNT_RUN_COUNTS, listRunsStatement, runTimingsStatement, toRunCounts, toRunTiming } from '../run-queries.js';
+import { ACCOUNT_RUN_COUNTS, listRunsStatement, runTimingsStatement, toRunCounts, toRunTiming, withinAccountCaps } from '../run-queries.js';
 import type { RunListQuery, RunTiming } from '../types.js';
 import type { ClusterLimit, OrphanFilter, Store } from '../store.js';
 import type {
@@ -270,9 +270,14 @@ export class PostgresStore implements Store {
     return this.withServiceLock(within.serviceId, async (db, running) => running < within.max && start(db));
   }
 
-  async claimQueuedRuns(serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis, clusterMax?: number): Promise<RunRow[]> {
-    if (clusterMax === undefined) return this.claim(this.pool, serviceId, limit, nodeId, now, leaseExpiresAt);
-    return this.withServiceLock(serviceId, (db, running) => this.claim(db, serviceId, Math.min(limit, clusterMax - running), nodeId, now, leaseExpiresAt));
+  async claimQueuedRuns(serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis, clusterMax?: number, accountMax?: number): Promise<RunRow[]> {
+    if (clusterMax === undefined && accountMax === undefined) return this.claim(this.pool, serviceId, limit, nodeId, now, leaseExpiresAt);
+    return this.tx(async (db) => {
+      const room = clusterMax === undefined ? limit : Math.min(limit, clusterMax - (await this.lockService(db, serviceId)));
+      // Claims under account caps take turns across the cluster, so two nodes never both see an account's last place.
+      if (accountMax !== undefined && room > 0) await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['runlet.account-caps']);
+      return this.claim(db, serviceId, room, nodeId, now, leaseExpiresAt, accountMax);
+    });
   }
 
   /**
@@ -281,22 +286,27 @@ export class PostgresStore implements Store {
    * of them can never both see the last free place.
    */
   private withServiceLock<T>(serviceId: string, fn: (db: Queryable, running: number) => Promise<T>): Promise<T> {
-    return this.tx(async (db) => {
-      await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`runlet.service:${serviceId}`]);
-      const running = Number((await this.one(`SELECT count(*) AS n FROM runs WHERE status = 'running' AND service_id = $1`, [serviceId], db))!.n);
-      return fn(db, running);
-    });
+    return this.tx(async (db) => fn(db, await this.lockService(db, serviceId)));
   }
 
-  private async claim(db: Queryable, serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis): Promise<RunRow[]> {
+  /** Takes the service's advisory lock for the transaction; answers how many of its runs run now. */
+  private async lockService(db: Queryable, serviceId: string): Promise<number> {
+    await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`runlet.service:${serviceId}`]);
+    return Number((await this.one(`SELECT count(*) AS n FROM runs WHERE status = 'running' AND service_id = $1`, [serviceId], db))!.n);
+  }
+
+  private async claim(db: Queryable, serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis, accountMax?: number): Promise<RunRow[]> {
     if (limit <= 0) return [];
+    const queued = `status = 'queued' AND mode = 'async' AND service_id = $1 AND (run_after IS NULL OR run_after <= $3)`;
+    // The conditions stay on the rows locked, not only in the subquery: a row another claimer
+    // took meanwhile is checked again once locked, and skipped when no longer queued.
+    const capped = accountMax === undefined ? '' : ` AND id IN (SELECT id FROM (${withinAccountCaps(`SELECT id, account_id, created_at FROM runs WHERE ${queued}`, '$6')}) c)`;
     const rows = await this.rows(
       `WITH picked AS (
-         SELECT id FROM runs WHERE status = 'queued' AND mode = 'async' AND service_id = $1 AND (run_after IS NULL OR run_after <= $3)
-         ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         SELECT id FROM runs WHERE ${queued}${capped} ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
        UPDATE runs r SET status = 'running', started_at = $3, node_id = $4, lease_expires_at = $5, attempt = r.attempt + 1
        FROM picked WHERE r.id = picked.id RETURNING r.*`,
-      [serviceId, limit, now, nodeId, leaseExpiresAt],
+      [serviceId, limit, now, nodeId, leaseExpiresAt, ...(accountMax === undefined ? [] : [accountMax])],
       db,
     );
     return rows.map(toRun).sort((a, b) => a.createdAt - b.createdAt);

@@ -29,13 +29,15 @@ import { ATTEMPT_COLUMNS, attemptValues, deliveryIdOf, toAttempt, toDelivery, to
 import type { CompletedUpload, FileRow, NewFile, UploadCompletion } from '../types.js';
 import { FILE_COLUMNS, toFile } from '../file-rows.js';
 import { IDEMPOTENCY_COLUMNS, idempotencyValues, replayOf } from '../idempotency-rows.js';
-import { ACCOUNT_RUN_COUNTS, toRunCounts } from '../run-queries.js';
+import { ACCOUNT_RUN_COUNTS, toRunCounts, withinAccountCaps } from '../run-queries.js';
 import { apiKeyExtras, hasRunOptions, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
 import { listRunsStatement, runTimingsStatement, toRunTiming } from '../run-queries.js';
 import type { RunListQuery, RunTiming } from '../types.js';
 
 const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 const ACTIVE = `status IN ('queued', 'running')`;
+/** The async runs of a service (`?`) due by a time (`?`): what a claim picks from. */
+const QUEUED_OF_SERVICE = `SELECT id, account_id, created_at FROM runs WHERE status = 'queued' AND mode = 'async' AND service_id = ? AND (run_after IS NULL OR run_after <= ?)`;
 
 /**
  * The embedded store: one SQLite file in WAL mode. better-sqlite3 is synchronous, so each
@@ -269,16 +271,16 @@ export class SqliteStore implements Store {
     );
   }
 
-  async claimQueuedRuns(serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis, clusterMax?: number): Promise<RunRow[]> {
+  async claimQueuedRuns(serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis, clusterMax?: number, accountMax?: number): Promise<RunRow[]> {
     // One node, one writer: the count and the claim cannot interleave with another claim.
     if (clusterMax !== undefined) limit = Math.min(limit, clusterMax - this.runningCount(serviceId));
     if (limit <= 0) return [];
+    const candidates = accountMax === undefined ? QUEUED_OF_SERVICE : withinAccountCaps(QUEUED_OF_SERVICE);
     return this.all(
       `UPDATE runs SET status = 'running', started_at = ?, node_id = ?, lease_expires_at = ?, attempt = attempt + 1
-       WHERE id IN (SELECT id FROM runs WHERE status = 'queued' AND mode = 'async' AND service_id = ? AND (run_after IS NULL OR run_after <= ?)
-         ORDER BY created_at LIMIT ?)
+       WHERE id IN (SELECT id FROM (${candidates}) ORDER BY created_at LIMIT ?)
        RETURNING *`,
-      now, nodeId, leaseExpiresAt, serviceId, now, limit,
+      now, nodeId, leaseExpiresAt, serviceId, now, ...(accountMax === undefined ? [] : [accountMax]), limit,
     )
       .map(toRun)
       .sort((a, b) => a.createdAt - b.createdAt);
