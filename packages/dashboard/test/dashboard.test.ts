@@ -160,7 +160,7 @@ describe('dashboard in a browser', { skip: missing }, () => {
   test('API keys: created and shown once, used against the API, revoked and refused', async () => {
     await go('/app/advanced');
     await page().getByRole('heading', { name: 'API keys', exact: true }).waitFor(UI_WAIT);
-    page().on('dialog', (d) => void d.accept());
+    page().once('dialog', (d) => void d.accept());
     await page().getByLabel('Name').first().fill('browser test');
     await page().getByRole('button', { name: 'Create key' }).click();
     const secret = await page().getByTestId('new-secret').innerText(UI_WAIT);
@@ -180,7 +180,7 @@ describe('dashboard in a browser', { skip: missing }, () => {
     await form.getByLabel('Name').fill('GREETING');
     await form.getByLabel('Value').fill('hello from the dashboard');
     await form.getByRole('button', { name: 'Add variable' }).click();
-    await page().getByRole('cell', { name: 'GREETING' }).waitFor(UI_WAIT);
+    await page().getByRole('cell', { name: 'GREETING', exact: true }).waitFor(UI_WAIT);
     assert.equal(await page().getByText('hello from the dashboard').count(), 0, 'the value is never shown');
     const { variables } = (await (await s.fetch('/env')).json()) as { variables: { name: string }[] };
     assert.ok(variables.some((v) => v.name === 'GREETING'));
