@@ -152,15 +152,19 @@ describe('dashboard in a browser', { skip: missing }, () => {
     await page().getByRole('link', { name: id }).waitFor(UI_WAIT);
     await b.screenshot('runs');
 
-    // Live: a run started now shows up without a reload.
+    // Live: a run started now shows up without a reload, and its row follows it to the end,
+    // told by the feed (the table does not poll while the feed is up).
+    await page().getByLabel('Updating live').waitFor(UI_WAIT);
     const next = (await (await s.fetch('/run_async/slow', { json: { seconds: 0.1 } })).json()) as { request_id: string };
     await page().getByRole('link', { name: next.request_id }).waitFor(UI_WAIT);
+    const nextRow = page().getByRole('row').filter({ has: page().getByRole('link', { name: next.request_id }) });
+    await nextRow.locator('.badge-completed').waitFor(UI_WAIT);
   });
 
   test('API keys: created and shown once, used against the API, revoked and refused', async () => {
     await go('/app/advanced');
     await page().getByRole('heading', { name: 'API keys', exact: true }).waitFor(UI_WAIT);
-    page().on('dialog', (d) => void d.accept());
+    page().once('dialog', (d) => void d.accept());
     await page().getByLabel('Name').first().fill('browser test');
     await page().getByRole('button', { name: 'Create key' }).click();
     const secret = await page().getByTestId('new-secret').innerText(UI_WAIT);
@@ -180,7 +184,7 @@ describe('dashboard in a browser', { skip: missing }, () => {
     await form.getByLabel('Name').fill('GREETING');
     await form.getByLabel('Value').fill('hello from the dashboard');
     await form.getByRole('button', { name: 'Add variable' }).click();
-    await page().getByRole('cell', { name: 'GREETING' }).waitFor(UI_WAIT);
+    await page().getByRole('cell', { name: 'GREETING', exact: true }).waitFor(UI_WAIT);
     assert.equal(await page().getByText('hello from the dashboard').count(), 0, 'the value is never shown');
     const { variables } = (await (await s.fetch('/env')).json()) as { variables: { name: string }[] };
     assert.ok(variables.some((v) => v.name === 'GREETING'));
