@@ -152,9 +152,13 @@ describe('dashboard in a browser', { skip: missing }, () => {
     await page().getByRole('link', { name: id }).waitFor(UI_WAIT);
     await b.screenshot('runs');
 
-    // Live: a run started now shows up without a reload.
+    // Live: a run started now shows up without a reload, and its row follows it to the end,
+    // told by the feed (the table does not poll while the feed is up).
+    await page().getByLabel('Updating live').waitFor(UI_WAIT);
     const next = (await (await s.fetch('/run_async/slow', { json: { seconds: 0.1 } })).json()) as { request_id: string };
     await page().getByRole('link', { name: next.request_id }).waitFor(UI_WAIT);
+    const nextRow = page().getByRole('row').filter({ has: page().getByRole('link', { name: next.request_id }) });
+    await nextRow.locator('.badge-completed').waitFor(UI_WAIT);
   });
 
   test('API keys: created and shown once, used against the API, revoked and refused', async () => {

@@ -10,6 +10,7 @@ import { Dispatcher } from './engine/dispatcher.js';
 import { recoverOrphanedRuns } from './engine/recovery.js';
 import { RetentionSweep } from './engine/retention.js';
 import { RunEngine, type ServerLog } from './engine/run-engine.js';
+import { RunFeed } from './engine/run-feed.js';
 import { WorkerKeys } from './engine/worker-keys.js';
 import { Files } from './files/files.js';
 import { newNodeId } from './ids.js';
@@ -40,6 +41,8 @@ export class Runtime {
   readonly registry: ServiceRegistry;
   readonly engine: RunEngine;
   readonly dispatcher: Dispatcher;
+  /** Accounts' runs as they change, read once per change for everyone following here. */
+  readonly runFeed: RunFeed;
   /** Uploaded files: metadata in the store, bytes on local disk or S3. */
   readonly files: Files;
   /** Completion webhooks: made when runs end, sent and retried by a loop on every node. */
@@ -115,6 +118,7 @@ export class Runtime {
     // On every node (this one included): the account's warm workers carry the old values.
     bus.onEnvChanged((accountId) => this.registry.recycleAccount(accountId));
     this.dispatcher = new Dispatcher(store, this.registry, this.engine, this.nodeId, log, config.maxConcurrentPerAccount || undefined);
+    this.runFeed = new RunFeed(store, bus, (err, requestId) => log.warn({ err, requestId }, 'could not read a changed run for the runs feed'));
     this.files = files ?? Files.openLocal(config, store, nodeId, () => this.baseUrl, log);
     this.webhooks = new WebhookDeliverer(config, store, log);
     this.retention = new RetentionSweep(config, store, log);

@@ -1,11 +1,12 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { Link, useSearchParams } from 'react-router';
-import { api, RUN_STATUSES, type RunRecord } from '../api';
+import { api, RUN_STATUSES } from '../api';
 import { durationOf, ErrorNote, formatDuration, formatTime, StatusBadge } from '../components/bits';
+import { useRunFeed, type RunPage } from '../run-feed';
 import { servicesQuery } from './services';
 
-/** How often the table refreshes itself: live enough to watch runs move, cheap for the server. */
-const LIVE_MS = 2000;
+/** How often the table reads itself again while the live feed is down: enough to watch runs move, cheap for the server. */
+const POLL_MS = 2000;
 
 export function RunsPage() {
   const [params, setParams] = useSearchParams();
@@ -14,10 +15,11 @@ export function RunsPage() {
   const cursor = params.get('cursor') ?? '';
   const services = useQuery(servicesQuery);
   const query = new URLSearchParams({ limit: '50', ...(service && { service }), ...(status && { status }), ...(cursor && { cursor }) });
+  const feed = useRunFeed();
   const runs = useQuery({
     queryKey: ['runs', service, status, cursor],
-    queryFn: () => api<{ runs: RunRecord[]; nextCursor: string | null }>(`/runs?${query}`),
-    refetchInterval: LIVE_MS,
+    queryFn: () => api<RunPage>(`/runs?${query}`),
+    refetchInterval: feed === 'down' ? POLL_MS : false,
     placeholderData: keepPreviousData,
   });
   const setFilter = (name: string, value: string) => {
@@ -32,9 +34,15 @@ export function RunsPage() {
     <>
       <div className="row between">
         <h1>Runs</h1>
-        <span className="live" aria-label="Updating live">
-          <span className="dot" aria-hidden="true" /> Live
-        </span>
+        {feed === 'down' ? (
+          <span className="live" title="The live feed is down: the table refreshes every 2 s">
+            <span className="dot" aria-hidden="true" /> Refreshing
+          </span>
+        ) : (
+          <span className="live" aria-label="Updating live">
+            <span className="dot" aria-hidden="true" /> Live
+          </span>
+        )}
       </div>
       <div className="row filters">
         <label>

@@ -34,6 +34,7 @@ export async function recoverOrphanedRuns(
         continue;
       }
       if (!policy && (await isRetryable(run, deps.registry)) && (await deps.store.requeueRun(run.id))) {
+        deps.engine.changed(run);
         await noteInLog(deps.logs, run, 'warn', 'The runtime restarted while this run was in flight; it will run again.');
         requeued.push(run.id);
         continue;

@@ -147,7 +147,7 @@ export class RunEngine {
       throw overLimit('QUEUE_FULL', 1);
     }
     await this.accountLimits.check(principal.accountId, mode);
-    return this.d.store.createRun(
+    const run = await this.d.store.createRun(
       {
         id: newRequestId(),
         accountId: principal.accountId,
@@ -169,6 +169,13 @@ export class RunEngine {
       },
       { provisionedId: call.provisionedId, spendKeyId: this.spendKeyOf(principal, idempotency !== undefined, call.provisionedId), idempotency },
     );
+    if (!run.replayed) this.changed(run);
+    return run;
+  }
+
+  /** Tells the account's feed, on every node, that the run's status changed. */
+  changed(run: Pick<RunRow, 'id' | 'accountId'>): void {
+    this.d.bus.announceRunChanged(run.accountId, run.id);
   }
 
   /**
@@ -221,6 +228,7 @@ export class RunEngine {
       await this.failBeforeStart(run, err);
       throw err instanceof RunletError ? new RunletError(err.code, err.message, { ...err.extra, requestId: run.id }) : err;
     }
+    this.changed(run);
     return this.execute({ ...run, status: 'running', startedAt: started.startedAt, attempt: run.attempt + 1 }, lease, true);
   }
 
@@ -228,6 +236,7 @@ export class RunEngine {
   async startClaimed(run: RunRow): Promise<void> {
     // Held from the claim on: a worker may take a while to start, and the lease must not lapse meanwhile.
     this.held.add(run.id);
+    this.changed(run);
     // A cancel while it waits for a worker: it must then never reach the worker.
     let cancelled = false;
     const stopWatching = this.d.bus.subscribe(run.id, (e) => (cancelled ||= isCancel(e)));
@@ -263,6 +272,7 @@ export class RunEngine {
     const at = Date.now();
     const by = actorOf(principal);
     if (await this.d.store.cancelRun(runId, at, `Cancelled by ${by} at ${new Date(at).toISOString()}.`)) {
+      this.changed(run!);
       if (run.status === 'running') {
         // The node that runs it stops it, and ends its log before readers hear it is over.
         this.d.bus.publish(runId, { type: 'cancel' });
@@ -378,7 +388,7 @@ export class RunEngine {
   }
 
   /** Ends a run (a conditional write: only the first ending counts) and tells its readers. */
-  async finish(run: Pick<RunRow, 'id'>, outcome: RunOutcome): Promise<boolean> {
+  async finish(run: Pick<RunRow, 'id' | 'accountId'>, outcome: RunOutcome): Promise<boolean> {
     let ended = false;
     try {
       ended = await this.d.store.completeRun(run.id, outcome, this.d.nodeId);
@@ -387,6 +397,7 @@ export class RunEngine {
     }
     // A cancelled run already ended in the store; its readers hear of it once its log is whole.
     if (ended || outcome.status === 'cancelled') this.d.bus.publish(run.id, { type: 'status', status: outcome.status });
+    if (ended) this.changed(run);
     return ended;
   }
 
@@ -429,6 +440,7 @@ export class RunEngine {
     const seconds = ((retryAt - Date.now()) / 1000).toFixed(1);
     await noteInLog(this.d.logs, run, 'warn', `Attempt ${run.attempt} failed: ${describeEnding(outcome)} Attempt ${run.attempt + 1} in ${seconds} s.`);
     this.d.bus.publish(run.id, { type: 'status', status: 'queued' });
+    this.changed(run);
     const serviceId = run.serviceId!;
     // Every node sweeps for due runs anyway; this only makes the retry start on time.
     const timer = setTimeout(() => {

@@ -13,6 +13,7 @@ import { registerLogRoutes } from './logs.js';
 import { registerMetaRoutes } from './meta.js';
 import { collectRouteDocs } from './openapi.js';
 import { registerResultRoutes } from './results.js';
+import { registerRunEventRoutes } from './run-events.js';
 import { registerRunListRoutes } from './run-list.js';
 import { registerRunRoutes } from './runs.js';
 import { registerServiceRoutes } from './services.js';
@@ -49,6 +50,7 @@ export function buildApp(runtime: Runtime, options: { logger?: boolean | object 
   registerMetaRoutes(app, runtime, openapi);
   registerServiceRoutes(app, runtime);
   registerRunListRoutes(app, runtime);
+  registerRunEventRoutes(app, runtime);
   registerUsageRoutes(app, runtime);
   registerSessionRoutes(app, runtime);
   registerKeyRoutes(app, runtime);

@@ -18,6 +18,8 @@ export type RunEvent =
   | { type: 'cancel' };
 
 export type RunListener = (event: RunEvent) => void;
+/** Told that one of an account's runs changed status; it reads the run itself, if it cares. */
+export type RunChangedListener = (accountId: string, runId: string) => void;
 
 /**
  * Fan-out of run events to readers, and of "a run was queued" to dispatchers. In-process on
@@ -34,6 +36,13 @@ export interface EventBus {
   /** Tells every node that an account's environment variables changed (its workers are replaced). */
   announceEnvChanged(accountId: string): void;
   onEnvChanged(listener: (accountId: string) => void): void;
+  /**
+   * Tells every node that a run of the account changed status (queued, started, ended). Only ids
+   * travel: a node whose readers follow the account reads the run once for all of them.
+   */
+  announceRunChanged(accountId: string, runId: string): void;
+  /** Answers the function that unsubscribes. */
+  onRunChanged(listener: RunChangedListener): () => void;
   close(): Promise<void>;
 }
 
@@ -41,6 +50,7 @@ export class LocalEventBus implements EventBus {
   private readonly listeners = new Map<string, Set<RunListener>>();
   private readonly queuedListeners: ((serviceId: string) => void)[] = [];
   private readonly envListeners: ((accountId: string) => void)[] = [];
+  private readonly runChangedListeners = new Set<RunChangedListener>();
 
   publish(runId: string, event: RunEvent): void {
     const set = this.listeners.get(runId);
@@ -80,12 +90,29 @@ export class LocalEventBus implements EventBus {
     this.envListeners.push(listener);
   }
 
-  async close(): Promise<void> {
-    this.listeners.clear();
+  announceRunChanged(accountId: string, runId: string): void {
+    for (const listener of [...this.runChangedListeners]) {
+      try {
+        listener(accountId, runId);
+      } catch {
+        // As for readers of a run: one listener's failure must not stop the others.
+      }
+    }
   }
 
+  onRunChanged(listener: RunChangedListener): () => void {
+    this.runChangedListeners.add(listener);
+    return () => void this.runChangedListeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    this.runChangedListeners.clear();
+  }
+
+  /** Listeners of runs and of run changes: what every ended stream must have given back. */
   get subscriberCount(): number {
-    let n = 0;
+    let n = this.runChangedListeners.size;
     for (const set of this.listeners.values()) n += set.size;
     return n;
   }

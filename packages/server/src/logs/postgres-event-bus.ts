@@ -7,7 +7,7 @@ const RECONNECT_MS = 1000;
 /** PostgreSQL refuses payloads of 8000 bytes or more; stay well under it. */
 const MAX_PAYLOAD = 7000;
 
-type Notice = { runId: string; event: RunEvent } | { queued: string } | { envChanged: string };
+type Notice = { runId: string; event: RunEvent } | { queued: string } | { envChanged: string } | { runChanged: string; account: string };
 /** One notification: the notices of one event-loop turn of one node. */
 interface Batch {
   node: string;
@@ -59,6 +59,11 @@ export class PostgresEventBus extends LocalEventBus {
     this.notify({ envChanged: accountId });
   }
 
+  override announceRunChanged(accountId: string, runId: string): void {
+    super.announceRunChanged(accountId, runId);
+    this.notify({ runChanged: runId, account: accountId });
+  }
+
   override async close(): Promise<void> {
     this.closed = true;
     await this.listener?.end().catch(() => {});
@@ -89,6 +94,7 @@ export class PostgresEventBus extends LocalEventBus {
     for (const notice of batch.notices) {
       if ('queued' in notice) super.announceQueued(notice.queued);
       else if ('envChanged' in notice) super.announceEnvChanged(notice.envChanged);
+      else if ('runChanged' in notice) super.announceRunChanged(notice.account, notice.runChanged);
       else super.publish(notice.runId, notice.event);
     }
   }
@@ -117,16 +123,22 @@ export class PostgresEventBus extends LocalEventBus {
 
 /**
  * The notices as few payloads as fit under PostgreSQL's limit, in order. Repeats that say
- * nothing new are dropped: a service announced twice, or a run's log mark that a later one
- * in the same batch moves past.
+ * nothing new are dropped: a service announced twice, a run's log mark that a later one in
+ * the same batch moves past, or a run's change that a later one repeats (the receiver reads
+ * the run as it then is).
  */
 export function payloadsOf(node: string, notices: readonly Notice[]): string[] {
   const lastLogMark = new Map<string, number>();
-  notices.forEach((n, i) => 'runId' in n && n.event.type === 'logs' && lastLogMark.set(n.runId, i));
+  const lastChange = new Map<string, number>();
+  notices.forEach((n, i) => {
+    if ('runId' in n && n.event.type === 'logs') lastLogMark.set(n.runId, i);
+    if ('runChanged' in n) lastChange.set(n.runChanged, i);
+  });
   const announced = new Set<string>();
   const kept = notices.filter((n, i) => {
     if ('queued' in n) return !announced.has(n.queued) && announced.add(n.queued);
     if ('envChanged' in n) return true;
+    if ('runChanged' in n) return lastChange.get(n.runChanged) === i;
     return n.event.type !== 'logs' || lastLogMark.get(n.runId) === i;
   });
   const payloads: string[] = [];

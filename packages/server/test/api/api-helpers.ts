@@ -80,3 +80,50 @@ export async function signIn(s: TestServer, email: string, password: string): Pr
   assert.equal(res.status, 200, text);
   return sessionFrom(s, res, JSON.parse(text));
 }
+
+/** A reader of `GET /runs/events` as it goes: the runs it was told of, the comments and the `retry:` hint. */
+export interface RunEventReader {
+  response: Response;
+  runs: Json[];
+  comments: string[];
+  retry: number | undefined;
+  /** The statuses one run went through, a repeat of the same status counted once. */
+  statusesOf(id: string): string[];
+  stop(): void;
+}
+
+export async function readRunEvents(url: string, headers: Record<string, string>): Promise<RunEventReader> {
+  const abort = new AbortController();
+  const response = await fetch(`${url}/runs/events`, { headers, signal: abort.signal });
+  const reader: RunEventReader = {
+    response,
+    runs: [],
+    comments: [],
+    retry: undefined,
+    statusesOf: (id) => reader.runs.filter((r) => r.id === id).map((r) => String(r.status)).filter((s, i, all) => s !== all[i - 1]),
+    stop: () => abort.abort(),
+  };
+  if (!response.ok || !response.body) return reader;
+  void (async () => {
+    let buffer = '';
+    try {
+      for await (const chunk of response.body!.pipeThrough(new TextDecoderStream())) {
+        buffer += chunk;
+        const blocks = buffer.split('\n\n');
+        buffer = blocks.pop()!;
+        for (const block of blocks) {
+          let event = 'message';
+          for (const line of block.split('\n')) {
+            if (line.startsWith(':')) reader.comments.push(line.slice(1).trim());
+            else if (line.startsWith('retry: ')) reader.retry = Number(line.slice(7));
+            else if (line.startsWith('event: ')) event = line.slice(7);
+            else if (line.startsWith('data: ') && event === 'run') reader.runs.push(JSON.parse(line.slice(6)) as Json);
+          }
+        }
+      }
+    } catch {
+      // stopped
+    }
+  })();
+  return reader;
+}

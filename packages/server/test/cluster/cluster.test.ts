@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { CLI, freshDatabase, killServerProcess, maxOverlap, readNdjson, startServerProcess } from '../helpers.js';
+import { CLI, freshDatabase, killServerProcess, maxOverlap, readNdjson, startServerProcess, waitFor } from '../helpers.js';
+import { readRunEvents } from '../api/api-helpers.js';
 
 interface Node {
   url: string;
@@ -107,6 +108,22 @@ describe('a cluster of three nodes on one PostgreSQL database', () => {
     assert.equal(record.status, 'running', 'the first line reached node A while the run was still going on node B');
     assert.equal((await running).status, 200);
     await reader.cancel();
+  });
+
+  test('a /runs/events reader on one node is told of a run executing on another', async () => {
+    const [a, b] = nodes as [Node, Node];
+    const feed = await readRunEvents(a.url, { authorization: key });
+    assert.equal(feed.response.status, 200);
+    try {
+      // A sync run runs on the node that received it: B.
+      const res = await call(b, '/run/slow', { json: { seconds: 1, interval: 0.1 } });
+      assert.equal(res.status, 200);
+      const id = res.headers.get('x-request-id')!;
+      await waitFor(() => feed.statusesOf(id).at(-1) === 'completed', 10_000, "node A's feed to tell the end of the run");
+      assert.ok(feed.statusesOf(id).includes('running'), `told while it ran on B: ${feed.statusesOf(id)}`);
+    } finally {
+      feed.stop();
+    }
   });
 
   test('a /result long-poll on one node wakes when another node finishes the run', async () => {

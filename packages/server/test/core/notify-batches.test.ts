@@ -31,6 +31,12 @@ test('a service announced twice, and log marks passed by a later one of the same
   assert.deepEqual(batch!.notices, [{ queued: 'echo' }, logs('req_2', 1), logs('req_1', 9), { queued: 'csv' }]);
 });
 
+test("a run's changes in one turn go once, as its last; other runs' and accounts' stay", () => {
+  const changed = (runId: string, account = 'acc_1') => ({ runChanged: runId, account });
+  const [batch] = parse(payloadsOf('n', [changed('req_1'), changed('req_2', 'acc_2'), { queued: 'echo' }, changed('req_1'), changed('req_3')]));
+  assert.deepEqual(batch!.notices, [changed('req_2', 'acc_2'), { queued: 'echo' }, changed('req_1'), changed('req_3')]);
+});
+
 test('many notices split into payloads under 8000 bytes, losing none', () => {
   const notices = Array.from({ length: 500 }, (_, i) => ({ runId: `req_${String(i).padStart(24, '0')}`, event: { type: 'status' as const, status: 'completed' as const } }));
   const payloads = payloadsOf('node-a', notices);
