@@ -158,6 +158,19 @@ describe('a cluster of three nodes on one PostgreSQL database', () => {
     assert.ok(maxOverlap(spans) <= 2, `at most 2 at once across the cluster, saw ${maxOverlap(spans)}`);
   });
 
+  test("a variable set through one node reaches the next run on every node: their warm workers are replaced", async () => {
+    const greeting = async (node: Node) => ((await (await call(node, '/run/env-slow', { json: {} })).json()) as { atStart: string | null }).atStart;
+    // A warm worker on node 1 that started without the variable.
+    assert.equal(await greeting(nodes[1]!), null);
+    const put = await call(nodes[0]!, '/env/GREETING', { method: 'PUT', body: JSON.stringify({ value: 'from node 0' }), headers: { 'content-type': 'application/json' } });
+    assert.equal(put.status, 200, await put.text());
+    // The notice crosses nodes over LISTEN/NOTIFY, so node 1 may take a moment to hear it.
+    await waitFor(async () => ((await greeting(nodes[1]!)) === 'from node 0' ? true : undefined), 10_000, 'node 1 to see the new value');
+    assert.equal(await greeting(nodes[2]!), 'from node 0');
+    // Every node opens values sealed by another: they share the master key.
+    assert.equal(await greeting(nodes[0]!), 'from node 0');
+  });
+
   test('kill -9 of one node mid-load: every request id still ends, exactly once', async () => {
     const ids = await Promise.all(Array.from({ length: 18 }, (_, i) => startAsync(nodes[i % 3]!, i % 2 ? 'retryable' : 'slow', i % 2 ? { seconds: 1 } : { seconds: 1, interval: 0.2 })));
     // Let every node take runs, then kill one of them without warning.
