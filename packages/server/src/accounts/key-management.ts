@@ -17,13 +17,13 @@ export class KeyManagement {
 
   async create(actor: Actor, accountId: string, request: NewKeyRequest): Promise<{ secret: string; record: ApiKeyRecord }> {
     if (request.expiresAt !== null && request.expiresAt <= Date.now()) throw new RunletError('INVALID_REQUEST', 'The expiry must be in the future.');
-    const { key, record } = await createKey(this.store, accountId, request.kind, request.name, {
-      expiresAt: request.expiresAt,
-      services: request.services,
-      createdBy: actor.label,
-    });
-    await this.store.directory.recordAudit(
-      auditEvent(actor, 'key.create', record.id, { kind: record.kind, name: record.name, prefix: record.prefix, services: record.services, expiresAt: record.expiresAt }, accountId),
+    const { key, record } = await createKey(
+      this.store,
+      accountId,
+      request.kind,
+      request.name,
+      { expiresAt: request.expiresAt, services: request.services, createdBy: actor.label },
+      (made) => auditEvent(actor, 'key.create', made.id, { kind: made.kind, name: made.name, prefix: made.prefix, services: made.services, expiresAt: made.expiresAt }, accountId),
     );
     return { secret: key, record };
   }
@@ -34,9 +34,9 @@ export class KeyManagement {
 
   /** By id or displayed prefix, in the caller's account only (another account's keys are unknown). */
   async revoke(actor: Actor, accountId: string, idOrPrefix: string): Promise<ApiKeyRecord> {
-    const record = await this.store.revokeApiKey(accountId, idOrPrefix, Date.now());
+    // The store records the event (with the key's id) only when this call is the one that revoked it.
+    const record = await this.store.revokeApiKey(accountId, idOrPrefix, Date.now(), auditEvent(actor, 'key.revoke', idOrPrefix, null, accountId));
     if (!record) throw new RunletError('KEY_NOT_FOUND', `No key "${idOrPrefix}" in this account.`);
-    await this.store.directory.recordAudit(auditEvent(actor, 'key.revoke', record.id, { prefix: record.prefix, name: record.name }, accountId));
     return record;
   }
 }

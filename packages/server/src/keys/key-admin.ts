@@ -1,6 +1,6 @@
 import type { KeyKind } from '@runlet/protocol';
 import { newKeyId } from '../ids.js';
-import type { ApiKeyRecord, Millis, Store } from '../store/store.js';
+import type { ApiKeyRecord, AuditEvent, Millis, NewApiKey, Store } from '../store/store.js';
 import { displayPrefix, generateApiKey, hashApiKey } from './api-keys.js';
 
 export interface KeyOptions {
@@ -16,17 +16,10 @@ export async function createKey(
   kind: KeyKind,
   name: string | null,
   options: KeyOptions = {},
+  auditOf?: (key: NewApiKey) => AuditEvent,
 ): Promise<{ key: string; record: ApiKeyRecord }> {
   const key = generateApiKey(kind);
-  const record = await store.createApiKey({
-    id: newKeyId(),
-    accountId,
-    kind,
-    name,
-    hash: hashApiKey(key),
-    prefix: displayPrefix(key),
-    createdAt: Date.now(),
-    ...options,
-  });
+  const row: NewApiKey = { id: newKeyId(), accountId, kind, name, hash: hashApiKey(key), prefix: displayPrefix(key), createdAt: Date.now(), ...options };
+  const record = await store.createApiKey(row, auditOf?.(row));
   return { key, record };
 }

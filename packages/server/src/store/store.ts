@@ -21,6 +21,7 @@ import type {
 } from './types.js';
 
 import type { Directory } from './directory/directory.js';
+import type { AuditEvent } from './directory/types.js';
 
 export type * from './types.js';
 export type * from './control-types.js';
@@ -54,11 +55,16 @@ export interface Store {
   defaultAccount(): Promise<Account>;
   getAccount(id: string): Promise<Account | undefined>;
   createAccount(name: string): Promise<Account>;
-  createApiKey(key: NewApiKey): Promise<ApiKeyRecord>;
+  /** With `audit`, the event is recorded in the same transaction as the key. */
+  createApiKey(key: NewApiKey, audit?: AuditEvent): Promise<ApiKeyRecord>;
   findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>;
   listApiKeys(accountId: string): Promise<ApiKeyRecord[]>;
-  /** Revokes by id or by displayed prefix; answers the revoked key, if any. */
-  revokeApiKey(accountId: string, idOrPrefix: string, at: Millis): Promise<ApiKeyRecord | undefined>;
+  /**
+   * Revokes by id or by displayed prefix; answers the revoked key, if any. With `audit`, the
+   * event is recorded in the same transaction, naming the key's id, when this call revoked it (not
+   * when it already was).
+   */
+  revokeApiKey(accountId: string, idOrPrefix: string, at: Millis, audit?: AuditEvent): Promise<ApiKeyRecord | undefined>;
   recordKeyUsage(usage: ReadonlyMap<string, KeyUsage>): Promise<void>;
   deleteInternalKeys(): Promise<void>;
 

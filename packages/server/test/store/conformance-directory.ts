@@ -129,6 +129,18 @@ export function runDirectoryConformance(name: string, open: () => Promise<Opened
       assert.equal(await store.directory.settingOr('race', 'z'), values[0]);
     });
 
+    test('a key and its audit event are written together; a revoke is audited once, by the call that revoked', async () => {
+      const key = await store.createApiKey({ id: `key_${unique()}`, accountId, kind: 'standard', name: 'k', hash: unique(), prefix: `cwk-${unique()}`, createdAt: 1 }, audit('key.create'));
+      assert.equal(await store.revokeApiKey(accountId, key.prefix, 5, audit('key.revoke')).then((k) => k?.revokedAt), 5);
+      assert.equal(await store.revokeApiKey(accountId, key.id, 9, audit('key.revoke')).then((k) => k?.revokedAt), 5, 'revoked once');
+      const events = await store.directory.listAudit({ limit: 10 });
+      assert.deepEqual(events.map((e) => [e.action, e.target]).sort(), [['key.create', null], ['key.revoke', key.id]].sort());
+      // A key that cannot be written (its hash is taken) leaves no event behind.
+      await assert.rejects(store.createApiKey({ id: `key_${unique()}`, accountId, kind: 'standard', name: null, hash: 'dup', prefix: 'cwk-x', createdAt: 1 }).then(() =>
+        store.createApiKey({ id: `key_${unique()}`, accountId, kind: 'standard', name: null, hash: 'dup', prefix: 'cwk-y', createdAt: 1 }, audit('key.create'))));
+      assert.equal((await store.directory.listAudit({ limit: 10 })).length, 2);
+    });
+
     test('keys keep their expiry, services and maker', async () => {
       const key = await store.createApiKey({ id: `key_${unique()}`, accountId, kind: 'standard', name: 'k', hash: unique(), prefix: 'cwk-abc', createdAt: 1, expiresAt: 99, services: ['a', 'b'], createdBy: 'user x' });
       assert.equal(key.expiresAt, 99);

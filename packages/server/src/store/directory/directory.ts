@@ -8,6 +8,9 @@ export type * from './types.js';
 const AUDIT_INSERT = 'INSERT INTO audit_events (id, at, account_id, actor, ip, action, target, details)';
 const auditValues = (e: AuditEvent) => [e.id, e.at, e.accountId, e.actor, e.ip, e.action, e.target, e.details ? JSON.stringify(e.details) : null];
 
+/** The insert of one audit event, for a backend to run inside a transaction of its own. */
+export const auditStatement = (e: AuditEvent): Statement => sql(`${AUDIT_INSERT} VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, ...auditValues(e));
+
 /** Records `event` only if `condition` (SQL with its own `?` values) holds when the batch runs. */
 const auditIf = (event: AuditEvent, condition: string, ...params: unknown[]): Statement =>
   sql(`${AUDIT_INSERT} SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE ${condition}`, ...auditValues(event), ...params);
@@ -137,7 +140,7 @@ export class Directory {
          ON CONFLICT (account_id, service_id, name) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
         row.accountId, row.serviceId ?? '', row.name, row.sealed, row.updatedAt, row.updatedBy,
       ),
-      sql(`${AUDIT_INSERT} VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, ...auditValues(audit)),
+      auditStatement(audit),
     ]);
   }
 
@@ -167,7 +170,8 @@ export class Directory {
   // audit
 
   async recordAudit(event: AuditEvent): Promise<void> {
-    await this.db.run(`${AUDIT_INSERT} VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, auditValues(event));
+    const { sql: text, params } = auditStatement(event);
+    await this.db.run(text, params);
   }
 
   /** Newest first; `before` is the last event of the previous page. */

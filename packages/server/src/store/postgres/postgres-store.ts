@@ -23,7 +23,9 @@ import type {
   RunRow,
   StoredLogLine,
 } from '../types.js';
-import { Directory } from '../directory/directory.js';
+import { auditStatement, Directory } from '../directory/directory.js';
+import { numberPlaceholders, type Statement } from '../directory/sql-port.js';
+import type { AuditEvent } from '../directory/types.js';
 import { migratePostgres } from './migrate.js';
 import { postgresPort } from './postgres-port.js';
 import type { AttemptRow, DeliveryAttemptRow, DeliveryNext, DeliveryRow, PurgePolicy, TombstoneRow } from '../control-types.js';
@@ -111,13 +113,25 @@ export class PostgresStore implements Store {
     return account;
   }
 
-  async createApiKey(key: NewApiKey): Promise<ApiKeyRecord> {
-    const row = await this.one(
-      `INSERT INTO api_keys (id, account_id, kind, name, hash, prefix, internal, created_at, expires_at, services, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
-      [key.id, key.accountId, key.kind, key.name, key.hash, key.prefix, key.internal ?? false, key.createdAt, ...apiKeyExtras(key)],
-    );
-    return toApiKey(row!);
+  async createApiKey(key: NewApiKey, audit?: AuditEvent): Promise<ApiKeyRecord> {
+    const insert = (db: Queryable) =>
+      this.one(
+        `INSERT INTO api_keys (id, account_id, kind, name, hash, prefix, internal, created_at, expires_at, services, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
+        [key.id, key.accountId, key.kind, key.name, key.hash, key.prefix, key.internal ?? false, key.createdAt, ...apiKeyExtras(key)],
+        db,
+      );
+    // Keys the runtime makes for itself are not audited: one statement, no transaction.
+    if (!audit) return toApiKey((await insert(this.pool))!);
+    return this.tx(async (db) => {
+      const row = await insert(db);
+      await this.runStatement(auditStatement(audit), db);
+      return toApiKey(row!);
+    });
+  }
+
+  private async runStatement(statement: Statement, db: Queryable): Promise<void> {
+    await db.query(numberPlaceholders(statement.sql), [...statement.params]);
   }
 
   async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
@@ -129,13 +143,14 @@ export class PostgresStore implements Store {
     return (await this.rows('SELECT * FROM api_keys WHERE account_id = $1 AND NOT internal ORDER BY created_at', [accountId])).map(toApiKey);
   }
 
-  async revokeApiKey(accountId: string, idOrPrefix: string, at: Millis): Promise<ApiKeyRecord | undefined> {
+  async revokeApiKey(accountId: string, idOrPrefix: string, at: Millis, audit?: AuditEvent): Promise<ApiKeyRecord | undefined> {
     return this.tx(async (db) => {
       const rows = await this.rows('SELECT id FROM api_keys WHERE account_id = $1 AND NOT internal AND (id = $2 OR prefix = $2) FOR UPDATE', [accountId, idOrPrefix], db);
       // A prefix shared by two keys is ambiguous: revoke nothing rather than the wrong one.
       if (rows.length !== 1) return undefined;
-      const row = await this.one('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 RETURNING *', [at, rows[0]!.id], db);
-      return toApiKey(row!);
+      const revoked = await this.changes('UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [at, rows[0]!.id], db);
+      if (revoked && audit) await this.runStatement(auditStatement({ ...audit, target: String(rows[0]!.id) }), db);
+      return toApiKey((await this.one('SELECT * FROM api_keys WHERE id = $1', [rows[0]!.id], db))!);
     });
   }
 

@@ -20,7 +20,9 @@ import type {
   RunRow,
   StoredLogLine,
 } from '../types.js';
-import { Directory } from '../directory/directory.js';
+import { auditStatement, Directory } from '../directory/directory.js';
+import type { Statement } from '../directory/sql-port.js';
+import type { AuditEvent } from '../directory/types.js';
 import { GroupCommit } from './group-commit.js';
 import { sqlitePort } from './sqlite-port.js';
 import { migrateSqlite } from './migrate.js';
@@ -112,13 +114,20 @@ export class SqliteStore implements Store {
     return account;
   }
 
-  async createApiKey(key: NewApiKey): Promise<ApiKeyRecord> {
-    this.run(
-      `INSERT INTO api_keys (id, account_id, kind, name, hash, prefix, internal, created_at, expires_at, services, created_by)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      key.id, key.accountId, key.kind, key.name, key.hash, key.prefix, key.internal ? 1 : 0, key.createdAt, ...apiKeyExtras(key),
-    );
-    return toApiKey(this.get('SELECT * FROM api_keys WHERE id = ?', key.id)!);
+  async createApiKey(key: NewApiKey, audit?: AuditEvent): Promise<ApiKeyRecord> {
+    return this.db.transaction(() => {
+      this.run(
+        `INSERT INTO api_keys (id, account_id, kind, name, hash, prefix, internal, created_at, expires_at, services, created_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        key.id, key.accountId, key.kind, key.name, key.hash, key.prefix, key.internal ? 1 : 0, key.createdAt, ...apiKeyExtras(key),
+      );
+      if (audit) this.runStatement(auditStatement(audit));
+      return toApiKey(this.get('SELECT * FROM api_keys WHERE id = ?', key.id)!);
+    })();
+  }
+
+  private runStatement(statement: Statement): void {
+    this.run(statement.sql, ...statement.params);
   }
 
   async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
@@ -130,7 +139,7 @@ export class SqliteStore implements Store {
     return this.all('SELECT * FROM api_keys WHERE account_id = ? AND internal = 0 ORDER BY created_at', accountId).map(toApiKey);
   }
 
-  async revokeApiKey(accountId: string, idOrPrefix: string, at: Millis): Promise<ApiKeyRecord | undefined> {
+  async revokeApiKey(accountId: string, idOrPrefix: string, at: Millis, audit?: AuditEvent): Promise<ApiKeyRecord | undefined> {
     return this.db.transaction(() => {
       const rows = this.all(
         'SELECT * FROM api_keys WHERE account_id = ? AND internal = 0 AND (id = ? OR prefix = ?)',
@@ -138,7 +147,8 @@ export class SqliteStore implements Store {
       );
       // A prefix shared by two keys is ambiguous: revoke nothing rather than the wrong one.
       if (rows.length !== 1) return undefined;
-      this.run('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?', at, rows[0]!.id);
+      const revoked = this.run('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', at, rows[0]!.id);
+      if (revoked && audit) this.runStatement(auditStatement({ ...audit, target: String(rows[0]!.id) }));
       return toApiKey(this.get('SELECT * FROM api_keys WHERE id = ?', rows[0]!.id)!);
     }).immediate();
   }
