@@ -16,8 +16,15 @@ const ACCOUNT_RETRY_AFTER_SECONDS = 2;
  * `maxConcurrentPerAccount` running, across every node; 0 turns a limit off. The counts are read,
  * not locked: calls racing for the last place may pass it by a few, which a bound against
  * floods can afford (like the per-service QUEUE_FULL).
+ *
+ * Counting an account's queue on every call costs as much as the queue is long, so far from a
+ * limit a node goes on an estimate: the last count, plus every call it let through since, for
+ * up to a second. Within a tenth of a limit it counts again before each call; so a call is
+ * only ever refused on an exact count.
  */
 export class AccountLimits {
+  private readonly estimates = new Map<string, RunCounts & { at: number }>();
+
   constructor(
     private readonly config: Pick<Config, 'maxQueuedPerAccount' | 'maxConcurrentPerAccount'>,
     private readonly store: Store,
@@ -27,14 +34,41 @@ export class AccountLimits {
     const { maxQueuedPerAccount: maxQueued, maxConcurrentPerAccount: maxRunning } = this.config;
     const checkRunning = mode === 'sync' && maxRunning > 0;
     if (maxQueued === 0 && !checkRunning) return;
-    const { queued, running } = await this.store.countAccountRuns(accountId);
+    const counts = await this.countsOf(accountId, maxQueued, checkRunning ? maxRunning : 0);
+    const { queued, running } = counts;
     if (maxQueued > 0 && queued >= maxQueued) {
       throw overLimit('ACCOUNT_QUEUE_FULL', ACCOUNT_RETRY_AFTER_SECONDS, `The account has ${queued} runs queued, its limit (maxQueuedPerAccount ${maxQueued}); retry later.`);
     }
     if (checkRunning && running >= maxRunning) {
       throw overLimit('ACCOUNT_CONCURRENCY_LIMIT', ACCOUNT_RETRY_AFTER_SECONDS, `The account has ${running} runs running, its limit (maxConcurrentPerAccount ${maxRunning}); retry later, or use /run_async.`);
     }
+    // This call's run is about to be queued (and a sync one to run): counted until the next exact count.
+    counts.queued++;
+    if (mode === 'sync') counts.running++;
   }
+
+  private async countsOf(accountId: string, maxQueued: number, maxRunning: number): Promise<RunCounts & { at: number }> {
+    const now = Date.now();
+    const known = this.estimates.get(accountId);
+    if (known && now - known.at < ESTIMATE_MS && !near(known.queued, maxQueued) && !near(known.running, maxRunning)) return known;
+    if (this.estimates.size > MAX_ESTIMATES) this.estimates.clear();
+    const exact = { ...(await this.store.countAccountRuns(accountId)), at: now };
+    this.estimates.set(accountId, exact);
+    return exact;
+  }
+}
+
+/** How long an account's count stands in for a new one (plus the calls let through meanwhile). */
+const ESTIMATE_MS = 1000;
+/** Accounts whose estimates a node keeps; past it they are all counted afresh. */
+const MAX_ESTIMATES = 10_000;
+
+/** Within a tenth of `max` (at least 1): close enough to the limit to count exactly. */
+const near = (count: number, max: number): boolean => max > 0 && count >= max - Math.max(1, Math.floor(max / 10));
+
+interface RunCounts {
+  queued: number;
+  running: number;
 }
 
 /** Buckets are forgotten once full and idle this long, so keys that stopped calling cost no memory. */
