@@ -38,6 +38,7 @@ export function useRunFeed(): FeedState {
             setState('live');
             // What changed before the stream opened is read once; from now on, events tell.
             void client.invalidateQueries({ queryKey: ['runs'] });
+            void client.invalidateQueries({ queryKey: ['run'] });
             for await (const event of serverSentEvents(res.body)) {
               if (event.field === 'retry') retryMs = Number(event.data);
               else if (event.field === 'run') applyRun(client, JSON.parse(event.data) as RunRecord);
@@ -99,6 +100,8 @@ const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  * it matches the filters and belongs on that page (the first, above its last row).
  */
 export function applyRun(client: QueryClient, run: RunRecord): void {
+  // A run's own page holds its input too, which events do not carry: it reads the run again.
+  if (client.getQueryData(['run', run.id])) void client.invalidateQueries({ queryKey: ['run', run.id], exact: true });
   for (const query of client.getQueryCache().findAll({ queryKey: ['runs'] })) {
     const page = query.state.data as RunPage | undefined;
     if (!page) continue;

@@ -4,15 +4,18 @@ import { Link, useNavigate, useParams } from 'react-router';
 import { api, errorOf, isTerminal, request, type RunDetail } from '../api';
 import { durationOf, ErrorNote, formatDuration, formatTime, Json, StatusBadge } from '../components/bits';
 import { LogView } from '../components/log-view';
+import { useRunFeed } from '../run-feed';
 
 /** One run: status, timings, input, output, error and live logs; cancel and re-run. */
 export function RunPage() {
   const { id = '' } = useParams();
   const navigate = useNavigate();
+  // While the feed is live it tells of every change of this run; polling only stands in when it is down.
+  const feed = useRunFeed();
   const run = useQuery({
     queryKey: ['run', id],
     queryFn: () => api<RunDetail>(`/runs/${id}`),
-    refetchInterval: (q) => (q.state.data && isTerminal(q.state.data.status) ? false : 1000),
+    refetchInterval: (q) => (feed === 'live' || (q.state.data && isTerminal(q.state.data.status)) ? false : 1000),
   });
   const [actionError, setActionError] = useState<unknown>();
 
