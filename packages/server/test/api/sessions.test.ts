@@ -28,6 +28,7 @@ describe('sessions, setup and administration', () => {
     assert.equal(admin.user.role, 'admin');
     const again = await s.fetch('/auth/setup', { key: null, json: { token, email: 'y@example.com', password: 'long enough pw' } });
     await expectRuntimeError(again, 403, 'SETUP_LINK_INVALID');
+    assert.equal(await s.server.runtime.sessions.newSetupToken(), undefined, 'no new setup link once a user exists');
 
     const session = await expectJson<{ user: { email: string }; csrfToken: string }>(await admin.fetch('/auth/session'));
     assert.equal(session.user.email, 'admin@example.com');
