@@ -41,3 +41,18 @@ test('flush commits what is pending at once (as the store does before it closes)
   assert.deepEqual(rows(), [7]);
   await pending;
 });
+
+test('a write alone in its group that throws leaves nothing, and the next group commits as usual', async () => {
+  const { db, commits, rows } = open();
+  const insert = db.prepare('INSERT INTO t (x) VALUES (?)');
+  await assert.rejects(
+    commits.run(() => {
+      insert.run(5);
+      throw new Error('changed its mind');
+    }),
+    /changed its mind/,
+  );
+  assert.deepEqual(rows(), []);
+  await commits.run(() => insert.run(6));
+  assert.deepEqual(rows(), [6]);
+});

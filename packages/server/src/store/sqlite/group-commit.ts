@@ -6,12 +6,24 @@ interface PendingWrite {
   reject: (err: unknown) => void;
 }
 
+type Outcome = { ok: true; value: unknown } | { ok: false; err: unknown };
+
+/** A write of the group threw: the group's transaction was rolled back because of it. */
+class WriteFailed {
+  constructor(readonly err: unknown) {}
+}
+
 /**
  * Group commit for the embedded store. A SQLite commit costs far more than the statements in
  * it (WAL frames, locks), and under load many requests write at once: the writes asked for in
  * one turn of the event loop are committed together, in one transaction, at the end of that
- * turn. Each write runs in a savepoint of its own, so one that throws is undone alone and only
- * its caller sees the error; no caller hears of its write before the commit that holds it.
+ * turn. No caller hears of its write before the commit that holds it, and a write that throws
+ * is undone alone: only its caller sees the error.
+ *
+ * Writes are pure database work (a closure of statements), so they can run again: a group is
+ * first tried plainly, and only when one of its writes throws is it rolled back and written
+ * again with each write in a savepoint of its own. A savepoint per write would cost every
+ * group two more statements a write for the rare one that fails.
  */
 export class GroupCommit {
   private pending: PendingWrite[] = [];
@@ -30,29 +42,47 @@ export class GroupCommit {
     const group = this.pending;
     if (group.length === 0) return;
     this.pending = [];
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = [];
+    let outcomes: Outcome[];
     try {
-      this.db
-        .transaction(() => {
-          for (const p of group) {
-            try {
-              // Nested in the group's transaction, this is a savepoint.
-              outcomes.push({ ok: true, value: this.db.transaction(p.write)() });
-            } catch (err) {
-              outcomes.push({ ok: false, err });
-            }
-          }
-        })
-        .immediate();
+      outcomes = this.commit(group, false);
     } catch (err) {
-      // The commit itself failed (disk full, I/O error): none of the group was written.
-      for (const p of group) p.reject(err);
-      return;
+      try {
+        if (!(err instanceof WriteFailed)) throw err;
+        // A group of one needs no second try: its write failed, and nothing of it was kept.
+        outcomes = group.length === 1 ? [{ ok: false, err: err.err }] : this.commit(group, true);
+      } catch (commitErr) {
+        // The commit itself failed (disk full, I/O error): none of the group was written.
+        for (const p of group) p.reject(commitErr);
+        return;
+      }
     }
     group.forEach((p, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) p.resolve(outcome.value);
       else p.reject(outcome.err);
     });
+  }
+
+  /** One transaction for the group; `isolated`: each write in a savepoint, so one that throws is undone alone. */
+  private commit(group: PendingWrite[], isolated: boolean): Outcome[] {
+    return this.db
+      .transaction(() =>
+        group.map((p): Outcome => {
+          if (!isolated) {
+            try {
+              return { ok: true, value: p.write() };
+            } catch (err) {
+              throw new WriteFailed(err);
+            }
+          }
+          try {
+            // Nested in the group's transaction, this is a savepoint.
+            return { ok: true, value: this.db.transaction(p.write)() };
+          } catch (err) {
+            return { ok: false, err };
+          }
+        }),
+      )
+      .immediate();
   }
 }
