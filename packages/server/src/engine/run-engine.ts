@@ -5,7 +5,7 @@ import { overLimit, RunletError } from '../errors.js';
 import { newRequestId } from '../ids.js';
 import type { EventBus, RunEvent } from '../logs/event-bus.js';
 import type { LogRecorder } from '../logs/log-recorder.js';
-import type { RecordedRun, RunOutcome, RunRow, Store } from '../store/store.js';
+import type { AttemptRow, RecordedRun, RunOutcome, RunRow, Store } from '../store/store.js';
 import type { ServiceRegistry } from '../workers/service-registry.js';
 import type { WorkerLease, WorkerPool } from '../workers/worker-pool.js';
 import type { Access, Principal } from './access.js';
@@ -207,29 +207,41 @@ export class RunEngine {
   async startSync(run: RunRow): Promise<Execution> {
     let lease: WorkerLease;
     let started: { startedAt: number } | false | undefined;
+    let marked: Promise<boolean> | undefined;
     const { pool } = this.d.registry.get(run.serviceId!);
     // Held while it waits for room and a worker too: its caller is connected to this node.
     this.held.add(run.id);
+    // A cancel while it waits for a worker: it must then never reach the worker.
+    let cancelled = false;
+    const stopWatching = this.d.bus.subscribe(run.id, (e) => (cancelled ||= isCancel(e)));
     try {
       // A capped service's run takes its place in the cluster first, then a worker here.
       const limit = await this.limits.of(run.serviceId!, pool, async () => run.accountId);
       if (limit) started = await this.limits.start(run.id, limit, this.d.nodeId, this.leaseMs);
       if (started === false) throw await this.whyNotStarted(run.id);
       lease = await pool.acquire(run.accountId);
+      if (cancelled) {
+        lease.release(true);
+        throw new RunletError('RUN_CANCELLED', 'The run was cancelled before it started.');
+      }
       if (!started) {
         started = { startedAt: Date.now() };
-        if (!(await this.d.store.markRunning(run.id, this.d.nodeId, started.startedAt, started.startedAt + this.leaseMs))) {
-          lease.release(true);
-          throw await this.whyNotStarted(run.id);
-        }
+        // The call goes out while this write commits, rather than after: a worker must not
+        // idle through a commit (under load, most of a turn of the event loop) on every call.
+        // The run is already recorded; the execution waits for this before it takes the answer.
+        marked = this.d.store.markRunning(run.id, this.d.nodeId, started.startedAt, started.startedAt + this.leaseMs);
       }
     } catch (err) {
       this.held.delete(run.id);
       await this.failBeforeStart(run, err);
       throw err instanceof RunletError ? new RunletError(err.code, err.message, { ...err.extra, requestId: run.id }) : err;
+    } finally {
+      stopWatching();
     }
-    this.changed(run);
-    return this.execute({ ...run, status: 'running', startedAt: started.startedAt, attempt: run.attempt + 1 }, lease, true);
+    const running: RunRow = { ...run, status: 'running', startedAt: started.startedAt, attempt: run.attempt + 1 };
+    if (!marked) this.changed(run);
+    else void marked.then((ok) => ok && this.changed(run), () => {});
+    return this.execute(running, lease, true, marked);
   }
 
   /** Runs an async run this node has claimed (already `running` in the store). */
@@ -360,7 +372,8 @@ export class RunEngine {
     for (const t of this.retryTimers) clearTimeout(t);
   }
 
-  private async execute(run: RunRow, lease: WorkerLease, streamToCaller: boolean): Promise<Execution> {
+  /** `marked`: the write that records the run as started, still committing (see `startSync`). */
+  private async execute(run: RunRow, lease: WorkerLease, streamToCaller: boolean, marked?: Promise<boolean>): Promise<Execution> {
     // A retried run continues its log: its cursor must be read before the worker prints anything.
     await this.d.logs.open(run.id, run.attempt <= 1, run.attempt);
     const execution = new Execution({
@@ -370,6 +383,7 @@ export class RunEngine {
       deadlineAt: (run.startedAt ?? Date.now()) + this.d.config.runTimeoutSeconds * 1000,
       storedResponseLimit: this.d.config.storedResponseLimitBytes,
       streamToCaller,
+      marked,
       finish: (outcome, hints) => this.endAttempt(run, outcome, hints),
     });
     this.active.set(run.id, execution);
@@ -388,10 +402,10 @@ export class RunEngine {
   }
 
   /** Ends a run (a conditional write: only the first ending counts) and tells its readers. */
-  async finish(run: Pick<RunRow, 'id' | 'accountId'>, outcome: RunOutcome): Promise<boolean> {
+  async finish(run: Pick<RunRow, 'id' | 'accountId'>, outcome: RunOutcome, attempt?: AttemptRow): Promise<boolean> {
     let ended = false;
     try {
-      ended = await this.d.store.completeRun(run.id, outcome, this.d.nodeId);
+      ended = await this.d.store.completeRun(run.id, outcome, this.d.nodeId, attempt);
     } catch (err) {
       this.d.log.error({ err, requestId: run.id }, 'could not record the end of a run');
     }
@@ -420,12 +434,7 @@ export class RunEngine {
     const policy = run.mode === 'async' ? await retryPolicyOf(this.d.registry, run).catch(() => undefined) : undefined;
     const retryAt = nextAttemptAt(policy, run, outcome, hints, Date.now());
     if (retryAt !== undefined && (await this.retry(run, outcome, retryAt))) return false;
-    if (run.attempt > 0) {
-      await this.d.store.recordAttempt(attemptRowOf(run, outcome, this.d.nodeId, null)).catch((err: unknown) => {
-        this.d.log.error({ err, requestId: run.id }, 'could not record the attempt of a run');
-      });
-    }
-    return this.finish(run, outcome);
+    return this.finish(run, outcome, run.attempt > 0 ? attemptRowOf(run, outcome, this.d.nodeId, null) : undefined);
   }
 
   /** Requeues a run this node holds for its next attempt at `retryAt`; answers whether it was. */

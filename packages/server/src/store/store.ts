@@ -109,9 +109,11 @@ export interface Store {
   /**
    * Ends a run unless it has already ended; answers whether this call ended it. With
    * `ownerNodeId`, only while that node still holds the run: a node that lost its lease (and
-   * whose run another node took over) cannot end it late.
+   * whose run another node took over) cannot end it late. `attempt`, when given, is recorded in
+   * the same write whether or not the run still ends here (an attempt happened either way), so a
+   * reader who sees the end sees every attempt.
    */
-  completeRun(id: string, outcome: RunOutcome, ownerNodeId?: string): Promise<boolean>;
+  completeRun(id: string, outcome: RunOutcome, ownerNodeId?: string, attempt?: AttemptRow): Promise<boolean>;
   /**
    * Ends a run as `cancelled` unless it has already ended, whichever node holds it, and also
    * a provisioned id not used yet (which no run may use after). Answers whether this call ended it.
@@ -172,8 +174,6 @@ export interface Store {
    * transaction. Answers whether the run was still this node's to retry.
    */
   retryRun(attempt: AttemptRow & { retryAt: Millis }, ownerNodeId: string | null): Promise<boolean>;
-  /** Records how an attempt ended (again: the same attempt is written once). */
-  recordAttempt(attempt: AttemptRow): Promise<void>;
   listAttempts(runId: string): Promise<AttemptRow[]>;
 
   // completion webhooks

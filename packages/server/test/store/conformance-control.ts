@@ -40,7 +40,7 @@ export function runControlConformance(name: string, open: () => Promise<OpenedSt
     const endedRun = async (over: Partial<NewRun> = {}, completedAt = Date.now()) => {
       const run = await store.createRun(newRun({ mode: 'sync', ...over }));
       await store.markRunning(run.id, 'node-a', Date.now(), Date.now() + 1000);
-      await store.completeRun(run.id, { status: 'completed', completedAt, responseStatus: 200 });
+      await store.completeRun(run.id, { status: 'completed', completedAt, responseStatus: 200 }, undefined, attemptOf(run.id, 1));
       return run;
     };
 
@@ -60,10 +60,12 @@ export function runControlConformance(name: string, open: () => Promise<OpenedSt
         const [again] = await store.claimQueuedRuns(svc, 1, 'node-b', retryAt, retryAt + 1000);
         assert.deepEqual([again?.id, again?.attempt, again?.nodeId], [run.id, 2, 'node-b']);
         assert.equal(await store.retryRun({ ...attemptOf(run.id, 1), retryAt }, 'node-a'), false, 'node-a lost it');
-        await store.recordAttempt(attemptOf(run.id, 2, { status: 'completed', responseStatus: 200, error: null, errorCode: null }));
-        await store.recordAttempt(attemptOf(run.id, 2, { status: 'failed' }));
+        const second = attemptOf(run.id, 2, { status: 'completed', responseStatus: 200, error: null, errorCode: null });
+        assert.equal(await store.completeRun(run.id, { status: 'completed', completedAt: retryAt + 5, responseStatus: 200 }, 'node-b', second), true);
+        assert.equal(await store.completeRun(run.id, { status: 'failed', completedAt: retryAt + 6 }, 'node-b', attemptOf(run.id, 2, { status: 'failed' })), false);
         const attempts = await store.listAttempts(run.id);
         assert.deepEqual(attempts.map((a) => [a.attempt, a.status, a.retryAt]), [[1, 'failed', retryAt], [2, 'completed', null]], 'an attempt is written once');
+        assert.deepEqual(attempts[1], second, 'the ending and its attempt are written together');
         assert.deepEqual(attempts[0], { ...attemptOf(run.id, 1), retryAt });
       });
 
@@ -136,7 +138,6 @@ export function runControlConformance(name: string, open: () => Promise<OpenedSt
         const fresh = await endedRun({ retainSeconds: 10 }, now - 5000);
         const running = await store.createRun(newRun());
         await store.appendLogs([{ runId: old.id, seq: 1, createdAt: 1, timeMicros: 1, level: 'info', source: 'stdout', message: 'x', fields: null }]);
-        await store.recordAttempt(attemptOf(old.id, 1));
         await store.createDueDeliveries(now, 1000, 1000);
         const [delivery] = await store.listDeliveries(old.id);
         await store.recordDeliveryAttempt({ deliveryId: delivery!.delivery.id, attempt: 1, attemptedAt: now, durationMs: 1, statusCode: 200, error: null }, { status: 'delivered' });

@@ -340,13 +340,15 @@ export class PostgresStore implements Store {
     await this.changes(`UPDATE runs SET lease_expires_at = $1 WHERE id = ANY($2::text[]) AND node_id = $3 AND status IN ('queued', 'running')`, [leaseExpiresAt, runIds, nodeId]);
   }
 
-  async completeRun(id: string, o: RunOutcome, ownerNodeId?: string): Promise<boolean> {
+  async completeRun(id: string, o: RunOutcome, ownerNodeId?: string, attempt?: AttemptRow): Promise<boolean> {
+    // One statement, so one round trip: the attempt's insert rides along as a CTE.
+    const recordAttempt = attempt ? `WITH attempt AS (INSERT INTO run_attempts (${ATTEMPT_COLUMNS}) VALUES ($10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT DO NOTHING) ` : '';
     return (
       (await this.changes(
-        `UPDATE runs SET status = $1, completed_at = $2, response_status = $3, response_content_type = $4, response_body = $5,
+        `${recordAttempt}UPDATE runs SET status = $1, completed_at = $2, response_status = $3, response_content_type = $4, response_body = $5,
            error = $6, error_code = $7, lease_expires_at = NULL
          WHERE id = $8 AND status IN ('queued', 'running') AND ($9::text IS NULL OR node_id = $9)`,
-        [o.status, o.completedAt, o.responseStatus ?? null, o.responseContentType ?? null, o.responseBody ?? null, o.error ?? null, o.errorCode ?? null, id, ownerNodeId ?? null],
+        [o.status, o.completedAt, o.responseStatus ?? null, o.responseContentType ?? null, o.responseBody ?? null, o.error ?? null, o.errorCode ?? null, id, ownerNodeId ?? null, ...(attempt ? attemptValues(attempt) : [])],
       )) === 1
     );
   }
@@ -519,10 +521,6 @@ export class PostgresStore implements Store {
       if (requeued === 1) await this.insertAttempt(a, db);
       return requeued === 1;
     });
-  }
-
-  async recordAttempt(a: AttemptRow): Promise<void> {
-    await this.insertAttempt(a, this.pool);
   }
 
   private async insertAttempt(a: AttemptRow, db: Queryable): Promise<void> {

@@ -282,18 +282,21 @@ export class SqliteStore implements Store {
   }
 
   async claimQueuedRuns(serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis, clusterMax?: number, accountMax?: number): Promise<RunRow[]> {
-    // One node, one writer: the count and the claim cannot interleave with another claim.
-    if (clusterMax !== undefined) limit = Math.min(limit, clusterMax - this.runningCount(serviceId));
-    if (limit <= 0) return [];
-    const candidates = accountMax === undefined ? QUEUED_OF_SERVICE : withinAccountCaps(QUEUED_OF_SERVICE);
-    return this.all(
-      `UPDATE runs SET status = 'running', started_at = ?, node_id = ?, lease_expires_at = ?, attempt = attempt + 1
-       WHERE id IN (SELECT id FROM (${candidates}) ORDER BY created_at LIMIT ?)
-       RETURNING *`,
-      now, nodeId, leaseExpiresAt, serviceId, now, ...(accountMax === undefined ? [] : [accountMax]), limit,
-    )
-      .map(toRun)
-      .sort((a, b) => a.createdAt - b.createdAt);
+    // Claims come one a freed worker under load: each in a commit of its own cost more than the run.
+    return this.commits.run(() => {
+      // One node, one writer: the count and the claim cannot interleave with another claim.
+      const room = clusterMax === undefined ? limit : Math.min(limit, clusterMax - this.runningCount(serviceId));
+      if (room <= 0) return [];
+      const candidates = accountMax === undefined ? QUEUED_OF_SERVICE : withinAccountCaps(QUEUED_OF_SERVICE);
+      return this.all(
+        `UPDATE runs SET status = 'running', started_at = ?, node_id = ?, lease_expires_at = ?, attempt = attempt + 1
+         WHERE id IN (SELECT id FROM (${candidates}) ORDER BY created_at LIMIT ?)
+         RETURNING *`,
+        now, nodeId, leaseExpiresAt, serviceId, now, ...(accountMax === undefined ? [] : [accountMax]), room,
+      )
+        .map(toRun)
+        .sort((a, b) => a.createdAt - b.createdAt);
+    });
   }
 
   private runningCount(serviceId: string): number {
@@ -315,17 +318,19 @@ export class SqliteStore implements Store {
     });
   }
 
-  async completeRun(id: string, o: RunOutcome, ownerNodeId?: string): Promise<boolean> {
-    return this.commits.run(
-      () =>
+  async completeRun(id: string, o: RunOutcome, ownerNodeId?: string, attempt?: AttemptRow): Promise<boolean> {
+    return this.commits.run(() => {
+      if (attempt) this.insertAttempt(attempt);
+      return (
         this.run(
           `UPDATE runs SET status = ?, completed_at = ?, response_status = ?, response_content_type = ?, response_body = ?,
              error = ?, error_code = ?, lease_expires_at = NULL
            WHERE id = ? AND ${ACTIVE} AND (? IS NULL OR node_id = ?)`,
           o.status, o.completedAt, o.responseStatus ?? null, o.responseContentType ?? null, o.responseBody ?? null,
           o.error ?? null, o.errorCode ?? null, id, ownerNodeId ?? null, ownerNodeId ?? null,
-        ) === 1,
-    );
+        ) === 1
+      );
+    });
   }
 
   async cancelRun(id: string, at: Millis, error: string): Promise<boolean> {
@@ -474,10 +479,6 @@ export class SqliteStore implements Store {
       if (requeued === 1) this.insertAttempt(a);
       return requeued === 1;
     }).immediate();
-  }
-
-  async recordAttempt(a: AttemptRow): Promise<void> {
-    this.insertAttempt(a);
   }
 
   private insertAttempt(a: AttemptRow): void {
