@@ -30,6 +30,11 @@ export interface ExecutionOptions {
   storedResponseLimit: number;
   /** Whether someone will read the answer as a stream (a sync caller). */
   streamToCaller: boolean;
+  /**
+   * The write recording the run as started, when it commits while the call goes out: false
+   * when the run had ended first (a cancel of the queued run won the race), and the answer is then not taken.
+   */
+  marked?: Promise<boolean>;
   /** Records the outcome (a conditional write: a run that already ended stays as it was), or retries the run. */
   finish(outcome: RunOutcome, hints: AttemptHints): Promise<unknown>;
 }
@@ -95,6 +100,7 @@ export class Execution {
         headers,
         body: run.input ?? undefined,
       });
+      await this.confirmStarted(res);
       const outcome = { status: 'completed' as const, responseStatus: res.statusCode, responseContentType: headerValue(res.headers['content-type']) };
       this.hints.noRetry = res.headers[NO_RETRY_HEADER] !== undefined;
       const length = Number(res.headers['content-length']);
@@ -140,6 +146,18 @@ export class Execution {
     }
   }
 
+  /** A run whose start could not be recorded does not take its answer: it was cancelled just before. */
+  private async confirmStarted(res: { body: { destroy(): unknown } }): Promise<void> {
+    const marked = await this.o.marked?.catch((err: unknown) => {
+      res.body.destroy();
+      throw new RunletError('INTERNAL', `The start of the run could not be recorded: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    if (marked !== false) return;
+    this.cancelled = true;
+    res.body.destroy();
+    throw new RunletError('RUN_CANCELLED', 'The run was cancelled.');
+  }
+
   /** Output printed just before the answer may still be on its way: take all of it before moving on. */
   private async settleOutput(): Promise<void> {
     await this.o.lease.worker.callEnded(this.o.run.id, CALL_END_WAIT_MS);
@@ -158,6 +176,7 @@ export class Execution {
       return { status: 'timed_out', code: 'RUN_TIMED_OUT', message: `The run passed its time limit of ${seconds} s and was stopped.` };
     }
     if (this.aborted) return { status: 'failed', code: 'SHUTTING_DOWN', message: 'The runtime shut down while this run was in flight.' };
+    if (err instanceof RunletError) return { status: 'failed', code: err.code, message: err.message };
     // The socket error usually comes a moment before the exit event: give the exit a chance.
     await Promise.race([worker.exited, new Promise((r) => setTimeout(r, 200))]);
     if (!worker.alive) {
