@@ -100,7 +100,7 @@ export class Runtime {
           [workerEnv.apiKey]: await this.workerKeys.forAccount(accountId),
         }),
         onStartFailure: (err) => log.warn({ err: err.message }, 'a worker failed to start'),
-        onWorkerFreed: (serviceId) => this.dispatcher.nudge(serviceId),
+        onWorkerFreed: (serviceId) => this.dispatcher.freed(serviceId),
       },
       (change) => log.info(change, 'services loaded'),
     );

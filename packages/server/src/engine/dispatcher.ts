@@ -2,7 +2,7 @@ import type { Store } from '../store/store.js';
 import type { ServiceRegistry } from '../workers/service-registry.js';
 import type { RunEngine, ServerLog } from './run-engine.js';
 
-/** How often queued runs are looked for without a nudge: only a safety net, since every enqueue and every freed worker nudges. */
+/** How often queued runs are looked for without a nudge: only a safety net, since every enqueue nudges and a freed worker looks while runs may wait. */
 const SWEEP_MS = 1000;
 
 /**
@@ -14,6 +14,11 @@ const SWEEP_MS = 1000;
 export class Dispatcher {
   private readonly pumping = new Set<string>();
   private readonly again = new Set<string>();
+  /**
+   * Services that may have queued runs: a freed worker looks for one only then, since a sync
+   * run's end frees a worker too and a claim that finds nothing still costs a write.
+   */
+  private readonly backlog = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -27,7 +32,7 @@ export class Dispatcher {
     private readonly accountMax?: number,
   ) {
     // Under account caps a run that ends frees a place of its account, whose queued runs may be of any service.
-    engine.onCapacityFreed = (serviceId) => (accountMax === undefined ? this.nudge(serviceId) : void this.sweep());
+    engine.onCapacityFreed = (serviceId) => (accountMax === undefined ? this.freed(serviceId) : void this.sweep());
   }
 
   start(): void {
@@ -41,17 +46,33 @@ export class Dispatcher {
     clearInterval(this.timer);
   }
 
+  /** The service may have queued runs (one was queued, here or on another node): claim what fits. */
   nudge(serviceId: string): void {
+    this.backlog.add(serviceId);
+    this.pump(serviceId);
+  }
+
+  /** A worker of the service came free: claim a run if some may be waiting. */
+  freed(serviceId: string): void {
+    if (this.backlog.has(serviceId)) this.pump(serviceId);
+  }
+
+  private pump(serviceId: string): void {
     if (this.stopped) return;
     if (this.pumping.has(serviceId)) {
       this.again.add(serviceId);
       return;
     }
     this.pumping.add(serviceId);
-    void this.pump(serviceId).finally(() => {
+    void this.claim(serviceId).finally(() => {
       this.pumping.delete(serviceId);
-      if (this.again.delete(serviceId)) this.nudge(serviceId);
+      if (this.again.delete(serviceId)) this.pump(serviceId);
     });
+  }
+
+  private nudgeAgain(serviceId: string): void {
+    this.backlog.add(serviceId);
+    this.again.add(serviceId);
   }
 
   private async sweep(): Promise<void> {
@@ -62,12 +83,14 @@ export class Dispatcher {
     }
   }
 
-  private async pump(serviceId: string): Promise<void> {
+  private async claim(serviceId: string): Promise<void> {
+    // Off the backlog before looking: a run queued while the claim runs puts it back.
+    this.backlog.delete(serviceId);
     try {
       // A run of a service that no longer exists is claimed too, and fails with SERVICE_NOT_FOUND.
       const pool = this.registry.has(serviceId) ? this.registry.get(serviceId).pool : undefined;
       const capacity = pool ? pool.freeCapacity : 1;
-      if (capacity === 0) return;
+      if (capacity === 0) return void this.backlog.add(serviceId);
       // Finding a capped service's cap may start a worker (of the default account) to ask it.
       const limit = pool && (await this.engine.limits.of(serviceId, pool, async () => (await this.store.defaultAccount()).id));
       const now = Date.now();
@@ -75,8 +98,11 @@ export class Dispatcher {
       for (const run of runs) {
         void this.engine.startClaimed(run).catch((err: unknown) => this.log.error({ err, requestId: run.id }, 'async run failed to start'));
       }
-      if (runs.length === capacity) this.again.add(serviceId);
+      // A full claim may have left more behind; so may one a cluster-wide cap held back.
+      if (runs.length === capacity) this.nudgeAgain(serviceId);
+      else if (limit) this.backlog.add(serviceId);
     } catch (err) {
+      this.backlog.add(serviceId);
       this.log.warn({ err, serviceId }, 'could not claim queued runs');
     }
   }
