@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runLoad } from './lib/loadgen.js';
-import { CLI, cpuMsOf, createKey } from './lib/processes.js';
+import { CLI, cpuMsOf, cpuSnapshot, createKey, waitForQuiet } from './lib/processes.js';
 import { buildServicesDir } from './lib/services-dir.js';
 
 const dir = process.env.PROFILE_DIR ?? path.join(os.tmpdir(), 'runlet-profile');
@@ -31,11 +31,20 @@ const url = await new Promise<string>((resolve) => {
   });
 });
 const before = new Set(readdirSync(dir));
+// Workers and spare hosts boot after "runtime started": keep that work out of the window.
+await waitForQuiet(child.pid!);
 let cpuStart = 0;
 let cpuEnd = 0;
+let treeStart = cpuSnapshot(child.pid!);
 const onWindow = (edge: 'start' | 'end') => {
-  if (edge === 'start') cpuStart = cpuMsOf(child.pid!);
-  else cpuEnd = cpuMsOf(child.pid!);
+  if (edge === 'start') (cpuStart = cpuMsOf(child.pid!)), (treeStart = cpuSnapshot(child.pid!));
+  else {
+    cpuEnd = cpuMsOf(child.pid!);
+    // Which workers worked: the busiest descendants by CPU in the window.
+    const after = cpuSnapshot(child.pid!);
+    const busy = [...after.children].map(([pid, ms]) => [pid, ms - (treeStart.children.get(pid) ?? 0)] as const).sort((a, b) => b[1] - a[1]);
+    console.log(`descendants' CPU ms in the window: ${busy.map(([pid, ms]) => `${pid}:${Math.round(ms)}`).join(' ')}`);
+  }
 };
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
 const body = JSON.stringify({ name: 'bench', items: [1, 2, 3] });
