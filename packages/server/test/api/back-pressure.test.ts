@@ -61,14 +61,17 @@ describe('account running limit for async runs', () => {
   after(() => s.close());
 
   test("an account's async runs wait for its running one, whatever their service; another account's run meanwhile", async () => {
-    const slow = await startAsync(s, 'slow', { seconds: 1.5, interval: 0.5 });
+    // Long enough to outlast a cold start of the other account's worker on a loaded machine; cancelled below.
+    const slow = await startAsync(s, 'slow', { seconds: 60, interval: 0.5 });
     await waitFor(async () => ((await expectJson<Json>(await s.fetch(`/request/${slow}`))).status === 'running' ? true : undefined), 20_000, 'the slow run to start');
     const waiting = await startAsync(s, 'echo', { waits: true });
     const theirs = await startAsync(s, 'echo', { theirs: true }, { key: otherKey });
     const other = await expectJson<Json>(await s.fetch(`/result/${theirs}?timeout=30`, { key: otherKey }));
     assert.equal(other.status, 'completed');
     assert.equal((await expectJson<Json>(await s.fetch(`/request/${waiting}`))).status, 'queued', 'still waiting while the slow run runs');
+    assert.equal((await s.fetch(`/cancel/${slow}`, { method: 'POST' })).status, 200);
     const first = await expectJson<Json>(await s.fetch(`/result/${slow}?timeout=30`));
+    assert.equal(first.status, 'cancelled');
     const second = await expectJson<Json>(await s.fetch(`/result/${waiting}?timeout=30`));
     assert.equal(second.status, 'completed');
     assert.ok(Date.parse(second.startedAt as string) >= Date.parse(first.completedAt as string), 'it started only once the first had ended');
