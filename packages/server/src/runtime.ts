@@ -82,7 +82,8 @@ export class Runtime {
     this.access = new Access(store);
     this.workerKeys = new WorkerKeys(store);
     this.sessions = new Sessions(store, config.sessionTtlSeconds * 1000);
-    this.keys = new KeyManagement(store);
+    this.keys = new KeyManagement(store, (keyId) => bus.announceKeyRevoked(keyId));
+    bus.onKeyRevoked((keyId) => this.access.forget(keyId));
     this.envVars = new EnvVars(store, masterKey, (accountId) => bus.announceEnvChanged(accountId));
     this.registry = new ServiceRegistry(
       config.servicesDir,

@@ -13,7 +13,11 @@ export interface NewKeyRequest {
 
 /** Keys as people manage them (dashboard, API, CLI): every change is in the audit trail. */
 export class KeyManagement {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    /** Told of each key revoked, so every node stops taking it at once. */
+    private readonly onRevoked: (keyId: string) => void = () => {},
+  ) {}
 
   async create(actor: Actor, accountId: string, request: NewKeyRequest): Promise<{ secret: string; record: ApiKeyRecord }> {
     if (request.expiresAt !== null && request.expiresAt <= Date.now()) throw new RunletError('INVALID_REQUEST', 'The expiry must be in the future.');
@@ -37,6 +41,7 @@ export class KeyManagement {
     // The store records the event (with the key's id) only when this call is the one that revoked it.
     const record = await this.store.revokeApiKey(accountId, idOrPrefix, Date.now(), auditEvent(actor, 'key.revoke', idOrPrefix, null, accountId));
     if (!record) throw new RunletError('KEY_NOT_FOUND', `No key "${idOrPrefix}" in this account.`);
+    this.onRevoked(record.id);
     return record;
   }
 }

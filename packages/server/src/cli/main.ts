@@ -166,7 +166,7 @@ keys
   );
 keys
   .command('revoke <idOrPrefix>')
-  .description('revoke a key by id or by its displayed prefix; it is refused at once')
+  .description('revoke a key by id or by its displayed prefix; a running server refuses it within a second')
   .option('--account <id>', 'the account it belongs to (default: the default account)')
   .addOption(dataOption())
   .addOption(databaseOption())

@@ -2,34 +2,62 @@ import { mayRead } from '../keys/principal.js';
 import { RunletError } from '../errors.js';
 import { hashApiKey, keyFromAuthorization } from '../keys/api-keys.js';
 import type { Principal } from '../keys/principal.js';
-import type { KeyUsage, RunRow, Store } from '../store/store.js';
+import type { ApiKeyRecord, KeyUsage, RunRow, Store } from '../store/store.js';
 
 export type { Principal };
 
+/** How long a reusable key, once looked up, is taken on this node's word (revocations through Runlet reach every node at once). */
+export const KEY_CACHE_MS = 1000;
+/** Past this many keys the cache starts over, so a flood of distinct keys cannot grow it. */
+const KEY_CACHE_MAX = 10_000;
+
 /**
- * Authentication and the one-time key rules. Keys are looked up on every call (no cache), so
- * a revoked or spent key is refused at once; their use is counted in memory and written in
- * batches, so counting costs no write per call.
+ * Authentication and the one-time key rules. A reusable key found in the store is kept for
+ * up to a second, so a busy caller costs no lookup per call: revoking it through the API or
+ * the dashboard drops it from every node's cache at once (a bus notice); a store changed
+ * behind Runlet's back (the CLI against a running server) is seen within the second. One-time
+ * keys are looked up on every call, since their state changes with use. Use is counted in
+ * memory and written in batches, so counting costs no write per call.
  */
 export class Access {
   private usage = new Map<string, KeyUsage>();
   private readonly timer: NodeJS.Timeout;
+  private readonly cached = new Map<string, { key: ApiKeyRecord; until: number }>();
 
   constructor(private readonly store: Store) {
     this.timer = setInterval(() => void this.flushUsage(), 1000);
     this.timer.unref();
   }
 
+  /** A key was revoked (here or on another node): it is looked up again on its next call. */
+  forget(keyId: string): void {
+    for (const [hash, entry] of this.cached) if (entry.key.id === keyId) this.cached.delete(hash);
+  }
+
   async authenticate(authorization: string | undefined): Promise<Principal> {
     const secret = keyFromAuthorization(authorization);
     if (!secret) throw new RunletError('AUTH_MISSING');
-    const key = await this.store.findApiKeyByHash(hashApiKey(secret));
+    const key = await this.lookup(hashApiKey(secret));
     if (!key) throw new RunletError('AUTH_INVALID');
     if (key.revokedAt !== null) throw new RunletError('KEY_REVOKED');
     if (key.expiresAt !== null && key.expiresAt <= Date.now()) throw new RunletError('KEY_EXPIRED');
     const u = this.usage.get(key.id) ?? { count: 0, lastUsedAt: 0 };
     this.usage.set(key.id, { count: u.count + 1, lastUsedAt: Date.now() });
     return { accountId: key.accountId, key };
+  }
+
+  private async lookup(hash: string): Promise<ApiKeyRecord | undefined> {
+    const now = Date.now();
+    const hit = this.cached.get(hash);
+    if (hit && hit.until > now) return hit.key;
+    const key = await this.store.findApiKeyByHash(hash);
+    if (key && key.kind !== 'one_time' && key.revokedAt === null) {
+      if (this.cached.size >= KEY_CACHE_MAX) this.cached.clear();
+      this.cached.set(hash, { key, until: now + KEY_CACHE_MS });
+    } else {
+      this.cached.delete(hash);
+    }
+    return key;
   }
 
   /**

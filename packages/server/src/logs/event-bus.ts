@@ -36,6 +36,9 @@ export interface EventBus {
   /** Tells every node that an account's environment variables changed (its workers are replaced). */
   announceEnvChanged(accountId: string): void;
   onEnvChanged(listener: (accountId: string) => void): void;
+  /** Tells every node that a key was revoked (it is dropped from their caches of keys). */
+  announceKeyRevoked(keyId: string): void;
+  onKeyRevoked(listener: (keyId: string) => void): void;
   /**
    * Tells every node that a run of the account changed status (queued, started, ended). Only ids
    * travel: a node whose readers follow the account reads the run once for all of them.
@@ -50,6 +53,7 @@ export class LocalEventBus implements EventBus {
   private readonly listeners = new Map<string, Set<RunListener>>();
   private readonly queuedListeners: ((serviceId: string) => void)[] = [];
   private readonly envListeners: ((accountId: string) => void)[] = [];
+  private readonly keyListeners: ((keyId: string) => void)[] = [];
   private readonly runChangedListeners = new Set<RunChangedListener>();
 
   publish(runId: string, event: RunEvent): void {
@@ -88,6 +92,14 @@ export class LocalEventBus implements EventBus {
 
   onEnvChanged(listener: (accountId: string) => void): void {
     this.envListeners.push(listener);
+  }
+
+  announceKeyRevoked(keyId: string): void {
+    for (const listener of this.keyListeners) listener(keyId);
+  }
+
+  onKeyRevoked(listener: (keyId: string) => void): void {
+    this.keyListeners.push(listener);
   }
 
   announceRunChanged(accountId: string, runId: string): void {

@@ -7,7 +7,7 @@ const RECONNECT_MS = 1000;
 /** PostgreSQL refuses payloads of 8000 bytes or more; stay well under it. */
 const MAX_PAYLOAD = 7000;
 
-type Notice = { runId: string; event: RunEvent } | { queued: string } | { envChanged: string } | { runChanged: string; account: string };
+type Notice = { runId: string; event: RunEvent } | { queued: string } | { envChanged: string } | { keyRevoked: string } | { runChanged: string; account: string };
 /** One notification: the notices of one event-loop turn of one node. */
 interface Batch {
   node: string;
@@ -59,6 +59,11 @@ export class PostgresEventBus extends LocalEventBus {
     this.notify({ envChanged: accountId });
   }
 
+  override announceKeyRevoked(keyId: string): void {
+    super.announceKeyRevoked(keyId);
+    this.notify({ keyRevoked: keyId });
+  }
+
   override announceRunChanged(accountId: string, runId: string): void {
     super.announceRunChanged(accountId, runId);
     this.notify({ runChanged: runId, account: accountId });
@@ -94,6 +99,7 @@ export class PostgresEventBus extends LocalEventBus {
     for (const notice of batch.notices) {
       if ('queued' in notice) super.announceQueued(notice.queued);
       else if ('envChanged' in notice) super.announceEnvChanged(notice.envChanged);
+      else if ('keyRevoked' in notice) super.announceKeyRevoked(notice.keyRevoked);
       else if ('runChanged' in notice) super.announceRunChanged(notice.account, notice.runChanged);
       else super.publish(notice.runId, notice.event);
     }
@@ -137,7 +143,7 @@ export function payloadsOf(node: string, notices: readonly Notice[]): string[] {
   const announced = new Set<string>();
   const kept = notices.filter((n, i) => {
     if ('queued' in n) return !announced.has(n.queued) && announced.add(n.queued);
-    if ('envChanged' in n) return true;
+    if ('envChanged' in n || 'keyRevoked' in n) return true;
     if ('runChanged' in n) return lastChange.get(n.runChanged) === i;
     return n.event.type !== 'logs' || lastLogMark.get(n.runId) === i;
   });

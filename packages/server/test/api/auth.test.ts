@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { KEY_CACHE_MS } from '../../src/engine/access.js';
 import { createKey } from '../../src/keys/key-admin.js';
 import { displayPrefix } from '../../src/keys/api-keys.js';
 import { readNdjson, startTestServer, type TestServer } from '../helpers.js';
@@ -73,12 +74,25 @@ describe('authentication and accounts', () => {
     const record = (await store.listApiKeys(account.id)).find((k) => k.prefix === displayPrefix(doomed));
     assert.ok(record, 'the key is listed');
     assert.equal(record.revokedAt, null);
-    await store.revokeApiKey(account.id, record.id, Date.now());
+    // Just used, so this node holds it in its cache of keys: the revoke must reach past that.
+    assert.equal((await s.fetch('/keys', { key: doomed })).status, 200);
+    assert.equal((await s.fetch(`/keys/${record.id}`, { method: 'DELETE' })).status, 200);
     for (const [method, path] of [...endpoints, ['GET', `/request/${own}`]] as [string, string][]) {
       await expectRuntimeError(await call(method, path, `Bearer ${doomed}`), 401, 'KEY_REVOKED');
     }
     assert.equal((await s.fetch('/run/echo', { json: {}, key: bystander })).status, 200);
     assert.equal((await s.fetch(`/request/${own}`, { key: bystander })).status, 200, 'the account keeps the runs of a revoked key');
+  });
+
+  test('a key revoked behind the server\'s back (the CLI on its store) is refused within KEY_CACHE_MS', async () => {
+    const doomed = await s.newKey();
+    assert.equal((await s.fetch('/keys', { key: doomed })).status, 200);
+    const store = s.server.runtime.store;
+    const account = await store.defaultAccount();
+    const record = (await store.listApiKeys(account.id)).find((k) => k.prefix === displayPrefix(doomed))!;
+    await store.revokeApiKey(account.id, record.id, Date.now());
+    await new Promise((r) => setTimeout(r, KEY_CACHE_MS + 50));
+    await expectRuntimeError(await s.fetch('/services', { key: doomed }), 401, 'KEY_REVOKED');
   });
 
   test('/healthz and /openapi.json need no key, and ignore a bad one', async () => {

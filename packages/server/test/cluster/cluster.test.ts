@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { CLI, freshDatabase, killServerProcess, maxOverlap, readNdjson, startServerProcess, waitFor } from '../helpers.js';
 import { readRunEvents } from '../api/api-helpers.js';
+import { KEY_CACHE_MS } from '../../src/engine/access.js';
 
 interface Node {
   url: string;
@@ -169,6 +170,21 @@ describe('a cluster of three nodes on one PostgreSQL database', () => {
     assert.equal(await greeting(nodes[2]!), 'from node 0');
     // Every node opens values sealed by another: they share the master key.
     assert.equal(await greeting(nodes[0]!), 'from node 0');
+  });
+
+  test('a key revoked through one node is refused by the others at once, though they hold it in their caches', async () => {
+    const made = await call(nodes[0]!, '/keys', { json: { name: 'doomed' } });
+    const { key: record, secret } = (await made.json()) as { key: { id: string }; secret: string };
+    assert.equal(made.status, 201, JSON.stringify(record));
+    const use = (node: Node) => fetch(`${node.url}/keys`, { headers: { authorization: secret } });
+    // Each node looks it up now and may keep it for KEY_CACHE_MS from here.
+    const cachedAt = Date.now();
+    for (const node of nodes) assert.equal((await use(node)).status, 200);
+    assert.equal((await call(nodes[0]!, `/keys/${record.id}`, { method: 'DELETE' })).status, 200);
+    for (const node of nodes.slice(1)) {
+      await waitFor(async () => ((await use(node)).status === 401 ? true : undefined), 10_000, 'the revoke to reach the node');
+    }
+    assert.ok(Date.now() - cachedAt < KEY_CACHE_MS, `refused before the cached entries lapsed: the bus carried the revoke (${Date.now() - cachedAt} ms)`);
   });
 
   test('kill -9 of one node mid-load: every request id still ends, exactly once', async () => {
