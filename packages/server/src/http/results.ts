@@ -23,6 +23,9 @@ export function waitMsOf(timeout: number | undefined, defaultSeconds: number): n
 
 const ResultQuery = z.object({ timeout: z.coerce.number().nonnegative().optional() });
 
+/** Thrown by `/result`'s vetting of the run it waits for: the caller may not see it. */
+const NOT_VISIBLE = Symbol('not visible');
+
 /** `/result/{id}` (long-poll until the run ends) and `/request/{id}` (the record, now). */
 export function registerResultRoutes(app: FastifyInstance, runtime: Runtime): void {
   const auth = requireCaller(runtime);
@@ -39,11 +42,20 @@ export function registerResultRoutes(app: FastifyInstance, runtime: Runtime): vo
   app.get('/result/:id', { preHandler: auth, config: { doc: docs.result } }, async (request, reply) => {
     const { id } = parse(RequestIdParams, request.params);
     const { timeout } = parse(ResultQuery, request.query);
-    let run = await visibleRun(request, id);
-    if (!isTerminal(run.status)) {
-      const abort = new AbortController();
-      request.raw.once('close', () => abort.abort());
-      run = (await runtime.engine.waitForEnd(id, waitMsOf(timeout, runtime.config.resultDefaultWaitSeconds), abort.signal)) ?? run;
+    const abort = new AbortController();
+    request.raw.once('close', () => abort.abort());
+    // The wait's own first read vets the run: one read fewer than looking before waiting.
+    let first: RunRow | undefined;
+    const vet = (seen: RunRow | undefined) => {
+      first = seen;
+      if (!runtime.access.canRead(principalOf(request), seen)) throw NOT_VISIBLE;
+    };
+    let run: RunRow;
+    try {
+      run = ((await runtime.engine.waitForEnd(id, waitMsOf(timeout, runtime.config.resultDefaultWaitSeconds), abort.signal, vet)) ?? first)!;
+    } catch (err) {
+      if (err !== NOT_VISIBLE) throw err;
+      throw first ? new RunletError('RUN_NOT_FOUND', `No request "${id}".`) : await missingRunError(runtime.store, principalOf(request), id);
     }
     if (isTerminal(run.status)) return fullRequestRecord(runtime.store, run);
     const pending = new RunletError('RUN_RESULT_PENDING', `The run is ${run.status}; ask again later.`, { requestId: id });
