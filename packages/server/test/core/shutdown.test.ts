@@ -60,7 +60,8 @@ test('SIGTERM drains: new runs get 503, sync calls finish, async runs go back to
   };
   const idOf = async (res: Response) => ((await res.json()) as { request_id: string }).request_id;
 
-  const long = [await idOf(await submitAsync(12)), await idOf(await submitAsync(12))];
+  // Far longer than the grace: on a slow machine the sync calls may start seconds after these do.
+  const long = [await idOf(await submitAsync(25)), await idOf(await submitAsync(25))];
   for (let i = 0; i < 8; i++) await submitAsync(0.5);
   await waitFor(async () => {
     const states = await Promise.all(long.map(async (id) => (await record(first.url, id)).status));
