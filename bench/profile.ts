@@ -35,14 +35,16 @@ const before = new Set(readdirSync(dir));
 await waitForQuiet(child.pid!);
 let cpuStart = 0;
 let cpuEnd = 0;
-let treeStart = cpuSnapshot(child.pid!);
+let treeStart: ReturnType<typeof cpuSnapshot> | undefined;
 const onWindow = (edge: 'start' | 'end') => {
-  if (edge === 'start') (cpuStart = cpuMsOf(child.pid!)), (treeStart = cpuSnapshot(child.pid!));
-  else {
+  if (edge === 'start') {
+    cpuStart = cpuMsOf(child.pid!);
+    treeStart = cpuSnapshot(child.pid!);
+  } else {
     cpuEnd = cpuMsOf(child.pid!);
     // Which workers worked: the busiest descendants by CPU in the window.
     const after = cpuSnapshot(child.pid!);
-    const busy = [...after.children].map(([pid, ms]) => [pid, ms - (treeStart.children.get(pid) ?? 0)] as const).sort((a, b) => b[1] - a[1]);
+    const busy = [...after.children].map(([pid, ms]) => [pid, ms - (treeStart?.children.get(pid) ?? 0)] as const).sort((a, b) => b[1] - a[1]);
     console.log(`descendants' CPU ms in the window: ${busy.map(([pid, ms]) => `${pid}:${Math.round(ms)}`).join(' ')}`);
   }
 };

@@ -70,11 +70,6 @@ export class Dispatcher {
     });
   }
 
-  private nudgeAgain(serviceId: string): void {
-    this.backlog.add(serviceId);
-    this.again.add(serviceId);
-  }
-
   private async sweep(): Promise<void> {
     try {
       for (const serviceId of await this.store.servicesWithQueuedRuns()) this.nudge(serviceId);
@@ -98,9 +93,9 @@ export class Dispatcher {
       for (const run of runs) {
         void this.engine.startClaimed(run).catch((err: unknown) => this.log.error({ err, requestId: run.id }, 'async run failed to start'));
       }
-      // A full claim may have left more behind; so may one a cluster-wide cap held back.
-      if (runs.length === capacity) this.nudgeAgain(serviceId);
-      else if (limit) this.backlog.add(serviceId);
+      // A full claim may have left more behind (look again now); so may one a cluster-wide cap held back.
+      if (runs.length === capacity || limit) this.backlog.add(serviceId);
+      if (runs.length === capacity) this.again.add(serviceId);
     } catch (err) {
       this.backlog.add(serviceId);
       this.log.warn({ err, serviceId }, 'could not claim queued runs');

@@ -239,8 +239,8 @@ export class RunEngine {
       stopWatching();
     }
     const running: RunRow = { ...run, status: 'running', startedAt: started.startedAt, attempt: run.attempt + 1 };
-    if (!marked) this.changed(run);
-    else void marked.then((ok) => ok && this.changed(run), () => {});
+    // The feed hears of the start once it is recorded (a run whose start lost to a cancel never started).
+    void Promise.resolve(marked ?? true).then((ok) => ok && this.changed(run), () => {});
     return this.execute(running, lease, true, marked);
   }
 

@@ -342,7 +342,7 @@ export class PostgresStore implements Store {
 
   async completeRun(id: string, o: RunOutcome, ownerNodeId?: string, attempt?: AttemptRow): Promise<boolean> {
     // One statement, so one round trip: the attempt's insert rides along as a CTE.
-    const recordAttempt = attempt ? `WITH attempt AS (INSERT INTO run_attempts (${ATTEMPT_COLUMNS}) VALUES ($10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT DO NOTHING) ` : '';
+    const recordAttempt = attempt ? `WITH attempt AS (${insertAttemptSql(10)}) ` : '';
     return (
       (await this.changes(
         `${recordAttempt}UPDATE runs SET status = $1, completed_at = $2, response_status = $3, response_content_type = $4, response_body = $5,
@@ -524,7 +524,7 @@ export class PostgresStore implements Store {
   }
 
   private async insertAttempt(a: AttemptRow, db: Queryable): Promise<void> {
-    await this.changes(`INSERT INTO run_attempts (${ATTEMPT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`, attemptValues(a), db);
+    await this.changes(insertAttemptSql(1), attemptValues(a), db);
   }
 
   async listAttempts(runId: string): Promise<AttemptRow[]> {
@@ -645,4 +645,10 @@ export class PostgresStore implements Store {
 
 function toAccount(r: Row): Account {
   return { id: String(r.id), name: String(r.name), createdAt: Number(r.created_at) };
+}
+
+/** The insert of one attempt (written once: a repeat does nothing), its values from `$first` on. */
+function insertAttemptSql(first: number): string {
+  const values = ATTEMPT_COLUMNS.split(',').map((_, i) => `$${first + i}`);
+  return `INSERT INTO run_attempts (${ATTEMPT_COLUMNS}) VALUES (${values.join(', ')}) ON CONFLICT DO NOTHING`;
 }
