@@ -3,7 +3,7 @@ import { isErrorCode, isTerminal, type RunMode } from '@runlet/protocol';
 import type { Config } from '../config.js';
 import { overLimit, RunletError } from '../errors.js';
 import { newRequestId } from '../ids.js';
-import type { EventBus, RunEvent } from '../logs/event-bus.js';
+import type { EndedRun, EventBus, RunEvent } from '../logs/event-bus.js';
 import type { LogRecorder } from '../logs/log-recorder.js';
 import type { AttemptRow, RecordedRun, RunOutcome, RunRow, Store } from '../store/store.js';
 import type { ServiceRegistry } from '../workers/service-registry.js';
@@ -52,6 +52,22 @@ export interface RunEngineDeps {
   log: ServerLog;
   /** Which of `required` the account has not set for the service (the accounts layer knows). */
   missingEnv?(accountId: string, serviceId: string, required: readonly string[]): Promise<string[]>;
+}
+
+/** A run as `waitForEnd` last saw it (undefined: there is no such run), with its attempts when they came along. */
+export interface SeenRun {
+  run: RunRow | undefined;
+  attempts?: readonly AttemptRow[];
+}
+
+/**
+ * The ended run with its attempts, when they are known without a read: a run that ended in its
+ * first attempt (or before it started) made no attempt but this one. Later attempts' earlier
+ * ones are in the store only.
+ */
+function endedRunOf(run: RunRow, attempt: AttemptRow | undefined): EndedRun | undefined {
+  if (run.attempt > 1) return undefined;
+  return { run, attempts: attempt ? [attempt] : [] };
 }
 
 const isCancel = (e: RunEvent) => e.type === 'cancel' || (e.type === 'status' && e.status === 'cancelled');
@@ -305,16 +321,18 @@ export class RunEngine {
    * sees the run as first read (after listening for its end, so no end is missed in between)
    * and may throw: a caller that must vet the run first needs no read of its own.
    */
-  async waitForEnd(runId: string, timeoutMs: number, signal?: AbortSignal, check: (run: RunRow | undefined) => void = () => {}): Promise<RunRow | undefined> {
+  async waitForEnd(runId: string, timeoutMs: number, signal?: AbortSignal, check: (run: RunRow | undefined) => void = () => {}): Promise<SeenRun> {
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
+    let ended: EndedRun | undefined;
     const unsubscribe = this.d.bus.subscribe(runId, (e) => {
+      if (e.type === 'status' && isTerminal(e.status)) ended = e.ended;
       if (e.type === 'gone' || (e.type === 'status' && isTerminal(e.status))) wake();
     });
     try {
       const run = await this.d.store.getRun(runId);
       check(run);
-      if (!run || isTerminal(run.status) || timeoutMs <= 0) return run;
+      if (!run || isTerminal(run.status) || timeoutMs <= 0) return { run };
       let timer: NodeJS.Timeout | undefined;
       const onAbort = () => wake();
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -326,7 +344,7 @@ export class RunEngine {
       clearTimeout(timer);
       clearInterval(safetyNet);
       signal?.removeEventListener('abort', onAbort);
-      return await this.d.store.getRun(runId);
+      return ended ?? { run: await this.d.store.getRun(runId) };
     } finally {
       unsubscribe();
     }
@@ -339,7 +357,7 @@ export class RunEngine {
    * run goes on.
    */
   async storedAnswer(run: RunRow, timeoutMs: number, signal?: AbortSignal): Promise<ProxiedResponse | 'timeout'> {
-    const now = (await this.waitForEnd(run.id, timeoutMs, signal)) ?? run;
+    const now = (await this.waitForEnd(run.id, timeoutMs, signal)).run ?? run;
     if (!isTerminal(now.status)) return 'timeout';
     if (now.status === 'completed' && now.responseStatus !== null) {
       const headers: Record<string, string> = now.responseContentType ? { 'content-type': now.responseContentType } : {};
@@ -401,18 +419,21 @@ export class RunEngine {
     return execution;
   }
 
-  /** Ends a run (a conditional write: only the first ending counts) and tells its readers. */
+  /**
+   * Ends a run (a conditional write: only the first ending counts) and tells its readers; those
+   * on this node get the ended run with the news, and need not read it back.
+   */
   async finish(run: Pick<RunRow, 'id' | 'accountId'>, outcome: RunOutcome, attempt?: AttemptRow): Promise<boolean> {
-    let ended = false;
+    let ended: RunRow | undefined;
     try {
       ended = await this.d.store.completeRun(run.id, outcome, this.d.nodeId, attempt);
     } catch (err) {
       this.d.log.error({ err, requestId: run.id }, 'could not record the end of a run');
     }
     // A cancelled run already ended in the store; its readers hear of it once its log is whole.
-    if (ended || outcome.status === 'cancelled') this.d.bus.publish(run.id, { type: 'status', status: outcome.status });
+    if (ended || outcome.status === 'cancelled') this.d.bus.publish(run.id, { type: 'status', status: outcome.status, ended: ended && endedRunOf(ended, attempt) });
     if (ended) this.changed(run);
-    return ended;
+    return ended !== undefined;
   }
 
   private async failBeforeStart(run: RunRow, err: unknown): Promise<void> {

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isTerminal, RequestRecord } from '@runlet/protocol';
 import { z } from 'zod';
 import { fullRequestRecord, missingRunError } from '../engine/run-record.js';
+import type { SeenRun } from '../engine/run-engine.js';
 import { RunletError } from '../errors.js';
 import type { RunRow } from '../store/store.js';
 import type { Runtime } from '../runtime.js';
@@ -50,14 +51,16 @@ export function registerResultRoutes(app: FastifyInstance, runtime: Runtime): vo
       first = seen;
       if (!runtime.access.canRead(principalOf(request), seen)) throw NOT_VISIBLE;
     };
-    let run: RunRow;
+    let seen: SeenRun;
     try {
-      run = ((await runtime.engine.waitForEnd(id, waitMsOf(timeout, runtime.config.resultDefaultWaitSeconds), abort.signal, vet)) ?? first)!;
+      seen = await runtime.engine.waitForEnd(id, waitMsOf(timeout, runtime.config.resultDefaultWaitSeconds), abort.signal, vet);
     } catch (err) {
       if (err !== NOT_VISIBLE) throw err;
       throw first ? new RunletError('RUN_NOT_FOUND', `No request "${id}".`) : await missingRunError(runtime.store, principalOf(request), id);
     }
-    if (isTerminal(run.status)) return fullRequestRecord(runtime.store, run);
+    // Purged while we waited: the record as first seen is all there is.
+    const run = seen.run ?? first!;
+    if (isTerminal(run.status)) return fullRequestRecord(runtime.store, run, seen.attempts);
     const pending = new RunletError('RUN_RESULT_PENDING', `The run is ${run.status}; ask again later.`, { requestId: id });
     return reply.code(pending.status).header('x-runlet-error', pending.code).send({ ...pending.toBody(), record: await fullRequestRecord(runtime.store, run) });
   });

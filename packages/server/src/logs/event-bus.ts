@@ -1,5 +1,11 @@
 import type { RunStatus } from '@runlet/protocol';
-import type { StoredLogLine } from '../store/store.js';
+import type { AttemptRow, RunRow, StoredLogLine } from '../store/store.js';
+
+/** A run as it ended on this node, with every attempt it made: what a reader would read back. */
+export interface EndedRun {
+  run: RunRow;
+  attempts: readonly AttemptRow[];
+}
 
 /** What readers of a run (`/result` long-polls, `/logs` streams) are told as it happens. */
 export type RunEvent =
@@ -8,7 +14,11 @@ export type RunEvent =
    * another node it is empty and readers fetch the lines from the store.
    */
   | { type: 'logs'; lines: readonly StoredLogLine[]; upToSeq: number }
-  | { type: 'status'; status: RunStatus }
+  /**
+   * `ended` holds the ended run when it ended on this node and all its attempts are known
+   * without a read (as with `lines` of a `logs` event, it never travels to other nodes).
+   */
+  | { type: 'status'; status: RunStatus; ended?: EndedRun }
   /** A provisioned id lapsed unused: there is no run any more. */
   | { type: 'gone' }
   /**

@@ -45,8 +45,7 @@ export class PostgresEventBus extends LocalEventBus {
 
   override publish(runId: string, event: RunEvent): void {
     super.publish(runId, event);
-    const remote: RunEvent = event.type === 'logs' ? { type: 'logs', lines: [], upToSeq: event.upToSeq } : event;
-    this.notify({ runId, event: remote });
+    this.notify({ runId, event: remoteOf(event) });
   }
 
   override announceQueued(serviceId: string): void {
@@ -125,6 +124,13 @@ export class PostgresEventBus extends LocalEventBus {
       if (!this.closed) this.listen().catch((err: unknown) => (this.onError(err), this.reconnect(dead)));
     }, RECONNECT_MS).unref();
   }
+}
+
+/** What other nodes hear of an event: ids and marks, never rows or lines (they read those from the store). */
+function remoteOf(event: RunEvent): RunEvent {
+  if (event.type === 'logs') return { type: 'logs', lines: [], upToSeq: event.upToSeq };
+  if (event.type === 'status' && event.ended) return { type: 'status', status: event.status };
+  return event;
 }
 
 /**

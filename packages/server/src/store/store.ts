@@ -107,13 +107,14 @@ export interface Store {
   countQueuedRuns(serviceId: string): Promise<number>;
   extendLeases(nodeId: string, runIds: readonly string[], leaseExpiresAt: Millis): Promise<void>;
   /**
-   * Ends a run unless it has already ended; answers whether this call ended it. With
+   * Ends a run unless it has already ended; answers the run as this call ended it, or undefined
+   * when it did not (so readers on this node need not read it back). With
    * `ownerNodeId`, only while that node still holds the run: a node that lost its lease (and
    * whose run another node took over) cannot end it late. `attempt`, when given, is recorded in
    * the same write whether or not the run still ends here (an attempt happened either way), so a
    * reader who sees the end sees every attempt.
    */
-  completeRun(id: string, outcome: RunOutcome, ownerNodeId?: string, attempt?: AttemptRow): Promise<boolean>;
+  completeRun(id: string, outcome: RunOutcome, ownerNodeId?: string, attempt?: AttemptRow): Promise<RunRow | undefined>;
   /**
    * Ends a run as `cancelled` unless it has already ended, whichever node holds it, and also
    * a provisioned id not used yet (which no run may use after). Answers whether this call ended it.

@@ -61,8 +61,8 @@ export function runControlConformance(name: string, open: () => Promise<OpenedSt
         assert.deepEqual([again?.id, again?.attempt, again?.nodeId], [run.id, 2, 'node-b']);
         assert.equal(await store.retryRun({ ...attemptOf(run.id, 1), retryAt }, 'node-a'), false, 'node-a lost it');
         const second = attemptOf(run.id, 2, { status: 'completed', responseStatus: 200, error: null, errorCode: null });
-        assert.equal(await store.completeRun(run.id, { status: 'completed', completedAt: retryAt + 5, responseStatus: 200 }, 'node-b', second), true);
-        assert.equal(await store.completeRun(run.id, { status: 'failed', completedAt: retryAt + 6 }, 'node-b', attemptOf(run.id, 2, { status: 'failed' })), false);
+        assert.equal((await store.completeRun(run.id, { status: 'completed', completedAt: retryAt + 5, responseStatus: 200 }, 'node-b', second))?.attempt, 2);
+        assert.equal(await store.completeRun(run.id, { status: 'failed', completedAt: retryAt + 6 }, 'node-b', attemptOf(run.id, 2, { status: 'failed' })), undefined);
         const attempts = await store.listAttempts(run.id);
         assert.deepEqual(attempts.map((a) => [a.attempt, a.status, a.retryAt]), [[1, 'failed', retryAt], [2, 'completed', null]], 'an attempt is written once');
         assert.deepEqual(attempts[1], second, 'the ending and its attempt are written together');

@@ -291,11 +291,12 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
       test('a run ends exactly once, and only by the node that holds it when one is named', async () => {
         const run = await store.createRun(newRun({ mode: 'sync' }));
         await store.markRunning(run.id, 'node-a', Date.now(), Date.now() + 1000);
-        assert.equal(await store.completeRun(run.id, completed(), 'node-b'), false, 'another node cannot end it');
-        assert.equal(await store.completeRun(run.id, completed({ completedAt: 777 }), 'node-a'), true);
-        assert.equal(await store.completeRun(run.id, completed({ status: 'failed' }), 'node-a'), false, 'the first ending stands');
-        assert.equal(await store.completeRun(run.id, completed({ status: 'failed' })), false, 'even without an owner');
+        assert.equal(await store.completeRun(run.id, completed(), 'node-b'), undefined, 'another node cannot end it');
+        const answered = await store.completeRun(run.id, completed({ completedAt: 777 }), 'node-a');
+        assert.equal(await store.completeRun(run.id, completed({ status: 'failed' }), 'node-a'), undefined, 'the first ending stands');
+        assert.equal(await store.completeRun(run.id, completed({ status: 'failed' })), undefined, 'even without an owner');
         const ended = (await store.getRun(run.id))!;
+        assert.deepEqual(answered, ended, 'the ending answers the run exactly as it is stored');
         assert.deepEqual([ended.status, ended.completedAt, ended.responseStatus, ended.responseContentType, ended.leaseExpiresAt, ended.attempt], ['completed', 777, 200, 'application/json', null, 1]);
         assert.deepEqual(ended.responseBody, Buffer.from('{"ok":true}'));
         assert.equal(await store.markRunning(run.id, 'node-a', 1, 2), false, 'an ended run never runs again');
@@ -305,20 +306,22 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         const run = await store.createRun(newRun());
         const statuses = ['completed', 'failed', 'timed_out', 'cancelled', 'failed', 'completed'] as const;
         const wins = await Promise.all(statuses.map((status) => store.completeRun(run.id, completed({ status }))));
-        assert.equal(wins.filter(Boolean).length, 1);
-        assert.equal((await store.getRun(run.id))!.status, statuses[wins.indexOf(true)]);
+        const won = wins.filter((w) => w !== undefined);
+        assert.equal(won.length, 1);
+        assert.equal((await store.getRun(run.id))!.status, statuses[wins.indexOf(won[0])]);
+        assert.equal(won[0]!.status, statuses[wins.indexOf(won[0])]);
       });
 
       test('a failure is recorded with its error and code, also for a run that never started', async () => {
         const run = await store.createRun(newRun());
-        assert.equal(await store.completeRun(run.id, { status: 'failed', completedAt: 10, error: 'it broke', errorCode: 'WORKER_START_FAILED' }), true);
+        assert.equal((await store.completeRun(run.id, { status: 'failed', completedAt: 10, error: 'it broke', errorCode: 'WORKER_START_FAILED' }))?.status, 'failed');
         const failed = (await store.getRun(run.id))!;
         assert.deepEqual(
           [failed.status, failed.error, failed.errorCode, failed.responseStatus, failed.responseBody, failed.startedAt],
           ['failed', 'it broke', 'WORKER_START_FAILED', null, null, null],
         );
-        assert.equal(await store.completeRun((await provision()).id, completed()), false, 'a provisioned id cannot end');
-        assert.equal(await store.completeRun(newRequestId(), completed()), false);
+        assert.equal(await store.completeRun((await provision()).id, completed()), undefined, 'a provisioned id cannot end');
+        assert.equal(await store.completeRun(newRequestId(), completed()), undefined);
       });
 
       test('cancelRun ends a provisioned, queued or running run (held by any node) once; an ended run stays as it was', async () => {
@@ -337,7 +340,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         }
         assert.equal(await store.cancelRun(done.id, at, 'late'), false);
         assert.equal((await store.getRun(done.id))!.status, 'completed');
-        assert.equal(await store.completeRun(running.id, completed(), 'node-b'), false, 'the node running it cannot end it after');
+        assert.equal(await store.completeRun(running.id, completed(), 'node-b'), undefined, 'the node running it cannot end it after');
         await rejectsWith(store.createRun(newRun(), { provisionedId: provisioned.id }), 'PROVISION_USED');
       });
 

@@ -340,17 +340,17 @@ export class PostgresStore implements Store {
     await this.changes(`UPDATE runs SET lease_expires_at = $1 WHERE id = ANY($2::text[]) AND node_id = $3 AND status IN ('queued', 'running')`, [leaseExpiresAt, runIds, nodeId]);
   }
 
-  async completeRun(id: string, o: RunOutcome, ownerNodeId?: string, attempt?: AttemptRow): Promise<boolean> {
+  async completeRun(id: string, o: RunOutcome, ownerNodeId?: string, attempt?: AttemptRow): Promise<RunRow | undefined> {
     // One statement, so one round trip: the attempt's insert rides along as a CTE.
     const recordAttempt = attempt ? `WITH attempt AS (${insertAttemptSql(10)}) ` : '';
-    return (
-      (await this.changes(
-        `${recordAttempt}UPDATE runs SET status = $1, completed_at = $2, response_status = $3, response_content_type = $4, response_body = $5,
-           error = $6, error_code = $7, lease_expires_at = NULL
-         WHERE id = $8 AND status IN ('queued', 'running') AND ($9::text IS NULL OR node_id = $9)`,
-        [o.status, o.completedAt, o.responseStatus ?? null, o.responseContentType ?? null, o.responseBody ?? null, o.error ?? null, o.errorCode ?? null, id, ownerNodeId ?? null, ...(attempt ? attemptValues(attempt) : [])],
-      )) === 1
+    const ended = await this.one(
+      `${recordAttempt}UPDATE runs SET status = $1, completed_at = $2, response_status = $3, response_content_type = $4, response_body = $5,
+         error = $6, error_code = $7, lease_expires_at = NULL
+       WHERE id = $8 AND status IN ('queued', 'running') AND ($9::text IS NULL OR node_id = $9)
+       RETURNING *`,
+      [o.status, o.completedAt, o.responseStatus ?? null, o.responseContentType ?? null, o.responseBody ?? null, o.error ?? null, o.errorCode ?? null, id, ownerNodeId ?? null, ...(attempt ? attemptValues(attempt) : [])],
     );
+    return ended && toRun(ended);
   }
 
   async cancelRun(id: string, at: Millis, error: string): Promise<boolean> {

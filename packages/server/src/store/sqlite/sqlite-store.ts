@@ -318,18 +318,18 @@ export class SqliteStore implements Store {
     });
   }
 
-  async completeRun(id: string, o: RunOutcome, ownerNodeId?: string, attempt?: AttemptRow): Promise<boolean> {
+  async completeRun(id: string, o: RunOutcome, ownerNodeId?: string, attempt?: AttemptRow): Promise<RunRow | undefined> {
     return this.commits.run(() => {
       if (attempt) this.insertAttempt(attempt);
-      return (
-        this.run(
-          `UPDATE runs SET status = ?, completed_at = ?, response_status = ?, response_content_type = ?, response_body = ?,
-             error = ?, error_code = ?, lease_expires_at = NULL
-           WHERE id = ? AND ${ACTIVE} AND (? IS NULL OR node_id = ?)`,
-          o.status, o.completedAt, o.responseStatus ?? null, o.responseContentType ?? null, o.responseBody ?? null,
-          o.error ?? null, o.errorCode ?? null, id, ownerNodeId ?? null, ownerNodeId ?? null,
-        ) === 1
+      const ended = this.get(
+        `UPDATE runs SET status = ?, completed_at = ?, response_status = ?, response_content_type = ?, response_body = ?,
+           error = ?, error_code = ?, lease_expires_at = NULL
+         WHERE id = ? AND ${ACTIVE} AND (? IS NULL OR node_id = ?)
+         RETURNING *`,
+        o.status, o.completedAt, o.responseStatus ?? null, o.responseContentType ?? null, o.responseBody ?? null,
+        o.error ?? null, o.errorCode ?? null, id, ownerNodeId ?? null, ownerNodeId ?? null,
       );
+      return ended && toRun(ended);
     });
   }
 
