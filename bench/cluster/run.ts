@@ -8,11 +8,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { spawn, fork, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { waitForQuiet } from '../lib/processes.js';
+import { FIXTURES } from '../lib/services-dir.js';
 import type { LoadJob, LoadResult } from './loadgen.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -25,13 +27,28 @@ const HEADING = '## Cluster: completed no-op async runs per second (bench/cluste
 // One master key for every node, as in a real cluster (docs/deploy.md).
 const RUNLET_ENV = { RUNLET_MIN_WARM_WORKERS: '2', RUNLET_MAX_WORKERS_PER_SERVICE: '2', RUNLET_SECRET_KEY: randomBytes(32).toString('hex') };
 const CLI = ['--import', 'tsx', 'packages/server/src/cli/main.ts'];
-const SERVICES = 'packages/server/test/fixtures/services';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const children: ChildProcess[] = [];
 const databases: string[] = [];
 const tmpDirs: string[] = [];
 let nextPort = 47310;
+
+/**
+ * A services folder holding `noop` alone: with the whole fixtures folder every node would boot
+ * two warm workers for each of twenty-odd services, and on two CPUs that boot work, not the
+ * runs, would be what the first rows measure.
+ */
+function noopServices(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'runlet-cluster-services-'));
+  tmpDirs.push(dir);
+  mkdirSync(join(dir, 'services'));
+  symlinkSync(join(FIXTURES, 'noop.ts'), join(dir, 'services', 'noop.ts'));
+  return join(dir, 'services');
+}
+
+/** Every process of a setup (and what it started) has settled: nothing still booting competes with the load. */
+const settle = (processes: ChildProcess[]) => Promise.all(processes.map((p) => waitForQuiet(p.pid!)));
 
 function start(name: string, args: string[], env: Record<string, string> = {}): ChildProcess {
   // Own process group, so stopping it also stops the workers it started.
@@ -116,17 +133,19 @@ async function runlet(nodes: number, onPostgres: boolean, tag: string): Promise<
   const database = onPostgres ? await createDatabase(tag) : undefined;
   const dbArgs = database ? ['--database', database] : [];
   const urls: string[] = [];
+  const nodesStarted: ChildProcess[] = [];
+  const services = noopServices();
   let firstData = '';
   for (let i = 0; i < nodes; i++) {
     const data = mkdtempSync(join(tmpdir(), `runlet-cluster-${tag}-`));
     tmpDirs.push(data);
     firstData ||= data;
     const port = nextPort++;
-    start(`runlet ${tag} #${i + 1}`, [...CLI, 'serve', '--port', String(port), '--data', data, '--services', SERVICES, '--log-level', 'warn', ...dbArgs], RUNLET_ENV);
+    nodesStarted.push(start(`runlet ${tag} #${i + 1}`, [...CLI, 'serve', '--port', String(port), '--data', data, '--services', services, '--log-level', 'warn', ...dbArgs], RUNLET_ENV));
     urls.push(`http://127.0.0.1:${port}`);
   }
   for (const url of urls) await waitHealthy(url);
-  await sleep(2000); // warm workers
+  await settle(nodesStarted); // warm workers and spare hosts booted
   const key = execFileSync(process.execPath, [...CLI, 'keys', 'create', '--data', firstData, ...dbArgs], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()!.trim();
   try {
     return await measure({ urls, key, submitPath: '/run_async/noop', resultPath: '/result/' });
@@ -145,6 +164,7 @@ async function peer(file: 'graphile' | 'pg-boss'): Promise<LoadResult> {
   await waitForLine(api, 'ready'); // the API installs the schema, so it goes first
   const worker = start(`${file} worker`, ['--import', 'tsx', join(here, `peers/${file}.ts`), 'worker', `http://127.0.0.1:${echoPort}`, database]);
   await waitForLine(worker, 'ready');
+  await settle([echo, api, worker]);
   try {
     return await measure({ urls: [`http://127.0.0.1:${apiPort}`], submitPath: '/run_async', resultPath: '/result/' });
   } finally {
@@ -209,7 +229,7 @@ async function main() {
     '### Settings',
     '',
     `- Workload, the same for every row: ${WARMUP} warm-up runs (not counted), then ${COUNT} \`POST /run_async/…\` with body \`{}\` from ${CONNECTIONS} callers over keep-alive undici pools, then \`GET /result/{id}?timeout=60\` for each (asked again while not final) until all are completed. runs/s = completed ÷ (first submit → last result). The load generator (\`bench/cluster/loadgen.ts\`) is its own process.`,
-    `- Runlet: \`runlet serve --services ${SERVICES} --log-level warn\`, each node its own process and data folder, service \`noop\`, env \`RUNLET_MIN_WARM_WORKERS=2 RUNLET_MAX_WORKERS_PER_SERVICE=2\`; 2 s after \`/healthz\` answers before load. SQLite: the embedded store in the data folder. PostgreSQL: \`--database\` on a fresh \`runlet_bench_*\` database (default pool size). 3 nodes: one shared database; submits spread round-robin over the nodes (${Math.ceil(CONNECTIONS / 3)} connections per node, so ${3 * Math.ceil(CONNECTIONS / 3)} in all), each result asked of the node that took the submit. Key from \`runlet keys create\`.`,
+    `- Runlet: \`runlet serve --services <dir> --log-level warn\`, each node its own process and data folder, the folder holding only the fixture service \`noop\`, env \`RUNLET_MIN_WARM_WORKERS=2 RUNLET_MAX_WORKERS_PER_SERVICE=2\`; load starts once \`/healthz\` answers and every node's process tree has gone quiet (under 5 % of a CPU over 500 ms, at most 15 s), as for the peers' processes. SQLite: the embedded store in the data folder. PostgreSQL: \`--database\` on a fresh \`runlet_bench_*\` database (default pool size). 3 nodes: one shared database; submits spread round-robin over the nodes (${Math.ceil(CONNECTIONS / 3)} connections per node, so ${3 * Math.ceil(CONNECTIONS / 3)} in all), each result asked of the node that took the submit. Key from \`runlet keys create\`.`,
     '- Peers (`bench/cluster/peers/`): a Fastify 5 API process whose `POST /run_async` adds a job and answers its id, and whose `GET /result/:id` waits on one batched query every 10 ms over all ids being waited for; a separate worker process whose task calls `peers/echo-server.ts` (bare `node:http`, answers `{}`) over a keep-alive undici pool (8 connections). Each peer gets its own fresh database.',
     '  - graphile-worker 0.17: `addJob` via `makeWorkerUtils`; worker `run()` with `concurrency: 8`, `preparedStatements: true`, batched fetch `localQueue: { size: 32 }`, batched completion `completeJobBatchDelay: 2` / `failJobBatchDelay: 2`, LISTEN/NOTIFY for new jobs (poll fallback 1 s). Completed = the row has left `graphile_worker._private_jobs` (graphile-worker deletes a job on success).',
     '  - pg-boss 10: `send` on a created queue; worker: 2 × `work(queue, { batchSize: 100, pollingIntervalSeconds: 0.5 })` (0.5 s is pg-boss 10\'s lowest polling interval; it has no LISTEN/NOTIFY wake-up across processes), each batch worked 8 calls at a time and completed by pg-boss in one query. Completed = `pgboss.job.state = \'completed\'`.',
