@@ -18,6 +18,13 @@ export const workerEnv = {
   entry: 'RUNLET_SERVICE_ENTRY',
 } as const;
 
+/**
+ * On an answer a worker sends whole: how many lines it has written on the channel so far, the
+ * call's last among them. Once the runtime has read that many, the call's log is whole; no
+ * `done` message follows, so a call costs the worker no extra write and the runtime no extra wake-up.
+ */
+export const OUTPUT_LINES_HEADER = 'x-runlet-output-lines';
+
 /** Headers the runtime adds to a call it forwards to a worker. */
 export const workerHeaders = {
   requestId: 'x-runlet-request-id',
@@ -54,6 +61,7 @@ export const WorkerMessage = z.discriminatedUnion('type', [
   /**
    * The call `requestId` is over and every line it produced has been sent before this message.
    * The channel is one ordered stream, so the runtime knows it has all of that call's log.
+   * Not sent for an answer that carries `OUTPUT_LINES_HEADER` instead.
    */
   z.object({ type: z.literal('done'), requestId: z.string() }),
 ]);

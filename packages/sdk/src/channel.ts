@@ -12,6 +12,13 @@ export const hasRuntimeChannel = (() => {
   }
 })();
 
+let linesSent = 0;
+
+/** How many messages (lines) this process has written on the channel. */
+export function channelLinesSent(): number {
+  return linesSent;
+}
+
 /**
  * Writes one message to the runtime. Synchronous on purpose: a line logged before a handler
  * returns is in the pipe before the answer is on the socket, so it is never attributed late.
@@ -29,5 +36,6 @@ export function sendToRuntime(message: WorkerMessage): boolean {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
     }
   }
+  linesSent++;
   return true;
 }

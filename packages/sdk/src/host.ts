@@ -7,10 +7,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { NO_RETRY_HEADER, RUNTIME_ERROR_HEADER, workerEnv, workerHeaders, type ServiceDescription } from '@runlet/protocol';
+import { NO_RETRY_HEADER, OUTPUT_LINES_HEADER, RUNTIME_ERROR_HEADER, workerEnv, workerHeaders, type ServiceDescription } from '@runlet/protocol';
 import { z } from 'zod';
 import { capturePrintedOutput } from './capture.js';
-import { sendToRuntime } from './channel.js';
+import { channelLinesSent, hasRuntimeChannel, sendToRuntime } from './channel.js';
 import { HttpError, NonRetryableError } from './errors.js';
 import { files } from './files.js';
 import { createLogger } from './logger.js';
@@ -59,6 +59,7 @@ const server = createServer((req, res) => {
       else res.destroy();
     })
     .finally(() => {
+      if (answeredWhole.has(res)) return;
       // Everything this call printed is on the channel now; say so, so the runtime knows its log is whole.
       printed.flush();
       sendToRuntime({ type: 'done', requestId: req.headers[workerHeaders.requestId]?.toString() ?? '' });
@@ -66,6 +67,22 @@ const server = createServer((req, res) => {
 });
 server.keepAliveTimeout = 0;
 server.listen(socket, () => sendToRuntime({ type: 'ready', service: describe(service) }));
+
+/** Calls answered with `OUTPUT_LINES_HEADER`: their answer already said where their output ends. */
+const answeredWhole = new WeakSet<ServerResponse>();
+
+/**
+ * Sends an answer whose body is all here: the call's output is over, so the answer itself says
+ * how far on the channel it goes (after a last line without a newline is sent too).
+ */
+function endWhole(res: ServerResponse, status: number, headers: Record<string, string | number>, body?: string | Buffer): void {
+  printed.flush();
+  if (hasRuntimeChannel) {
+    headers = { ...headers, [OUTPUT_LINES_HEADER]: String(channelLinesSent()) };
+    answeredWhole.add(res);
+  }
+  res.writeHead(status, headers).end(body);
+}
 
 async function handle(svc: Service, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const request = toWebRequest(req);
@@ -154,7 +171,7 @@ const WHOLE_ANSWER_BYTES = 256 * 1024;
 async function sendResponse(res: ServerResponse, response: Response): Promise<void> {
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => (headers[name] = value));
-  if (!response.body) return void res.writeHead(response.status, headers).end();
+  if (!response.body) return endWhole(res, response.status, headers);
   const chunks = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream)[Symbol.asyncIterator]();
   // Most answers are small JSON: gather them and send them whole. An event stream, or an answer
   // that outgrows the limit, is streamed as it comes instead.
@@ -165,7 +182,7 @@ async function sendResponse(res: ServerResponse, response: Response): Promise<vo
     const next = await chunks.next();
     if (next.done) {
       const body = Buffer.concat(head);
-      return void res.writeHead(response.status, { ...headers, 'content-length': String(body.length) }).end(body);
+      return endWhole(res, response.status, { ...headers, 'content-length': String(body.length) }, body);
     }
     head.push(Buffer.from(next.value as Uint8Array));
     size += (next.value as Uint8Array).length;
@@ -183,8 +200,7 @@ async function sendResponse(res: ServerResponse, response: Response): Promise<vo
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body ?? null);
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+  endWhole(res, status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }, text);
 }
 
 function describe(svc: Service): ServiceDescription {

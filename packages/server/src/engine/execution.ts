@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { NO_RETRY_HEADER, workerHeaders, type ErrorCode, type TerminalRunStatus } from '@runlet/protocol';
+import { NO_RETRY_HEADER, OUTPUT_LINES_HEADER, workerHeaders, type ErrorCode, type TerminalRunStatus } from '@runlet/protocol';
 import { RunletError } from '../errors.js';
 import type { LogRecorder } from '../logs/log-recorder.js';
 import type { RunOutcome, RunRow } from '../store/store.js';
@@ -54,6 +54,8 @@ export class Execution {
   private readonly hints: AttemptHints = {};
   private aborted = false;
   private cancelled = false;
+  /** Where on its channel the worker's output of this call ends, when its answer said (OUTPUT_LINES_HEADER). */
+  private outputLines: number | undefined;
 
   constructor(private readonly o: ExecutionOptions) {
     this.response = new Promise((resolve, reject) => {
@@ -100,6 +102,8 @@ export class Execution {
         headers,
         body: run.input ?? undefined,
       });
+      const lines = Number(headerValue(res.headers[OUTPUT_LINES_HEADER]));
+      if (Number.isSafeInteger(lines)) this.outputLines = lines;
       await this.confirmStarted(res);
       const outcome = { status: 'completed' as const, responseStatus: res.statusCode, responseContentType: headerValue(res.headers['content-type']) };
       this.hints.noRetry = res.headers[NO_RETRY_HEADER] !== undefined;
@@ -160,7 +164,7 @@ export class Execution {
 
   /** Output printed just before the answer may still be on its way: take all of it before moving on. */
   private async settleOutput(): Promise<void> {
-    await this.o.lease.worker.callEnded(this.o.run.id, CALL_END_WAIT_MS);
+    await this.o.lease.worker.callEnded(this.o.run.id, CALL_END_WAIT_MS, this.outputLines);
   }
 
   private async end(outcome: RunOutcome): Promise<void> {

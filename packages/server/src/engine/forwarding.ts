@@ -1,3 +1,5 @@
+import { OUTPUT_LINES_HEADER } from '@runlet/protocol';
+
 /** Headers that describe one hop or carry the caller's credentials: never passed on. */
 const NOT_FORWARDED = new Set([
   'authorization',
@@ -29,11 +31,11 @@ export function forwardedRequestHeaders(headers: Record<string, string | string[
   return out;
 }
 
-/** The service's response headers the caller sees; the framing is the runtime's own. */
+/** The service's response headers the caller sees; the framing is the runtime's own, and so is the worker's note on its output. */
 export function forwardedResponseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || NOT_FORWARDED.has(name) || name === 'date') continue;
+    if (value === undefined || NOT_FORWARDED.has(name) || name === 'date' || name === OUTPUT_LINES_HEADER) continue;
     out[name] = value;
   }
   return out;

@@ -68,7 +68,10 @@ export class WorkerProcess {
   private readonly splitters: LineSplitter[] = [];
   /** Calls the worker has said are over (see `callEnded`). */
   private readonly callsEnded = new Set<string>();
-  private onCallEnded: (() => void) | undefined;
+  /** Lines read from the channel so far, each already handled (see `callEnded`). */
+  private channelLines = 0;
+  /** Told when the channel brought something `callEnded` may be waiting for. */
+  private onChannel: (() => void) | undefined;
   private client!: Client;
 
   private constructor(
@@ -175,22 +178,25 @@ export class WorkerProcess {
   }
 
   /**
-   * Waits until the worker has said that call `requestId` is over (SDK hosts do, on their
-   * channel, after every line of the call): from then on its log is whole. Programs in other
-   * languages say nothing, so for them this waits only `quietMs` for output still in the pipes.
+   * Waits until this worker's output of call `requestId` is all here: from then on its log is
+   * whole. An SDK host's answer says how many channel lines its output ends at (`outputLines`,
+   * from OUTPUT_LINES_HEADER) when it was sent whole; otherwise (a streamed answer) the host says
+   * `done` after the call's last line. Programs in other languages say nothing, so for them
+   * this waits only `quietMs` for output still in the pipes.
    */
-  async callEnded(requestId: string, timeoutMs: number, quietMs = 10): Promise<void> {
+  async callEnded(requestId: string, timeoutMs: number, outputLines?: number, quietMs = 10): Promise<void> {
     if (this.spec.kind !== 'sdk') {
       await new Promise((resolve) => setTimeout(resolve, quietMs));
     } else {
+      const over = outputLines === undefined ? () => this.callsEnded.has(requestId) : () => this.channelLines >= outputLines;
       const deadline = Date.now() + timeoutMs;
-      while (!this.callsEnded.has(requestId) && this.alive && Date.now() < deadline) {
+      while (!over() && this.alive && Date.now() < deadline) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, deadline - Date.now());
-          this.onCallEnded = () => (clearTimeout(timer), resolve());
+          this.onChannel = () => (clearTimeout(timer), resolve());
         });
       }
-      this.onCallEnded = undefined;
+      this.onChannel = undefined;
       this.callsEnded.delete(requestId);
     }
     this.flushOutput();
@@ -233,13 +239,17 @@ export class WorkerProcess {
           resolve();
         } else if (message.type === 'done') {
           this.callsEnded.add(message.requestId);
-          this.onCallEnded?.();
         } else {
           this.onOutput({ source: message.source ?? 'logger', level: message.level, message: message.message, fields: message.fields, timeMicros: nowMicros() });
         }
       });
       this.splitters.push(splitter);
-      channel.on('data', (chunk: Buffer) => splitter.push(chunk));
+      channel.on('data', (chunk: Buffer) => {
+        splitter.push(chunk);
+        // Counted once handled: a line cut by the splitter's length limit is still one line sent.
+        this.channelLines += newlinesIn(chunk);
+        this.onChannel?.();
+      });
     });
   }
 }
@@ -251,6 +261,12 @@ function spawnWorker(argv: string[], cwd: string, env: Record<string, string>): 
     // stdin stays open as a lifeline: the SDK host exits when it closes (the runtime died).
     stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
   });
+}
+
+function newlinesIn(chunk: Buffer): number {
+  let n = 0;
+  for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++;
+  return n;
 }
 
 /** A channel line that is not a valid message is still shown, as a plain logger line. */

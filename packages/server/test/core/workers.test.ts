@@ -87,6 +87,20 @@ describe('workers', () => {
     assert.deepEqual(lines.map((l) => l.seq), lines.map((_, i) => i + 1));
   });
 
+  for (const stream of [false, true]) {
+    test(`the log is whole when ${stream ? 'a streamed' : 'an answer sent whole'} answer has arrived; how the worker says so stays between it and the runtime`, async () => {
+      const res = await s.fetch('/run/noisy', { json: { lines: 20, stream } });
+      const id = res.headers.get('x-request-id')!;
+      assert.equal(res.headers.get('x-runlet-output-lines'), null);
+      assert.match(await res.text(), /printed/);
+      const record = (await (await s.fetch(`/request/${id}`)).json()) as { status: string };
+      assert.equal(record.status, 'completed', 'the run ended before its answer did');
+      const stdout = (await readNdjson(await s.fetch(`/logs/${id}`))).filter((l) => l.source === 'stdout').map((l) => l.message);
+      const expected = Array.from({ length: 20 }, (_, i) => `line ${i + 1}`);
+      assert.deepEqual(stdout, stream ? [...expected, 'while streaming', 'last-no-newline'] : [...expected, 'last-no-newline']);
+    });
+  }
+
   test('a service in another language serves through $PORT and its prints are logs', async () => {
     const res = await s.fetch('/run/py-echo/some/path', { json: { from: 'test' } });
     assert.equal(res.status, 200);
