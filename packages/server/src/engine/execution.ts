@@ -102,8 +102,7 @@ export class Execution {
         headers,
         body: run.input ?? undefined,
       });
-      const lines = Number(headerValue(res.headers[OUTPUT_LINES_HEADER]));
-      if (Number.isSafeInteger(lines)) this.outputLines = lines;
+      this.outputLines = outputLinesOf(res.headers[OUTPUT_LINES_HEADER]);
       await this.confirmStarted(res);
       const outcome = { status: 'completed' as const, responseStatus: res.statusCode, responseContentType: headerValue(res.headers['content-type']) };
       this.hints.noRetry = res.headers[NO_RETRY_HEADER] !== undefined;
@@ -201,6 +200,12 @@ function drained(stream: PassThrough): Promise<void> {
     stream.once('drain', done);
     stream.once('close', done);
   });
+}
+
+/** OUTPUT_LINES_HEADER's count; undefined when the answer has none (a streamed one), or a malformed one. */
+function outputLinesOf(value: string | string[] | undefined): number | undefined {
+  const text = headerValue(value);
+  return text !== null && /^\d+$/.test(text) ? Number(text) : undefined;
 }
 
 function headerValue(value: string | string[] | undefined): string | null {
