@@ -28,7 +28,11 @@ class WriteFailed {
 export class GroupCommit {
   private pending: PendingWrite[] = [];
 
-  constructor(private readonly db: Database.Database) {}
+  /** `committed` is told after every group that committed. */
+  constructor(
+    private readonly db: Database.Database,
+    private readonly committed: () => void = () => {},
+  ) {}
 
   /** Runs `write` in the next group; answers what it returned once that group is committed. */
   run<T>(write: () => T): Promise<T> {
@@ -56,6 +60,7 @@ export class GroupCommit {
         return;
       }
     }
+    this.committed();
     group.forEach((p, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) p.resolve(outcome.value);

@@ -23,6 +23,7 @@ import type {
 import { auditStatement, Directory } from '../directory/directory.js';
 import type { Statement } from '../directory/sql-port.js';
 import type { AuditEvent } from '../directory/types.js';
+import { Checkpointer } from './checkpointer.js';
 import { GroupCommit } from './group-commit.js';
 import { sqlitePort } from './sqlite-port.js';
 import { migrateSqlite } from './migrate.js';
@@ -58,7 +59,12 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     migrateSqlite(this.db, MIGRATIONS);
-    this.commits = new GroupCommit(this.db);
+    if (file !== ':memory:') {
+      this.db.pragma('wal_autocheckpoint = 0');
+      // Without its thread, the connection checkpoints itself again, as SQLite does by default.
+      this.checkpointer = new Checkpointer(file, () => this.db.open && this.db.pragma('wal_autocheckpoint = 1000'));
+    }
+    this.commits = new GroupCommit(this.db, () => this.checkpointer?.wrote());
     this.directory = new Directory(sqlitePort(this.db));
   }
 
@@ -67,8 +73,12 @@ export class SqliteStore implements Store {
   /** The writes of the run path (create, start, end, logs, leases) commit in groups. */
   private readonly commits: GroupCommit;
 
+  /** Checkpoints the WAL off the event loop (none for a database in memory). */
+  private readonly checkpointer: Checkpointer | undefined;
+
   async close(): Promise<void> {
     this.commits.flush();
+    await this.checkpointer?.close();
     this.db.close();
   }
 

@@ -1,0 +1,50 @@
+/** The embedded store checkpoints its WAL from a thread of its own, never inside a commit on the event loop. */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { waitFor } from '../helpers.js';
+import { newRunOf } from './new-run.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'runlet-checkpoint-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Runs with bodies big enough that a few hundred of them need new pages in the database file. */
+async function writeRuns(store: SqliteStore, count: number): Promise<string[]> {
+  const accountId = (await store.defaultAccount()).id;
+  const runs = await Promise.all(Array.from({ length: count }, () => store.createRun(newRunOf(accountId, { input: Buffer.alloc(2000, 'x') }))));
+  return runs.map((r) => r.id);
+}
+
+test('commits reach the database file through the checkpoint thread, while the store connection never checkpoints', async () => {
+  const file = path.join(dir, 'busy.db');
+  const store = new SqliteStore(file);
+  try {
+    const pragma = (store as unknown as { db: Database.Database }).db.pragma('wal_autocheckpoint', { simple: true });
+    assert.equal(pragma, 0, 'the store connection leaves checkpoints to the thread');
+    const before = statSync(file).size;
+    await writeRuns(store, 500);
+    // Only a checkpoint copies WAL frames into the database file, and only the thread makes one.
+    await waitFor(() => statSync(file).size > before + 500 * 2000 || undefined, 10_000, 'the database file to take the commits');
+  } finally {
+    await store.close();
+  }
+});
+
+test('closing checkpoints the rest and removes the WAL; every committed run is there on the next open', async () => {
+  const file = path.join(dir, 'closed.db');
+  const store = new SqliteStore(file);
+  const ids = await writeRuns(store, 300);
+  await store.close();
+  assert.equal(existsSync(`${file}-wal`), false, 'the last connection to close took the WAL with it');
+  const reopened = new SqliteStore(file);
+  try {
+    const found = await Promise.all(ids.map((id) => reopened.getRun(id)));
+    assert.equal(found.filter((r) => r?.status === 'queued').length, ids.length);
+  } finally {
+    await reopened.close();
+  }
+});
