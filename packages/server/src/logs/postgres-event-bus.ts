@@ -20,13 +20,16 @@ interface Batch {
  * notification (its payload is small and lines are already in the store): other nodes are
  * told up to which `seq` there are lines, and their readers read them from the store.
  * A lost notification only delays a reader until its periodic safety-net check. The notices
- * of one event-loop turn go out together, as one notification, so a busy node costs the
- * database one round trip a turn rather than several a run.
+ * of one event-loop turn go out together, as one notification, and while one is on its way the
+ * next turns' notices wait for it and then go out together: an idle node sends at once, and a
+ * busy one costs the database one round trip at a time rather than one a turn.
  */
 export class PostgresEventBus extends LocalEventBus {
   private listener: pg.Client | undefined;
   private closed = false;
   private outbox: Notice[] = [];
+  /** A notification is on its way: notices wait in the outbox until it is sent. */
+  private sending = false;
 
   private constructor(
     private readonly connectionString: string,
@@ -75,14 +78,22 @@ export class PostgresEventBus extends LocalEventBus {
   }
 
   private notify(notice: Notice): void {
-    if (this.outbox.push(notice) === 1) setImmediate(() => this.sendOutbox());
+    if (this.outbox.push(notice) === 1 && !this.sending) setImmediate(() => void this.sendOutbox());
   }
 
-  private sendOutbox(): void {
+  private async sendOutbox(): Promise<void> {
     const notices = this.outbox;
     this.outbox = [];
-    for (const payload of payloadsOf(this.nodeId, notices)) {
-      this.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, payload]).catch(this.onError);
+    this.sending = true;
+    try {
+      // In order: a second payload is sent once the first is, as its notices came later.
+      for (const payload of payloadsOf(this.nodeId, notices)) {
+        await this.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, payload]).catch(this.onError);
+      }
+    } finally {
+      this.sending = false;
+      // What came meanwhile goes out with what this turn adds.
+      if (this.outbox.length > 0 && !this.closed) setImmediate(() => void this.sendOutbox());
     }
   }
 

@@ -1,0 +1,55 @@
+/** The cluster's event bus on a real PostgreSQL: what one node announces reaches the others, in order, in few notifications. */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import pg from 'pg';
+import { PostgresEventBus } from '../../src/logs/postgres-event-bus.js';
+import { freshDatabase, waitFor } from '../helpers.js';
+
+let database: Awaited<ReturnType<typeof freshDatabase>>;
+let pool: pg.Pool;
+let sender: PostgresEventBus;
+let receiver: PostgresEventBus;
+/** Every notification on the bus's channel, as PostgreSQL delivered it. */
+const notifications: string[] = [];
+let watcher: pg.Client;
+
+before(async () => {
+  database = await freshDatabase();
+  pool = new pg.Pool({ connectionString: database.url, max: 4 });
+  const fail = (err: unknown) => assert.fail(String(err));
+  sender = await PostgresEventBus.open(database.url, pool, 'node-a', fail);
+  receiver = await PostgresEventBus.open(database.url, pool, 'node-b', fail);
+  watcher = new pg.Client({ connectionString: database.url });
+  await watcher.connect();
+  watcher.on('notification', (n) => notifications.push(n.payload ?? ''));
+  await watcher.query('LISTEN runlet_events');
+});
+
+after(async () => {
+  await Promise.all([sender.close(), receiver.close(), watcher.end()]);
+  await pool.end();
+  await database.drop();
+});
+
+test('notices of many turns reach another node in order, none lost, in fewer notifications than turns', async () => {
+  const heard: string[] = [];
+  receiver.onQueued((serviceId) => heard.push(serviceId));
+  const turns = 60;
+  for (let i = 0; i < turns; i++) {
+    sender.announceQueued(`svc-${i}`);
+    // One notice a turn: only batching across turns can put two in one notification.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const expected = Array.from({ length: turns }, (_, i) => `svc-${i}`);
+  await waitFor(() => heard.length >= turns || undefined, 10_000, 'every notice to arrive');
+  assert.deepEqual(heard, expected, 'in the order they were announced, each once');
+  assert.ok(notifications.length < turns, `turns waiting for the notification on its way go out together (${notifications.length} notifications for ${turns} turns)`);
+});
+
+test('an idle node sends at once: a lone notice is not held back', async () => {
+  const heard: string[] = [];
+  receiver.onKeyRevoked((keyId) => heard.push(keyId));
+  sender.announceKeyRevoked('key_1');
+  await waitFor(() => heard.length === 1 || undefined, 2_000, 'the notice');
+  assert.deepEqual(heard, ['key_1']);
+});
