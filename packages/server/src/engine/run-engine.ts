@@ -3,9 +3,9 @@ import { isErrorCode, isTerminal, type RunMode } from '@runlet/protocol';
 import type { Config } from '../config.js';
 import { overLimit, RunletError } from '../errors.js';
 import { newRequestId } from '../ids.js';
-import type { EndedRun, EventBus, RunEvent } from '../logs/event-bus.js';
+import type { EventBus, RunEvent } from '../logs/event-bus.js';
 import type { LogRecorder } from '../logs/log-recorder.js';
-import type { AttemptRow, RecordedRun, RunOutcome, RunRow, Store } from '../store/store.js';
+import type { AttemptRow, RecordedRun, RunOutcome, RunRow, RunWithAttempts, Store } from '../store/store.js';
 import type { ServiceRegistry } from '../workers/service-registry.js';
 import type { WorkerLease, WorkerPool } from '../workers/worker-pool.js';
 import type { Access, Principal } from './access.js';
@@ -54,18 +54,12 @@ export interface RunEngineDeps {
   missingEnv?(accountId: string, serviceId: string, required: readonly string[]): Promise<string[]>;
 }
 
-/** A run as `waitForEnd` last saw it (undefined: there is no such run), with its attempts when they came along. */
-export interface SeenRun {
-  run: RunRow | undefined;
-  attempts?: readonly AttemptRow[];
-}
-
 /**
  * The ended run with its attempts, when they are known without a read: a run that ended in its
  * first attempt (or before it started) made no attempt but this one. Later attempts' earlier
  * ones are in the store only.
  */
-function endedRunOf(run: RunRow, attempt: AttemptRow | undefined): EndedRun | undefined {
+function endedRunOf(run: RunRow, attempt: AttemptRow | undefined): RunWithAttempts | undefined {
   if (run.attempt > 1) return undefined;
   return { run, attempts: attempt ? [attempt] : [] };
 }
@@ -317,22 +311,23 @@ export class RunEngine {
   }
 
   /**
-   * Waits until the run ends or `timeoutMs` passes; answers the run as it then is. `check`
-   * sees the run as first read (after listening for its end, so no end is missed in between)
-   * and may throw: a caller that must vet the run first needs no read of its own.
+   * Waits until the run ends or `timeoutMs` passes; answers the run as it then is, with its
+   * attempts (undefined: there is no such run). `check` sees the run as first read (after
+   * listening for its end, so no end is missed in between) and may throw: a caller that must
+   * vet the run first needs no read of its own.
    */
-  async waitForEnd(runId: string, timeoutMs: number, signal?: AbortSignal, check: (run: RunRow | undefined) => void = () => {}): Promise<SeenRun> {
+  async waitForEnd(runId: string, timeoutMs: number, signal?: AbortSignal, check: (found: RunWithAttempts | undefined) => void = () => {}): Promise<RunWithAttempts | undefined> {
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
-    let ended: EndedRun | undefined;
+    let ended: RunWithAttempts | undefined;
     const unsubscribe = this.d.bus.subscribe(runId, (e) => {
       if (e.type === 'status' && isTerminal(e.status)) ended = e.ended;
       if (e.type === 'gone' || (e.type === 'status' && isTerminal(e.status))) wake();
     });
     try {
-      const run = await this.d.store.getRun(runId);
-      check(run);
-      if (!run || isTerminal(run.status) || timeoutMs <= 0) return { run };
+      const found = await this.d.store.getRunRecord(runId);
+      check(found);
+      if (!found || isTerminal(found.run.status) || timeoutMs <= 0) return found;
       let timer: NodeJS.Timeout | undefined;
       const onAbort = () => wake();
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -344,7 +339,7 @@ export class RunEngine {
       clearTimeout(timer);
       clearInterval(safetyNet);
       signal?.removeEventListener('abort', onAbort);
-      return ended ?? { run: await this.d.store.getRun(runId) };
+      return ended ?? (await this.d.store.getRunRecord(runId));
     } finally {
       unsubscribe();
     }
@@ -357,7 +352,7 @@ export class RunEngine {
    * run goes on.
    */
   async storedAnswer(run: RunRow, timeoutMs: number, signal?: AbortSignal): Promise<ProxiedResponse | 'timeout'> {
-    const now = (await this.waitForEnd(run.id, timeoutMs, signal)).run ?? run;
+    const now = (await this.waitForEnd(run.id, timeoutMs, signal))?.run ?? run;
     if (!isTerminal(now.status)) return 'timeout';
     if (now.status === 'completed' && now.responseStatus !== null) {
       const headers: Record<string, string> = now.responseContentType ? { 'content-type': now.responseContentType } : {};

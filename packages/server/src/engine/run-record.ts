@@ -1,18 +1,14 @@
 import { mayRead } from '../keys/principal.js';
 import type { RequestRecord } from '@runlet/protocol';
 import { RunletError } from '../errors.js';
-import type { AttemptRow, RunRow, Store } from '../store/store.js';
+import type { RunWithAttempts, Store } from '../store/store.js';
 import type { Principal } from './access.js';
 import { toWireAttempt } from './attempts.js';
 import { toRequestRecord } from './record.js';
 
-/**
- * The request record with the attempts that have ended, as `/request`, `/result` and webhooks
- * send it; `known`, the attempts when the caller has them already (else they are read).
- */
-export async function fullRequestRecord(store: Store, run: RunRow, known?: readonly AttemptRow[]): Promise<RequestRecord> {
+/** The request record with the attempts that have ended, as `/request`, `/result` and webhooks send it. */
+export function fullRequestRecord({ run, attempts }: RunWithAttempts): RequestRecord {
   const record = toRequestRecord(run);
-  const attempts = known ?? (await store.listAttempts(run.id));
   if (attempts.length > 0) record.attempts = attempts.map(toWireAttempt);
   return record;
 }

@@ -2,9 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isTerminal, RequestRecord } from '@runlet/protocol';
 import { z } from 'zod';
 import { fullRequestRecord, missingRunError } from '../engine/run-record.js';
-import type { SeenRun } from '../engine/run-engine.js';
 import { RunletError } from '../errors.js';
-import type { RunRow } from '../store/store.js';
+import type { RunWithAttempts } from '../store/store.js';
 import type { Runtime } from '../runtime.js';
 import { principalOf, requireCaller } from './auth.js';
 import { parse, RequestIdParams } from './params.js';
@@ -31,14 +30,9 @@ const NOT_VISIBLE = Symbol('not visible');
 export function registerResultRoutes(app: FastifyInstance, runtime: Runtime): void {
   const auth = requireCaller(runtime);
 
-  /** The run, if this caller may see it; another account's run is as unknown as a missing one. */
-  const visibleRun = async (request: FastifyRequest, id: string): Promise<RunRow> => {
-    const run = await runtime.store.getRun(id);
-    if (!runtime.access.canRead(principalOf(request), run)) {
-      throw run ? new RunletError('RUN_NOT_FOUND', `No request "${id}".`) : await missingRunError(runtime.store, principalOf(request), id);
-    }
-    return run;
-  };
+  /** The error for a run this caller may not see: another account's run is as unknown as a missing one. */
+  const notVisible = async (request: FastifyRequest, id: string, found: RunWithAttempts | undefined): Promise<RunletError> =>
+    found ? new RunletError('RUN_NOT_FOUND', `No request "${id}".`) : missingRunError(runtime.store, principalOf(request), id);
 
   app.get('/result/:id', { preHandler: auth, config: { doc: docs.result } }, async (request, reply) => {
     const { id } = parse(RequestIdParams, request.params);
@@ -46,28 +40,30 @@ export function registerResultRoutes(app: FastifyInstance, runtime: Runtime): vo
     const abort = new AbortController();
     request.raw.once('close', () => abort.abort());
     // The wait's own first read vets the run: one read fewer than looking before waiting.
-    let first: RunRow | undefined;
-    const vet = (seen: RunRow | undefined) => {
-      first = seen;
-      if (!runtime.access.canRead(principalOf(request), seen)) throw NOT_VISIBLE;
+    let first: RunWithAttempts | undefined;
+    const vet = (found: RunWithAttempts | undefined) => {
+      first = found;
+      if (!runtime.access.canRead(principalOf(request), found?.run)) throw NOT_VISIBLE;
     };
-    let seen: SeenRun;
+    let last: RunWithAttempts | undefined;
     try {
-      seen = await runtime.engine.waitForEnd(id, waitMsOf(timeout, runtime.config.resultDefaultWaitSeconds), abort.signal, vet);
+      last = await runtime.engine.waitForEnd(id, waitMsOf(timeout, runtime.config.resultDefaultWaitSeconds), abort.signal, vet);
     } catch (err) {
       if (err !== NOT_VISIBLE) throw err;
-      throw first ? new RunletError('RUN_NOT_FOUND', `No request "${id}".`) : await missingRunError(runtime.store, principalOf(request), id);
+      throw await notVisible(request, id, first);
     }
     // Purged while we waited: the record as first seen is all there is.
-    const run = seen.run ?? first!;
-    if (isTerminal(run.status)) return fullRequestRecord(runtime.store, run, seen.attempts);
-    const pending = new RunletError('RUN_RESULT_PENDING', `The run is ${run.status}; ask again later.`, { requestId: id });
-    return reply.code(pending.status).header('x-runlet-error', pending.code).send({ ...pending.toBody(), record: await fullRequestRecord(runtime.store, run) });
+    const found = last ?? first!;
+    if (isTerminal(found.run.status)) return fullRequestRecord(found);
+    const pending = new RunletError('RUN_RESULT_PENDING', `The run is ${found.run.status}; ask again later.`, { requestId: id });
+    return reply.code(pending.status).header('x-runlet-error', pending.code).send({ ...pending.toBody(), record: fullRequestRecord(found) });
   });
 
   app.get('/request/:id', { preHandler: auth, config: { doc: docs.request } }, async (request) => {
     const { id } = parse(RequestIdParams, request.params);
-    return fullRequestRecord(runtime.store, await visibleRun(request, id));
+    const found = await runtime.store.getRunRecord(id);
+    if (!runtime.access.canRead(principalOf(request), found?.run)) throw await notVisible(request, id, found);
+    return fullRequestRecord(found!);
   });
 }
 

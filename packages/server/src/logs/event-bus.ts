@@ -1,11 +1,5 @@
 import type { RunStatus } from '@runlet/protocol';
-import type { AttemptRow, RunRow, StoredLogLine } from '../store/store.js';
-
-/** A run as it ended on this node, with every attempt it made: what a reader would read back. */
-export interface EndedRun {
-  run: RunRow;
-  attempts: readonly AttemptRow[];
-}
+import type { RunWithAttempts, StoredLogLine } from '../store/store.js';
 
 /** What readers of a run (`/result` long-polls, `/logs` streams) are told as it happens. */
 export type RunEvent =
@@ -18,7 +12,7 @@ export type RunEvent =
    * `ended` holds the ended run when it ended on this node and all its attempts are known
    * without a read (as with `lines` of a `logs` event, it never travels to other nodes).
    */
-  | { type: 'status'; status: RunStatus; ended?: EndedRun }
+  | { type: 'status'; status: RunStatus; ended?: RunWithAttempts }
   /** A provisioned id lapsed unused: there is no run any more. */
   | { type: 'gone' }
   /**

@@ -1,4 +1,4 @@
-import type { Millis } from './types.js';
+import type { Millis, RunRow } from './types.js';
 
 /** How one attempt of a run ended (recorded when it ends, whether or not it is retried). */
 export interface AttemptRow {
@@ -13,6 +13,12 @@ export interface AttemptRow {
   endedAt: Millis;
   /** When the next attempt is due; null when this attempt was the last. */
   retryAt: Millis | null;
+}
+
+/** A run with every attempt it has made (oldest first): what a request record is made of. */
+export interface RunWithAttempts {
+  run: RunRow;
+  attempts: readonly AttemptRow[];
 }
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';

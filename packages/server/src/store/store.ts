@@ -1,4 +1,4 @@
-import type { AttemptRow, DeliveryAttemptRow, DeliveryNext, DeliveryRow, PurgePolicy, TombstoneRow } from './control-types.js';
+import type { AttemptRow, DeliveryAttemptRow, DeliveryNext, DeliveryRow, PurgePolicy, RunWithAttempts, TombstoneRow } from './control-types.js';
 import type {
   Account,
   ApiKeyRecord,
@@ -89,6 +89,8 @@ export interface Store {
   /** Forgets idempotency keys that expired by `now`; answers how many. */
   deleteExpiredIdempotencyKeys(now: Millis): Promise<number>;
   getRun(id: string): Promise<RunRow | undefined>;
+  /** The run with its attempts, in one read (one round trip on PostgreSQL): what a request record is made of. */
+  getRunRecord(id: string): Promise<RunWithAttempts | undefined>;
   /**
    * `queued` → `running` for a run this node holds (a sync run, or one it claimed). With
    * `within`, only while fewer than `max` runs of that service are running on every node

@@ -88,9 +88,9 @@ export class WebhookDeliverer {
     let statusCode: number | null = null;
     let error: string | null = null;
     try {
-      const run = await this.store.getRun(delivery.runId);
-      if (!run) throw new Error('the run no longer exists');
-      const body = JSON.stringify(await fullRequestRecord(this.store, run));
+      const found = await this.store.getRunRecord(delivery.runId);
+      if (!found) throw new Error('the run no longer exists');
+      const body = JSON.stringify(fullRequestRecord(found));
       const secret = await this.store.webhookSecret(delivery.accountId, newWebhookSecret());
       const url = new URL(delivery.url);
       // A literal address is never looked up, so the lookup's check does not see it: check it here.

@@ -67,6 +67,7 @@ export function runControlConformance(name: string, open: () => Promise<OpenedSt
         assert.deepEqual(attempts.map((a) => [a.attempt, a.status, a.retryAt]), [[1, 'failed', retryAt], [2, 'completed', null]], 'an attempt is written once');
         assert.deepEqual(attempts[1], second, 'the ending and its attempt are written together');
         assert.deepEqual(attempts[0], { ...attemptOf(run.id, 1), retryAt });
+        assert.deepEqual(await store.getRunRecord(run.id), { run: await store.getRun(run.id), attempts }, 'read together, the run and its attempts are as read apart');
       });
 
       test('log lines keep the attempt that wrote them', async () => {

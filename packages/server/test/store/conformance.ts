@@ -177,6 +177,12 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
           );
         }
         assert.equal(await store.getRun(newRequestId()), undefined);
+        assert.equal(await store.getRunRecord(newRequestId()), undefined);
+      });
+
+      test('a run never started has no attempts in its record', async () => {
+        const run = await store.createRun(newRun());
+        assert.deepEqual(await store.getRunRecord(run.id), { run: await store.getRun(run.id), attempts: [] });
       });
 
       test('an empty input and binary input round-trip exactly', async () => {

@@ -28,7 +28,7 @@ import { numberPlaceholders, type Statement } from '../directory/sql-port.js';
 import type { AuditEvent } from '../directory/types.js';
 import { migratePostgres } from './migrate.js';
 import { postgresPort } from './postgres-port.js';
-import type { AttemptRow, DeliveryAttemptRow, DeliveryNext, DeliveryRow, PurgePolicy, TombstoneRow } from '../control-types.js';
+import type { AttemptRow, DeliveryAttemptRow, DeliveryNext, DeliveryRow, PurgePolicy, RunWithAttempts, TombstoneRow } from '../control-types.js';
 import { ATTEMPT_COLUMNS, attemptValues, toAttempt, toDelivery, toDeliveryAttempt, toTombstone } from '../control-rows.js';
 import type { CompletedUpload, FileRow, NewFile, UploadCompletion } from '../types.js';
 import { FILE_COLUMNS, toFile } from '../file-rows.js';
@@ -272,6 +272,15 @@ export class PostgresStore implements Store {
   async getRun(id: string): Promise<RunRow | undefined> {
     const row = await this.one('SELECT * FROM runs WHERE id = $1', [id]);
     return row && toRun(row);
+  }
+
+  async getRunRecord(id: string): Promise<RunWithAttempts | undefined> {
+    const row = await this.one(
+      `SELECT r.*, (SELECT COALESCE(json_agg(a ORDER BY a.attempt), '[]'::json) FROM run_attempts a WHERE a.run_id = r.id) AS attempts_json
+       FROM runs r WHERE r.id = $1`,
+      [id],
+    );
+    return row && { run: toRun(row), attempts: (row.attempts_json as Row[]).map(toAttempt) };
   }
 
   async markRunning(id: string, nodeId: string, startedAt: Millis, leaseExpiresAt: Millis, within?: ClusterLimit): Promise<boolean> {

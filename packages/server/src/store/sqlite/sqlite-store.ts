@@ -27,7 +27,7 @@ import { Checkpointer } from './checkpointer.js';
 import { GroupCommit } from './group-commit.js';
 import { sqlitePort } from './sqlite-port.js';
 import { migrateSqlite } from './migrate.js';
-import type { AttemptRow, DeliveryAttemptRow, DeliveryNext, DeliveryRow, PurgePolicy, TombstoneRow } from '../control-types.js';
+import type { AttemptRow, DeliveryAttemptRow, DeliveryNext, DeliveryRow, PurgePolicy, RunWithAttempts, TombstoneRow } from '../control-types.js';
 import { ATTEMPT_COLUMNS, attemptValues, deliveryIdOf, toAttempt, toDelivery, toDeliveryAttempt, toTombstone } from '../control-rows.js';
 import type { CompletedUpload, FileRow, NewFile, UploadCompletion } from '../types.js';
 import { FILE_COLUMNS, toFile } from '../file-rows.js';
@@ -279,6 +279,15 @@ export class SqliteStore implements Store {
     return row && toRun(row);
   }
 
+  async getRunRecord(id: string): Promise<RunWithAttempts | undefined> {
+    const row = this.get('SELECT * FROM runs WHERE id = ?', id);
+    if (!row) return undefined;
+    const run = toRun(row);
+    // Read in the same synchronous step, so no write lands between the run and its attempts. A
+    // run that never started made no attempt.
+    return { run, attempts: run.attempt > 0 ? this.attemptsOf(id) : [] };
+  }
+
   async markRunning(id: string, nodeId: string, startedAt: Millis, leaseExpiresAt: Millis, within?: ClusterLimit): Promise<boolean> {
     return this.commits.run(
       () =>
@@ -496,6 +505,10 @@ export class SqliteStore implements Store {
   }
 
   async listAttempts(runId: string): Promise<AttemptRow[]> {
+    return this.attemptsOf(runId);
+  }
+
+  private attemptsOf(runId: string): AttemptRow[] {
     return this.all('SELECT * FROM run_attempts WHERE run_id = ? ORDER BY attempt', runId).map(toAttempt);
   }
 
