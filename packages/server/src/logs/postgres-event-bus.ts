@@ -6,6 +6,15 @@ const CHANNEL = 'runlet_events';
 const RECONNECT_MS = 1000;
 /** PostgreSQL refuses payloads of 8000 bytes or more; stay well under it. */
 const MAX_PAYLOAD = 7000;
+/**
+ * The advisory lock (two int4 keys: "Runl", 1) every node's listening connection holds,
+ * shared: its holders are the nodes of the cluster, and a node that dies lets go with its
+ * connection. pg_locks, unlike pg_stat_activity, shows every session's locks to every role.
+ */
+const MEMBERSHIP_LOCK = [0x52756e6c, 1] as const;
+/** How often a node counts the nodes listening; a node joining others waits a little longer before it serves. */
+const PEERS_CHECK_MS = 1000;
+const JOIN_WAIT_MS = PEERS_CHECK_MS * 1.5;
 
 type Notice = { runId: string; event: RunEvent } | { queued: string } | { envChanged: string } | { keyRevoked: string } | { runChanged: string; account: string };
 /** One notification: the notices of one event-loop turn of one node. */
@@ -22,7 +31,9 @@ interface Batch {
  * A lost notification only delays a reader until its periodic safety-net check. The notices
  * of one event-loop turn go out together, as one notification, and while one is on its way the
  * next turns' notices wait for it and then go out together: an idle node sends at once, and a
- * busy one costs the database one round trip at a time rather than one a turn.
+ * busy one costs the database one round trip at a time rather than one a turn. A node alone on
+ * its database (as counted every second) sends nothing: nobody would hear it. A node joining
+ * others waits until they have counted it before it serves, so it misses nothing of theirs.
  */
 export class PostgresEventBus extends LocalEventBus {
   private listener: pg.Client | undefined;
@@ -30,6 +41,9 @@ export class PostgresEventBus extends LocalEventBus {
   private outbox: Notice[] = [];
   /** A notification is on its way: notices wait in the outbox until it is sent. */
   private sending = false;
+  /** Other nodes listening, as last counted; undefined when unknown (notices are then sent). */
+  private peers: number | undefined;
+  private peersTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly connectionString: string,
@@ -43,6 +57,10 @@ export class PostgresEventBus extends LocalEventBus {
   static async open(connectionString: string, pool: pg.Pool, nodeId: string, onError: (err: unknown) => void): Promise<PostgresEventBus> {
     const bus = new PostgresEventBus(connectionString, pool, nodeId, onError);
     await bus.listen();
+    await bus.countPeers();
+    if (bus.peers !== 0) await new Promise((resolve) => setTimeout(resolve, JOIN_WAIT_MS));
+    bus.peersTimer = setInterval(() => void bus.countPeers(), PEERS_CHECK_MS);
+    bus.peersTimer.unref();
     return bus;
   }
 
@@ -73,12 +91,32 @@ export class PostgresEventBus extends LocalEventBus {
 
   override async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.peersTimer);
     await this.listener?.end().catch(() => {});
     await super.close();
   }
 
   private notify(notice: Notice): void {
+    if (this.peers === 0) return;
     if (this.outbox.push(notice) === 1 && !this.sending) setImmediate(() => void this.sendOutbox());
+  }
+
+  /** Counts the nodes holding the membership lock; this one holds it too while it listens. */
+  private async countPeers(): Promise<void> {
+    try {
+      const { rows } = await this.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_locks
+          WHERE locktype = 'advisory' AND classid = $1::int::oid AND objid = $2::int::oid AND objsubid = 2 AND granted
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+        [...MEMBERSHIP_LOCK],
+      );
+      const holders = rows[0]?.n ?? 0;
+      // Not even this node counted (its listener is reconnecting): unknown, so keep sending.
+      this.peers = holders > 0 && this.listener ? holders - 1 : undefined;
+    } catch (err) {
+      this.peers = undefined;
+      this.onError(err);
+    }
   }
 
   private async sendOutbox(): Promise<void> {
@@ -125,6 +163,7 @@ export class PostgresEventBus extends LocalEventBus {
     client.on('end', () => this.reconnect(client));
     await client.connect();
     await client.query(`LISTEN ${CHANNEL}`);
+    await client.query('SELECT pg_advisory_lock_shared($1, $2)', [...MEMBERSHIP_LOCK]);
     this.listener = client;
   }
 

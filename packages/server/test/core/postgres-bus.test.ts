@@ -53,3 +53,31 @@ test('an idle node sends at once: a lone notice is not held back', async () => {
   await waitFor(() => heard.length === 1 || undefined, 2_000, 'the notice');
   assert.deepEqual(heard, ['key_1']);
 });
+
+test('a node alone on its database notifies nobody; a node that joins hears it from the moment its open returns', async () => {
+  const own = await freshDatabase();
+  const ownPool = new pg.Pool({ connectionString: own.url, max: 2 });
+  const seen: string[] = [];
+  const listener = new pg.Client({ connectionString: own.url });
+  await listener.connect();
+  listener.on('notification', (n) => seen.push(n.payload ?? ''));
+  await listener.query('LISTEN runlet_events');
+  const fail = (err: unknown) => assert.fail(String(err));
+  const alone = await PostgresEventBus.open(own.url, ownPool, 'node-alone', fail);
+  let joined: PostgresEventBus | undefined;
+  try {
+    alone.announceQueued('unheard');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(seen, [], 'no notification while no other node listens');
+    joined = await PostgresEventBus.open(own.url, ownPool, 'node-joined', fail);
+    const heard: string[] = [];
+    joined.onQueued((serviceId) => heard.push(serviceId));
+    alone.announceQueued('heard');
+    await waitFor(() => heard.length > 0 || undefined, 2_000, 'the first node to notify the one that joined');
+    assert.deepEqual(heard, ['heard']);
+  } finally {
+    await Promise.all([alone.close(), joined?.close(), listener.end()]);
+    await ownPool.end();
+    await own.drop();
+  }
+});
