@@ -307,14 +307,15 @@ export class SqliteStore implements Store {
       const room = clusterMax === undefined ? limit : Math.min(limit, clusterMax - this.runningCount(serviceId));
       if (room <= 0) return [];
       const candidates = accountMax === undefined ? QUEUED_OF_SERVICE : withinAccountCaps(QUEUED_OF_SERVICE);
-      return this.all(
-        `UPDATE runs SET status = 'running', started_at = ?, node_id = ?, lease_expires_at = ?, attempt = attempt + 1
-         WHERE id IN (SELECT id FROM (${candidates}) ORDER BY created_at LIMIT ?)
-         RETURNING *`,
-        now, nodeId, leaseExpiresAt, serviceId, now, ...(accountMax === undefined ? [] : [accountMax]), room,
-      )
-        .map(toRun)
-        .sort((a, b) => a.createdAt - b.createdAt);
+      // Picked, then taken one by one in the same synchronous step (nothing can come between):
+      // an UPDATE … WHERE id IN (that pick) cost SQLite four times as much per claim.
+      const picked = this.stmt(`SELECT id FROM (${candidates}) ORDER BY created_at LIMIT ?`)
+        .pluck()
+        .all(serviceId, now, ...(accountMax === undefined ? [] : [accountMax]), room) as string[];
+      const take = this.stmt(
+        `UPDATE runs SET status = 'running', started_at = ?, node_id = ?, lease_expires_at = ?, attempt = attempt + 1 WHERE id = ? RETURNING *`,
+      );
+      return picked.map((id) => toRun(take.get(now, nodeId, leaseExpiresAt, id) as Row));
     });
   }
 
