@@ -4,11 +4,10 @@
  * show how much of a worker's cost per call is waking up. `node --import tsx bench/worker-gaps.ts`
  * (`CALLS=N`, `GAPS=0,1,5`).
  */
-import { OUTPUT_LINES_HEADER } from '@runlet/protocol';
 import { cpuMsOf } from './lib/processes.js';
 import { FIXTURES } from './lib/services-dir.js';
 import { discoverServices } from '../packages/server/src/workers/service-spec.js';
-import { WorkerProcess } from '../packages/server/src/workers/worker-process.js';
+import { outputLinesOf, WorkerProcess } from '../packages/server/src/workers/worker-process.js';
 
 const calls = Number(process.env.CALLS ?? 2000);
 const gaps = (process.env.GAPS ?? '0,1,5').split(',').map(Number);
@@ -21,7 +20,7 @@ async function call(): Promise<void> {
   const requestId = String(++n);
   const res = await worker.request({ method: 'POST', path: '/', headers: { 'content-type': 'application/json', 'x-runlet-request-id': requestId }, body });
   await res.body.arrayBuffer();
-  await worker.callEnded(requestId, 1000, Number(res.headers[OUTPUT_LINES_HEADER]));
+  await worker.callEnded(requestId, 1000, outputLinesOf(res.headers));
 }
 
 for (let i = 0; i < 500; i++) await call();

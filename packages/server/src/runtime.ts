@@ -82,9 +82,9 @@ export class Runtime {
     this.access = new Access(store);
     this.workerKeys = new WorkerKeys(store);
     this.sessions = new Sessions(store, config.sessionTtlSeconds * 1000);
-    this.keys = new KeyManagement(store, (keyId) => bus.announceKeyRevoked(keyId));
-    bus.onKeyRevoked((keyId) => this.access.forget(keyId));
-    this.envVars = new EnvVars(store, masterKey, (accountId) => bus.announceEnvChanged(accountId));
+    this.keys = new KeyManagement(store, (keyId) => bus.announce('keyRevoked', keyId));
+    bus.on('keyRevoked', (keyId) => this.access.forget(keyId));
+    this.envVars = new EnvVars(store, masterKey, (accountId) => bus.announce('envChanged', accountId));
     this.registry = new ServiceRegistry(
       config.servicesDir,
       {
@@ -117,7 +117,7 @@ export class Runtime {
       missingEnv: (accountId, serviceId, required) => this.envVars.missing(accountId, serviceId, required),
     });
     // On every node (this one included): the account's warm workers carry the old values.
-    bus.onEnvChanged((accountId) => this.registry.recycleAccount(accountId));
+    bus.on('envChanged', (accountId) => this.registry.recycleAccount(accountId));
     this.dispatcher = new Dispatcher(store, this.registry, this.engine, this.nodeId, log, config.maxConcurrentPerAccount || undefined);
     this.runFeed = new RunFeed(store, bus, (err, requestId) => log.warn({ err, requestId }, 'could not read a changed run for the runs feed'));
     this.files = files ?? Files.openLocal(config, store, nodeId, () => this.baseUrl, log);
@@ -177,7 +177,7 @@ export class Runtime {
       this.store.kind === 'sqlite' ? { notNodeId: this.nodeId } : previous ? { nodeId: previous } : { leaseExpiredBefore: Date.now() },
     );
     if (recovered.failed.length || recovered.requeued.length) this.log.warn(recovered, 'recovered runs left in flight by a previous process');
-    this.bus.onQueued((serviceId) => this.dispatcher.nudge(serviceId));
+    this.bus.on('queued', (serviceId) => this.dispatcher.nudge(serviceId));
     this.dispatcher.start();
     this.webhooks.start();
     this.retention.start();
@@ -249,7 +249,7 @@ export class Runtime {
         this.log.warn(recovered, 'took over runs whose node stopped renewing its lease');
         for (const id of recovered.requeued) {
           const run = await this.store.getRun(id);
-          if (run?.serviceId) this.bus.announceQueued(run.serviceId);
+          if (run?.serviceId) this.bus.announce('queued', run.serviceId);
         }
       }
     } catch (err) {

@@ -20,7 +20,7 @@ export class ClusterLimits {
     private readonly store: Store,
     private readonly bus: EventBus,
   ) {
-    bus.onQueued((serviceId) => this.wake(serviceId));
+    bus.on('queued', (serviceId) => this.wake(serviceId));
   }
 
   /**
@@ -56,7 +56,7 @@ export class ClusterLimits {
 
   /** Tells every node that a run of a capped service ended, so one waiting may start. */
   ended(limit: ClusterLimit): void {
-    this.bus.announceQueued(limit.serviceId);
+    this.bus.announce('queued', limit.serviceId);
   }
 
   private roomIn(serviceId: string): Promise<void> {

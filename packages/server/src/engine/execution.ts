@@ -1,9 +1,9 @@
 import { PassThrough } from 'node:stream';
-import { NO_RETRY_HEADER, OUTPUT_LINES_HEADER, workerHeaders, type ErrorCode, type TerminalRunStatus } from '@runlet/protocol';
+import { NO_RETRY_HEADER, workerHeaders, type ErrorCode, type TerminalRunStatus } from '@runlet/protocol';
 import { RunletError } from '../errors.js';
 import type { LogRecorder } from '../logs/log-recorder.js';
 import type { RunOutcome, RunRow } from '../store/store.js';
-import { nowMicros } from '../workers/worker-process.js';
+import { nowMicros, outputLinesOf } from '../workers/worker-process.js';
 import type { WorkerLease } from '../workers/worker-pool.js';
 import { forwardedResponseHeaders } from './forwarding.js';
 import type { AttemptHints } from './retry-policy.js';
@@ -102,7 +102,7 @@ export class Execution {
         headers,
         body: run.input ?? undefined,
       });
-      this.outputLines = outputLinesOf(res.headers[OUTPUT_LINES_HEADER]);
+      this.outputLines = outputLinesOf(res.headers);
       await this.confirmStarted(res);
       const outcome = { status: 'completed' as const, responseStatus: res.statusCode, responseContentType: headerValue(res.headers['content-type']) };
       this.hints.noRetry = res.headers[NO_RETRY_HEADER] !== undefined;
@@ -200,12 +200,6 @@ function drained(stream: PassThrough): Promise<void> {
     stream.once('drain', done);
     stream.once('close', done);
   });
-}
-
-/** OUTPUT_LINES_HEADER's count; undefined when the answer has none (a streamed one), or a malformed one. */
-function outputLinesOf(value: string | string[] | undefined): number | undefined {
-  const text = headerValue(value);
-  return text !== null && /^\d+$/.test(text) ? Number(text) : undefined;
 }
 
 function headerValue(value: string | string[] | undefined): string | null {

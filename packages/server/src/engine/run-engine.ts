@@ -470,7 +470,7 @@ export class RunEngine {
     // Every node sweeps for due runs anyway; this only makes the retry start on time.
     const timer = setTimeout(() => {
       this.retryTimers.delete(timer);
-      this.d.bus.announceQueued(serviceId);
+      this.d.bus.announce('queued', serviceId);
     }, Math.max(0, retryAt - Date.now()));
     timer.unref();
     this.retryTimers.add(timer);

@@ -50,7 +50,7 @@ export function registerRunRoutes(app: FastifyInstance, runtime: Runtime): void 
     const callbackUrl = typeof callback === 'string' ? runtime.webhooks.policy.accept(callback).href : null;
     const run = await runtime.engine.submit(principalOf(request), { ...callFrom(request), callbackUrl }, 'async');
     if (run.replayed) reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true');
-    else runtime.bus.announceQueued(run.serviceId!);
+    else runtime.bus.announce('queued', run.serviceId!);
     return reply.header('x-request-id', run.id).send({ request_id: run.id });
   };
 

@@ -22,6 +22,14 @@ export type RunEvent =
   | { type: 'cancel' };
 
 export type RunListener = (event: RunEvent) => void;
+
+/**
+ * What every node is told by id alone: `queued`, a service has a queued run (dispatchers claim);
+ * `envChanged`, an account's environment variables changed (its workers are replaced);
+ * `keyRevoked`, a key was revoked (it is dropped from the caches of keys).
+ */
+export const NODE_NOTICES = ['queued', 'envChanged', 'keyRevoked'] as const;
+export type NodeNotice = (typeof NODE_NOTICES)[number];
 /** Told that one of an account's runs changed status; it reads the run itself, if it cares. */
 export type RunChangedListener = (accountId: string, runId: string) => void;
 
@@ -34,15 +42,9 @@ export interface EventBus {
   publish(runId: string, event: RunEvent): void;
   /** Answers the function that unsubscribes. */
   subscribe(runId: string, listener: RunListener): () => void;
-  /** Tells every node's dispatcher that `serviceId` has a queued run. */
-  announceQueued(serviceId: string): void;
-  onQueued(listener: (serviceId: string) => void): void;
-  /** Tells every node that an account's environment variables changed (its workers are replaced). */
-  announceEnvChanged(accountId: string): void;
-  onEnvChanged(listener: (accountId: string) => void): void;
-  /** Tells every node that a key was revoked (it is dropped from their caches of keys). */
-  announceKeyRevoked(keyId: string): void;
-  onKeyRevoked(listener: (keyId: string) => void): void;
+  /** Tells every node (this one too) a notice about `id`: a service, an account or a key (see NodeNotice). */
+  announce(notice: NodeNotice, id: string): void;
+  on(notice: NodeNotice, listener: (id: string) => void): void;
   /**
    * Tells every node that a run of the account changed status (queued, started, ended). Only ids
    * travel: a node whose readers follow the account reads the run once for all of them.
@@ -55,9 +57,7 @@ export interface EventBus {
 
 export class LocalEventBus implements EventBus {
   private readonly listeners = new Map<string, Set<RunListener>>();
-  private readonly queuedListeners: ((serviceId: string) => void)[] = [];
-  private readonly envListeners: ((accountId: string) => void)[] = [];
-  private readonly keyListeners: ((keyId: string) => void)[] = [];
+  private readonly noticeListeners = new Map<NodeNotice, ((id: string) => void)[]>(NODE_NOTICES.map((n) => [n, []]));
   private readonly runChangedListeners = new Set<RunChangedListener>();
 
   publish(runId: string, event: RunEvent): void {
@@ -82,28 +82,12 @@ export class LocalEventBus implements EventBus {
     };
   }
 
-  announceQueued(serviceId: string): void {
-    for (const listener of this.queuedListeners) listener(serviceId);
+  announce(notice: NodeNotice, id: string): void {
+    for (const listener of this.noticeListeners.get(notice)!) listener(id);
   }
 
-  onQueued(listener: (serviceId: string) => void): void {
-    this.queuedListeners.push(listener);
-  }
-
-  announceEnvChanged(accountId: string): void {
-    for (const listener of this.envListeners) listener(accountId);
-  }
-
-  onEnvChanged(listener: (accountId: string) => void): void {
-    this.envListeners.push(listener);
-  }
-
-  announceKeyRevoked(keyId: string): void {
-    for (const listener of this.keyListeners) listener(keyId);
-  }
-
-  onKeyRevoked(listener: (keyId: string) => void): void {
-    this.keyListeners.push(listener);
+  on(notice: NodeNotice, listener: (id: string) => void): void {
+    this.noticeListeners.get(notice)!.push(listener);
   }
 
   announceRunChanged(accountId: string, runId: string): void {

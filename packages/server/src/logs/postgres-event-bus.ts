@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { LocalEventBus, type RunEvent } from './event-bus.js';
+import { LocalEventBus, NODE_NOTICES, type NodeNotice, type RunEvent } from './event-bus.js';
 
 const CHANNEL = 'runlet_events';
 /** How long to wait before listening again after the connection dropped. */
@@ -16,7 +16,9 @@ const MEMBERSHIP_LOCK = [0x52756e6c, 1] as const;
 const PEERS_CHECK_MS = 1000;
 const JOIN_WAIT_MS = PEERS_CHECK_MS * 1.5;
 
-type Notice = { runId: string; event: RunEvent } | { queued: string } | { envChanged: string } | { keyRevoked: string } | { runChanged: string; account: string };
+/** On the wire a node notice is `{ <notice>: id }`, e.g. `{ "queued": "echo" }`. */
+type NodeNoticeOf = { [N in NodeNotice]: { [K in N]: string } }[NodeNotice];
+type Notice = { runId: string; event: RunEvent } | NodeNoticeOf | { runChanged: string; account: string };
 /** One notification: the notices of one event-loop turn of one node. */
 interface Batch {
   node: string;
@@ -69,19 +71,9 @@ export class PostgresEventBus extends LocalEventBus {
     this.notify({ runId, event: remoteOf(event) });
   }
 
-  override announceQueued(serviceId: string): void {
-    super.announceQueued(serviceId);
-    this.notify({ queued: serviceId });
-  }
-
-  override announceEnvChanged(accountId: string): void {
-    super.announceEnvChanged(accountId);
-    this.notify({ envChanged: accountId });
-  }
-
-  override announceKeyRevoked(keyId: string): void {
-    super.announceKeyRevoked(keyId);
-    this.notify({ keyRevoked: keyId });
+  override announce(notice: NodeNotice, id: string): void {
+    super.announce(notice, id);
+    this.notify({ [notice]: id } as NodeNoticeOf);
   }
 
   override announceRunChanged(accountId: string, runId: string): void {
@@ -145,11 +137,12 @@ export class PostgresEventBus extends LocalEventBus {
     }
     if (batch.node === this.nodeId || !Array.isArray(batch.notices)) return;
     for (const notice of batch.notices) {
-      if ('queued' in notice) super.announceQueued(notice.queued);
-      else if ('envChanged' in notice) super.announceEnvChanged(notice.envChanged);
-      else if ('keyRevoked' in notice) super.announceKeyRevoked(notice.keyRevoked);
+      if ('runId' in notice) super.publish(notice.runId, notice.event);
       else if ('runChanged' in notice) super.announceRunChanged(notice.account, notice.runChanged);
-      else super.publish(notice.runId, notice.event);
+      else {
+        const kind = NODE_NOTICES.find((k) => k in notice);
+        if (kind) super.announce(kind, (notice as Record<NodeNotice, string>)[kind]);
+      }
     }
   }
 
@@ -199,9 +192,9 @@ export function payloadsOf(node: string, notices: readonly Notice[]): string[] {
   const announced = new Set<string>();
   const kept = notices.filter((n, i) => {
     if ('queued' in n) return !announced.has(n.queued) && announced.add(n.queued);
-    if ('envChanged' in n || 'keyRevoked' in n) return true;
     if ('runChanged' in n) return lastChange.get(n.runChanged) === i;
-    return n.event.type !== 'logs' || lastLogMark.get(n.runId) === i;
+    if ('runId' in n) return n.event.type !== 'logs' || lastLogMark.get(n.runId) === i;
+    return true;
   });
   const payloads: string[] = [];
   const head = `{"node":${JSON.stringify(node)},"notices":[`;

@@ -5,7 +5,7 @@ import { createServer, connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, type Dispatcher } from 'undici';
-import { WorkerMessage, workerEnv, type LogLevel, type LogSource, type ServiceDescription } from '@runlet/protocol';
+import { OUTPUT_LINES_HEADER, WorkerMessage, workerEnv, type LogLevel, type LogSource, type ServiceDescription } from '@runlet/protocol';
 import { randomId } from '../ids.js';
 import { LineSplitter } from './line-splitter.js';
 import type { ServiceSpec } from './service-spec.js';
@@ -261,6 +261,15 @@ function spawnWorker(argv: string[], cwd: string, env: Record<string, string>): 
     // stdin stays open as a lifeline: the SDK host exits when it closes (the runtime died).
     stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
   });
+}
+
+/**
+ * The count an SDK host's whole answer gives in OUTPUT_LINES_HEADER (see `callEnded`);
+ * undefined when the answer has none (a streamed one) or a malformed one.
+ */
+export function outputLinesOf(headers: Record<string, string | string[] | undefined>): number | undefined {
+  const value = headers[OUTPUT_LINES_HEADER];
+  return typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : undefined;
 }
 
 function newlinesIn(chunk: Buffer): number {

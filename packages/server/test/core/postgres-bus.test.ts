@@ -33,10 +33,10 @@ after(async () => {
 
 test('notices of many turns reach another node in order, none lost, in fewer notifications than turns', async () => {
   const heard: string[] = [];
-  receiver.onQueued((serviceId) => heard.push(serviceId));
+  receiver.on('queued', (serviceId) => heard.push(serviceId));
   const turns = 60;
   for (let i = 0; i < turns; i++) {
-    sender.announceQueued(`svc-${i}`);
+    sender.announce('queued', `svc-${i}`);
     // One notice a turn: only batching across turns can put two in one notification.
     await new Promise((resolve) => setImmediate(resolve));
   }
@@ -48,8 +48,8 @@ test('notices of many turns reach another node in order, none lost, in fewer not
 
 test('an idle node sends at once: a lone notice is not held back', async () => {
   const heard: string[] = [];
-  receiver.onKeyRevoked((keyId) => heard.push(keyId));
-  sender.announceKeyRevoked('key_1');
+  receiver.on('keyRevoked', (keyId) => heard.push(keyId));
+  sender.announce('keyRevoked', 'key_1');
   await waitFor(() => heard.length === 1 || undefined, 2_000, 'the notice');
   assert.deepEqual(heard, ['key_1']);
 });
@@ -66,13 +66,13 @@ test('a node alone on its database notifies nobody; a node that joins hears it f
   const alone = await PostgresEventBus.open(own.url, ownPool, 'node-alone', fail);
   let joined: PostgresEventBus | undefined;
   try {
-    alone.announceQueued('unheard');
+    alone.announce('queued', 'unheard');
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.deepEqual(seen, [], 'no notification while no other node listens');
     joined = await PostgresEventBus.open(own.url, ownPool, 'node-joined', fail);
     const heard: string[] = [];
-    joined.onQueued((serviceId) => heard.push(serviceId));
-    alone.announceQueued('heard');
+    joined.on('queued', (serviceId) => heard.push(serviceId));
+    alone.announce('queued', 'heard');
     await waitFor(() => heard.length > 0 || undefined, 2_000, 'the first node to notify the one that joined');
     assert.deepEqual(heard, ['heard']);
   } finally {

@@ -4,9 +4,9 @@ import { Worker } from 'node:worker_threads';
 const DRIVER = createRequire(import.meta.url).resolve('better-sqlite3');
 /**
  * Least time between two checkpoints: the WAL grows for up to a second in between, and a page
- * written many times in that second is copied once. At 100 ms the thread copied the
- * same hot pages ten times as often, and async runs cost the process more CPU than with
- * SQLite's own checkpoints.
+ * written many times in that second is copied once. At 100 ms, async runs cost the process
+ * more CPU than with SQLite's own checkpoints (docs/performance.md), most likely because hot
+ * pages were copied up to ten times as often.
  */
 const MIN_INTERVAL_MS = 1000;
 /** Most time between two checkpoints when no commit says the WAL grew (writes outside the group commit). */
@@ -46,8 +46,8 @@ db.close();
 /**
  * Checkpoints the embedded store's WAL from a thread of its own. SQLite's automatic checkpoint
  * runs inside whichever commit crosses its threshold, on the event loop, and with
- * synchronous=NORMAL it syncs the WAL and the database file there: every few dozen commits, one
- * would stall every caller for two fsyncs and the copy of a thousand pages. With this, the main
+ * synchronous=NORMAL it syncs the WAL and the database file there: the commit that crosses
+ * 1000 WAL pages would stall every caller for two fsyncs and the copy of those pages. With this, the main
  * connection never checkpoints; the thread does, PASSIVE (it never blocks a writer), soon
  * after commits. Should the thread fail, the main connection checkpoints itself again.
  */

@@ -275,17 +275,19 @@ export class SqliteStore implements Store {
   }
 
   async getRun(id: string): Promise<RunRow | undefined> {
-    const row = this.get('SELECT * FROM runs WHERE id = ?', id);
-    return row && toRun(row);
+    return this.runOf(id);
   }
 
   async getRunRecord(id: string): Promise<RunWithAttempts | undefined> {
-    const row = this.get('SELECT * FROM runs WHERE id = ?', id);
-    if (!row) return undefined;
-    const run = toRun(row);
     // Read in the same synchronous step, so no write lands between the run and its attempts. A
     // run that never started made no attempt.
-    return { run, attempts: run.attempt > 0 ? this.attemptsOf(id) : [] };
+    const run = this.runOf(id);
+    return run && { run, attempts: run.attempt > 0 ? this.attemptsOf(id) : [] };
+  }
+
+  private runOf(id: string): RunRow | undefined {
+    const row = this.get('SELECT * FROM runs WHERE id = ?', id);
+    return row && toRun(row);
   }
 
   async markRunning(id: string, nodeId: string, startedAt: Millis, leaseExpiresAt: Millis, within?: ClusterLimit): Promise<boolean> {
