@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runLoad } from './lib/loadgen.js';
-import { CLI, cpuMsOf, cpuSnapshot, createKey, waitForQuiet } from './lib/processes.js';
+import { CLI, cpuDelta, cpuMsOf, cpuMsOfCommand, cpuSnapshot, createKey, waitForQuiet } from './lib/processes.js';
 import { buildServicesDir } from './lib/services-dir.js';
 
 const dir = process.env.PROFILE_DIR ?? path.join(os.tmpdir(), 'runlet-profile');
@@ -52,10 +52,12 @@ const headers = { 'content-type': 'application/json', authorization: `Bearer ${k
 const body = JSON.stringify({ name: 'bench', items: [1, 2, 3] });
 const profiled = `(profiler ${profiling ? 'on' : 'off'})`;
 if (process.env.PROFILE_SCENARIO === 'async') {
-  cpuStart = cpuMsOf(child.pid!);
-  const { result } = await runLoad({ kind: 'async-batch', url, key, serviceId: 'noop', body, count: Number(process.env.PROFILE_RUNS ?? 3000), connections: 32, resultTimeoutMs: 120_000 });
-  cpuEnd = cpuMsOf(child.pid!);
-  console.log(`gateway CPU ${((cpuEnd - cpuStart) / result.completed).toFixed(3)} ms/run ${profiled}; ${result.completed} completed in ${Math.round(result.totalMs)} ms = ${Math.round(result.completedPerSecond)}/s`);
+  const before = { tree: cpuSnapshot(child.pid!), postgres: cpuMsOfCommand('postgres') };
+  const { result, generatorCpuMs } = await runLoad({ kind: 'async-batch', url, key, serviceId: 'noop', body, count: Number(process.env.PROFILE_RUNS ?? 3000), connections: 32, resultTimeoutMs: 120_000 });
+  const tree = cpuDelta(before.tree, cpuSnapshot(child.pid!));
+  const perRun = (ms: number) => (ms / result.completed).toFixed(3);
+  console.log(`gateway CPU ${perRun(tree.selfMs)} ms/run ${profiled}; ${result.completed} completed in ${Math.round(result.totalMs)} ms = ${Math.round(result.completedPerSecond)}/s`);
+  console.log(`CPU ms/run: workers ${perRun(tree.childrenMs)}, postgres ${perRun(cpuMsOfCommand('postgres') - before.postgres)}, load generator ${perRun(generatorCpuMs)}`);
 } else {
   const durationMs = Number(process.env.PROFILE_MS ?? 8000);
   const { result } = await runLoad({ kind: 'closed-loop', url, path: '/run/echo', method: 'POST', headers, body, connections: Number(process.env.PROFILE_CONNECTIONS ?? 32), warmupMs: 2000, durationMs }, onWindow);

@@ -4,7 +4,7 @@
  * (Fastify + graphile-worker, Fastify + pg-boss; see ./peers). Prints a markdown section and puts it at the end of
  * docs/benchmarks.md (replacing an earlier copy of the same section).
  *
- *   node --import tsx bench/cluster/run.ts
+ *   node --import tsx bench/cluster/run.ts        (BENCH_ROWS=pg1,graphile for some rows only)
  */
 import { randomBytes } from 'node:crypto';
 import { spawn, fork, execFileSync, type ChildProcess } from 'node:child_process';
@@ -23,6 +23,9 @@ const COUNT = Number(process.env.BENCH_COUNT ?? 2000);
 const WARMUP = 100;
 const CONNECTIONS = 32;
 const PG_ADMIN = 'postgres://postgres@127.0.0.1:5432/postgres';
+type Row = 'sqlite1' | 'pg1' | 'pg3' | 'graphile' | 'pg-boss';
+/** `BENCH_ROWS=pg1,graphile` measures those rows only (and writes nothing to the docs). */
+const ONLY = process.env.BENCH_ROWS?.split(',').map((r) => r.trim()) as Row[] | undefined;
 const HEADING = '## Cluster: completed no-op async runs per second (bench/cluster/run.ts)';
 // One master key for every node, as in a real cluster (docs/deploy.md).
 const RUNLET_ENV = { RUNLET_MIN_WARM_WORKERS: '2', RUNLET_MAX_WORKERS_PER_SERVICE: '2', RUNLET_SECRET_KEY: randomBytes(32).toString('hex') };
@@ -176,33 +179,32 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US').replace(/,/g, '
 
 async function main() {
   const began = Date.now();
-  const rows: Array<{ label: string; r?: LoadResult; error?: string; load?: number }> = [];
+  const rows: Array<{ row: Row; label: string; r?: LoadResult; error?: string; load?: number }> = [];
   const loadAtStart = loadavg()[0]!;
-  const scenarios: Array<[string, () => Promise<LoadResult>]> = [
-    ['Runlet, SQLite, 1 node', () => runlet(1, false, 'sqlite1')],
-    ['Runlet, PostgreSQL, 1 node', () => runlet(1, true, 'pg1')],
-    ['Runlet, PostgreSQL, 3 nodes', () => runlet(3, true, 'pg3')],
-    ['Peer: Fastify + graphile-worker 0.17', () => peer('graphile')],
-    ['Peer: Fastify + pg-boss 10', () => peer('pg-boss')],
+  const scenarios: Array<[Row, string, () => Promise<LoadResult>]> = [
+    ['sqlite1', 'Runlet, SQLite, 1 node', () => runlet(1, false, 'sqlite1')],
+    ['pg1', 'Runlet, PostgreSQL, 1 node', () => runlet(1, true, 'pg1')],
+    ['pg3', 'Runlet, PostgreSQL, 3 nodes', () => runlet(3, true, 'pg3')],
+    ['graphile', 'Peer: Fastify + graphile-worker 0.17', () => peer('graphile')],
+    ['pg-boss', 'Peer: Fastify + pg-boss 10', () => peer('pg-boss')],
   ];
-  for (const [label, fn] of scenarios) {
+  for (const [row, label, fn] of scenarios.filter(([row]) => !ONLY || ONLY.includes(row))) {
     console.error(`… ${label}`);
     try {
       const r = await fn();
-      rows.push({ label, r, load: loadavg()[0] });
+      rows.push({ row, label, r, load: loadavg()[0] });
       console.error(`  ${fmt(r.runsPerSecond)} runs/s (${r.completed}/${COUNT} completed${r.firstError ? `; first error: ${r.firstError}` : ''})`);
     } catch (err) {
       await stopAll();
-      rows.push({ label, error: (err as Error).message, load: loadavg()[0] });
+      rows.push({ row, label, error: (err as Error).message, load: loadavg()[0] });
       console.error(`  FAILED: ${(err as Error).message}`);
     }
   }
   await dropDatabases();
   for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
 
-  const ok = (i: number) => { const r = rows[i]!.r; return r && r.completed === COUNT ? r : undefined; };
-  const rps = (i: number) => ok(i)?.runsPerSecond;
-  const pg1 = rps(1), pg3 = rps(2), gw = rps(3), boss = rps(4);
+  const rps = (row: Row) => { const r = rows.find((x) => x.row === row)?.r; return r && r.completed === COUNT ? r.runsPerSecond : undefined; };
+  const pg1 = rps('pg1'), pg3 = rps('pg3'), gw = rps('graphile'), boss = rps('pg-boss');
   const verdict = (met: boolean | undefined) => met === undefined ? '**not measured**' : met ? '**met**' : '**missed**';
   const aheadMet = pg1 !== undefined && gw !== undefined && boss !== undefined ? pg1 > gw && pg1 > boss : undefined;
   const scaleMet = pg1 !== undefined && pg3 !== undefined ? pg3 >= pg1 : undefined;
@@ -253,7 +255,8 @@ async function main() {
   const section = lines.join('\n');
   console.log(section);
 
-  if (process.env.BENCH_NO_WRITE) return;
+  // A partial run (BENCH_ROWS) is for comparing changes, not the record.
+  if (process.env.BENCH_NO_WRITE || ONLY) return;
   const docPath = join(root, 'docs', 'benchmarks.md');
   let doc = readFileSync(docPath, 'utf8');
   const at = doc.indexOf(HEADING);

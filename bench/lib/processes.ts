@@ -109,6 +109,20 @@ export function cpuMsOf(pid: number): number {
   }
 }
 
+/** CPU ms used so far by every live process with this command name (`postgres`: the server and all its backends). */
+export function cpuMsOfCommand(comm: string): number {
+  let ms = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/comm`, 'utf8').trim() === comm) ms += cpuMsOf(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ms;
+}
+
 /** Resident memory of a process in bytes (VmRSS). */
 export function rssOf(pid: number): number {
   try {

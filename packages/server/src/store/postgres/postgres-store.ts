@@ -28,13 +28,13 @@ import { numberPlaceholders, type Statement } from '../directory/sql-port.js';
 import type { AuditEvent } from '../directory/types.js';
 import { migratePostgres } from './migrate.js';
 import { postgresPort } from './postgres-port.js';
+import { query, type Queryable } from './prepared.js';
 import type { AttemptRow, DeliveryAttemptRow, DeliveryNext, DeliveryRow, PurgePolicy, RunWithAttempts, TombstoneRow } from '../control-types.js';
 import { ATTEMPT_COLUMNS, attemptValues, toAttempt, toDelivery, toDeliveryAttempt, toTombstone } from '../control-rows.js';
 import type { CompletedUpload, FileRow, NewFile, UploadCompletion } from '../types.js';
 import { FILE_COLUMNS, toFile } from '../file-rows.js';
 
 const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
-type Queryable = pg.Pool | pg.PoolClient;
 
 /**
  * The store for several nodes: one PostgreSQL database. Every state change of a run is a
@@ -64,7 +64,7 @@ export class PostgresStore implements Store {
   }
 
   private async rows(sql: string, params: unknown[] = [], db: Queryable = this.pool): Promise<Row[]> {
-    return (await db.query(sql, params)).rows as Row[];
+    return (await query(db, sql, params)).rows as Row[];
   }
 
   private async one(sql: string, params: unknown[] = [], db: Queryable = this.pool): Promise<Row | undefined> {
@@ -72,7 +72,7 @@ export class PostgresStore implements Store {
   }
 
   private async changes(sql: string, params: unknown[] = [], db: Queryable = this.pool): Promise<number> {
-    return (await db.query(sql, params)).rowCount ?? 0;
+    return (await query(db, sql, params)).rowCount ?? 0;
   }
 
   private async tx<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
@@ -131,7 +131,7 @@ export class PostgresStore implements Store {
   }
 
   private async runStatement(statement: Statement, db: Queryable): Promise<void> {
-    await db.query(numberPlaceholders(statement.sql), [...statement.params]);
+    await query(db, numberPlaceholders(statement.sql), statement.params);
   }
 
   async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
