@@ -69,3 +69,42 @@ describe('postgres: prepared statements', () => {
     }
   });
 });
+
+describe('postgres: batched writes and reads', () => {
+  test('runs recorded, ended and read at once share statements, yet each caller gets its own answer', async () => {
+    const own = await freshDatabase();
+    const store = await PostgresStore.open(own.url);
+    try {
+      const account = await store.defaultAccount();
+      const news = Array.from({ length: 40 }, (_, i) => newRunOf(account.id, { input: Buffer.from(JSON.stringify({ i })) }));
+      const existing = await store.createRun(newRunOf(account.id));
+      // A duplicate id fails its own insert and no other of its batch.
+      const recorded = await Promise.allSettled([...news, { ...newRunOf(account.id), id: existing.id }].map((r) => store.createRun(r)));
+      assert.equal(recorded.filter((r) => r.status === 'rejected').length, 1);
+      assert.equal((recorded.at(-1) as PromiseRejectedResult).status, 'rejected');
+      news.forEach((n, i) => assert.equal((recorded[i] as PromiseFulfilledResult<{ input: Buffer }>).value.input.toString(), JSON.stringify({ i })));
+
+      const end = (id: string, status: 'completed' | 'failed', at: number) =>
+        store.completeRun(id, { status, completedAt: at, responseStatus: status === 'completed' ? 200 : 500, responseBody: Buffer.from(id) }, undefined, {
+          runId: id, attempt: 1, status, responseStatus: null, error: null, errorCode: null, nodeId: 'node-a', startedAt: null, endedAt: at, retryAt: null,
+        });
+      const ends = await Promise.all([...news.map((n) => end(n.id, 'completed', 1000)), end(news[5]!.id, 'failed', 2000), end(existing.id, 'failed', 3000)]);
+      news.forEach((n, i) => i !== 5 && assert.equal(ends[i]?.responseBody?.toString(), n.id));
+      // Two ends of one run (past the first call, so both wait for the same next batch): exactly one ends it, and the stored run is that one's.
+      const [first, second] = [ends[5], ends[news.length]];
+      assert.equal([first, second].filter(Boolean).length, 1);
+      const winner = (first ?? second)!;
+      const records = await Promise.all([...news.map((n) => store.getRunRecord(n.id)), store.getRunRecord('req_none')]);
+      assert.equal(records[5]!.run.status, winner.status);
+      assert.equal(records.at(-1), undefined);
+      news.forEach((n, i) => {
+        assert.equal(records[i]!.run.id, n.id);
+        assert.deepEqual(records[i]!.attempts.map((a) => a.attempt), [1]);
+      });
+      assert.equal((await store.getRun(existing.id))?.status, 'failed');
+    } finally {
+      await store.close();
+      await own.drop();
+    }
+  });
+});

@@ -29,8 +29,10 @@ import type { AuditEvent } from '../directory/types.js';
 import { migratePostgres } from './migrate.js';
 import { postgresPort } from './postgres-port.js';
 import { query, type Queryable } from './prepared.js';
+import { Batcher } from './batcher.js';
+import { endRuns, insertAttempts, insertRuns, readRunRecords, type RunEnd } from './run-batches.js';
 import type { AttemptRow, DeliveryAttemptRow, DeliveryNext, DeliveryRow, PurgePolicy, RunWithAttempts, TombstoneRow } from '../control-types.js';
-import { ATTEMPT_COLUMNS, attemptValues, toAttempt, toDelivery, toDeliveryAttempt, toTombstone } from '../control-rows.js';
+import { toAttempt, toDelivery, toDeliveryAttempt, toTombstone } from '../control-rows.js';
 import type { CompletedUpload, FileRow, NewFile, UploadCompletion } from '../types.js';
 import { FILE_COLUMNS, toFile } from '../file-rows.js';
 
@@ -46,8 +48,16 @@ export class PostgresStore implements Store {
 
   readonly directory: Directory;
 
+  /** A run's busiest writes and read, batched across concurrent callers (see Batcher). */
+  private readonly inserts: Batcher<NewRun, RunRow>;
+  private readonly ends: Batcher<RunEnd, RunRow | undefined>;
+  private readonly records: Batcher<string, RunWithAttempts | undefined>;
+
   private constructor(readonly pool: pg.Pool) {
     this.directory = new Directory(postgresPort(pool));
+    this.inserts = new Batcher((runs) => insertRuns(pool, runs));
+    this.ends = new Batcher((ends) => endRuns(pool, ends), { keyOf: (end) => end.id });
+    this.records = new Batcher((ids) => readRunRecords(pool, ids));
   }
 
   static async open(connectionString: string, options: { max?: number } = {}): Promise<PostgresStore> {
@@ -205,28 +215,23 @@ export class PostgresStore implements Store {
           [...values, run.createdAt],
           db,
         );
-        if (row) return this.withRunOptions(db, row, run);
+        if (row) return this.withRunOptions(db, toRun(row), run);
         const existing = await this.one('SELECT status, account_id FROM runs WHERE id = $1', [id], db);
         const usable = existing && existing.account_id === run.accountId && existing.status !== 'provisioned';
         throw new RunletError(usable ? 'PROVISION_USED' : 'PROVISION_NOT_FOUND', undefined, { requestId: id });
       }
-      const row = await this.one(
-        `INSERT INTO runs (account_id, key_id, service_id, method, path, query, mode, input, input_content_type, request_headers,
-           correlation_id, node_id, id, lease_expires_at, status, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'queued', $15) RETURNING *`,
-        [...values, run.createdAt],
-        db,
-      );
-      return this.withRunOptions(db, row!, run);
+      // Alone, the insert joins the batch being gathered; in a transaction it is one of the transaction's statements.
+      const row = db === this.pool ? await this.inserts.submit(run) : (await insertRuns(db, [run]))[0]!;
+      return this.withRunOptions(db, row, run);
     });
   }
 
   /** Sets what a run was asked besides its call (callback, retention), in the transaction that records it. */
-  private async withRunOptions(db: Queryable, row: Row, run: NewRun): Promise<RunRow> {
-    if (!hasRunOptions(run)) return toRun(row);
+  private async withRunOptions(db: Queryable, recorded: RunRow, run: NewRun): Promise<RunRow> {
+    if (!hasRunOptions(run)) return recorded;
     const updated = await this.one(
       'UPDATE runs SET callback_url = $1, callback_pending = $2, retain_seconds = $3 WHERE id = $4 RETURNING *',
-      [run.callbackUrl ?? null, Boolean(run.callbackUrl), run.retainSeconds ?? null, row.id],
+      [run.callbackUrl ?? null, Boolean(run.callbackUrl), run.retainSeconds ?? null, recorded.id],
       db,
     );
     return toRun(updated!);
@@ -274,13 +279,8 @@ export class PostgresStore implements Store {
     return row && toRun(row);
   }
 
-  async getRunRecord(id: string): Promise<RunWithAttempts | undefined> {
-    const row = await this.one(
-      `SELECT r.*, (SELECT COALESCE(json_agg(a ORDER BY a.attempt), '[]'::json) FROM run_attempts a WHERE a.run_id = r.id) AS attempts_json
-       FROM runs r WHERE r.id = $1`,
-      [id],
-    );
-    return row && { run: toRun(row), attempts: (row.attempts_json as Row[]).map(toAttempt) };
+  getRunRecord(id: string): Promise<RunWithAttempts | undefined> {
+    return this.records.submit(id);
   }
 
   async markRunning(id: string, nodeId: string, startedAt: Millis, leaseExpiresAt: Millis, within?: ClusterLimit): Promise<boolean> {
@@ -349,17 +349,8 @@ export class PostgresStore implements Store {
     await this.changes(`UPDATE runs SET lease_expires_at = $1 WHERE id = ANY($2::text[]) AND node_id = $3 AND status IN ('queued', 'running')`, [leaseExpiresAt, runIds, nodeId]);
   }
 
-  async completeRun(id: string, o: RunOutcome, ownerNodeId?: string, attempt?: AttemptRow): Promise<RunRow | undefined> {
-    // One statement, so one round trip: the attempt's insert rides along as a CTE.
-    const recordAttempt = attempt ? `WITH attempt AS (${insertAttemptSql(10)}) ` : '';
-    const ended = await this.one(
-      `${recordAttempt}UPDATE runs SET status = $1, completed_at = $2, response_status = $3, response_content_type = $4, response_body = $5,
-         error = $6, error_code = $7, lease_expires_at = NULL
-       WHERE id = $8 AND status IN ('queued', 'running') AND ($9::text IS NULL OR node_id = $9)
-       RETURNING *`,
-      [o.status, o.completedAt, o.responseStatus ?? null, o.responseContentType ?? null, o.responseBody ?? null, o.error ?? null, o.errorCode ?? null, id, ownerNodeId ?? null, ...(attempt ? attemptValues(attempt) : [])],
-    );
-    return ended && toRun(ended);
+  completeRun(id: string, outcome: RunOutcome, ownerNodeId?: string, attempt?: AttemptRow): Promise<RunRow | undefined> {
+    return this.ends.submit({ id, outcome, ownerNodeId, attempt });
   }
 
   async cancelRun(id: string, at: Millis, error: string): Promise<boolean> {
@@ -527,14 +518,11 @@ export class PostgresStore implements Store {
         [a.retryAt, a.runId, ownerNodeId],
         db,
       );
-      if (requeued === 1) await this.insertAttempt(a, db);
+      if (requeued === 1) await insertAttempts(db, [a]);
       return requeued === 1;
     });
   }
 
-  private async insertAttempt(a: AttemptRow, db: Queryable): Promise<void> {
-    await this.changes(insertAttemptSql(1), attemptValues(a), db);
-  }
 
   async listAttempts(runId: string): Promise<AttemptRow[]> {
     return (await this.rows('SELECT * FROM run_attempts WHERE run_id = $1 ORDER BY attempt', [runId])).map(toAttempt);
@@ -656,8 +644,3 @@ function toAccount(r: Row): Account {
   return { id: String(r.id), name: String(r.name), createdAt: Number(r.created_at) };
 }
 
-/** The insert of one attempt (written once: a repeat does nothing), its values from `$first` on. */
-function insertAttemptSql(first: number): string {
-  const values = ATTEMPT_COLUMNS.split(',').map((_, i) => `$${first + i}`);
-  return `INSERT INTO run_attempts (${ATTEMPT_COLUMNS}) VALUES (${values.join(', ')}) ON CONFLICT DO NOTHING`;
-}
