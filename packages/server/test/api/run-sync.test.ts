@@ -15,6 +15,12 @@ describe('POST /run (sync)', () => {
   });
   after(() => s.close());
 
+  test('a handler service reads the call through its context too: body, method, headers, query and path', async () => {
+    const body = '{"a": 1}';
+    const res = await s.fetch('/run/request-context/sub/path?q=x', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-note': 'hi' } });
+    assert.deepEqual(await expectJson(res), { input: { a: 1 }, raw: body, method: 'POST', note: 'hi', query: 'x', path: 'sub/path' });
+  });
+
   test('a JSON body reaches the service; its answer comes back with X-Request-Id', async () => {
     const res = await s.fetch('/run/echo', { json: { hello: 'world', n: [1, 2, { deep: true }] } });
     assert.equal(res.status, 200);
