@@ -35,7 +35,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const children: ChildProcess[] = [];
 const databases: string[] = [];
 const tmpDirs: string[] = [];
-let nextPort = 47310;
+// Below the kernel's ephemeral range (32768–60999 here), so no outgoing connection can hold a port a process is about to listen on.
+let nextPort = 27310;
 
 /**
  * A services folder holding `noop` alone: with the whole fixtures folder every node would boot

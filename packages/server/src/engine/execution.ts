@@ -48,6 +48,9 @@ export interface ExecutionOptions {
 export class Execution {
   readonly response: Promise<ProxiedResponse>;
   readonly done: Promise<void>;
+  /** Settles when the call gives its worker back, which is before its end is written. */
+  readonly released: Promise<void>;
+  private resolveReleased!: () => void;
   private resolveResponse!: (r: ProxiedResponse) => void;
   private rejectResponse!: (e: RunletError) => void;
   private timedOut = false;
@@ -64,7 +67,8 @@ export class Execution {
     });
     // Callers that never look at the response (async runs) must not see an unhandled rejection.
     this.response.catch(() => {});
-    this.done = this.execute();
+    this.released = new Promise((resolve) => (this.resolveReleased = resolve));
+    this.done = this.execute().finally(() => this.resolveReleased());
   }
 
   get runId(): string {
@@ -111,7 +115,7 @@ export class Execution {
         // A small answer of known length (the usual JSON): read it whole, answer it in one write.
         const body = Buffer.from(await res.body.arrayBuffer());
         await this.settleOutput();
-        lease.release(true);
+        this.release(true);
         clearTimeout(timer);
         await this.end({ ...outcome, completedAt: Date.now(), responseBody: body });
         this.resolveResponse({ status: res.statusCode, headers: forwardedResponseHeaders(res.headers), body });
@@ -133,7 +137,7 @@ export class Execution {
         throw err;
       }
       await this.settleOutput();
-      lease.release(true);
+      this.release(true);
       clearTimeout(timer);
       await this.end({ ...outcome, completedAt: Date.now(), responseBody: Buffer.concat(captured) });
       // Only now: a caller that reads the record right after the answer must find the run ended.
@@ -142,11 +146,16 @@ export class Execution {
       clearTimeout(timer);
       const failure = await this.classify(err);
       await this.settleOutput();
-      lease.release(false);
+      this.release(false);
       logs.write(run.id, { level: 'error', source: 'runtime', message: failure.message, timeMicros: nowMicros() });
       await this.end({ status: failure.status, completedAt: Date.now(), error: failure.message, errorCode: failure.code });
       this.rejectResponse(new RunletError(failure.code, failure.message, { requestId: run.id }));
     }
+  }
+
+  private release(reusable: boolean): void {
+    this.o.lease.release(reusable);
+    this.resolveReleased();
   }
 
   /** A run whose start could not be recorded does not take its answer: it was cancelled just before. */

@@ -403,12 +403,16 @@ export class RunEngine {
     this.held.add(run.id);
     // Cancelled here or on another node (the bus carries it): stop the worker.
     const stopWatching = this.d.bus.subscribe(run.id, (e) => isCancel(e) && execution.cancel());
+    const max = this.d.registry.has(run.serviceId!) ? this.d.registry.get(run.serviceId!).pool.concurrency : undefined;
+    // The worker is free once the call gives it back: the next queued run is claimed while this
+    // one's end is written, not after. A capped service's place frees only with the end's write.
+    if (max === undefined) void execution.released.then(() => this.onCapacityFreed(run.serviceId!));
     void execution.done.finally(() => {
       stopWatching();
       this.active.delete(run.id);
       this.held.delete(run.id);
-      const max = this.d.registry.has(run.serviceId!) ? this.d.registry.get(run.serviceId!).pool.concurrency : undefined;
-      if (max !== undefined) this.limits.ended({ serviceId: run.serviceId!, max });
+      if (max === undefined) return;
+      this.limits.ended({ serviceId: run.serviceId!, max });
       this.onCapacityFreed(run.serviceId!);
     });
     return execution;
