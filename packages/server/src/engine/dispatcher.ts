@@ -1,5 +1,6 @@
 import type { Store } from '../store/store.js';
 import type { ServiceRegistry } from '../workers/service-registry.js';
+import type { WorkerPool } from '../workers/worker-pool.js';
 import type { RunEngine, ServerLog } from './run-engine.js';
 
 /** How often queued runs are looked for without a nudge: only a safety net, since every enqueue nudges and a freed worker looks while runs may wait. */
@@ -12,7 +13,9 @@ const SWEEP_MS = 1000;
  * queue, always come first.
  */
 export class Dispatcher {
-  private readonly pumping = new Set<string>();
+  /** Per service, the runs asked for by claims still on their way: their workers are spoken for. */
+  private readonly claiming = new Map<string, number>();
+  /** Services to look at again when a claim comes back (a worker freed while none was free to claim for). */
   private readonly again = new Set<string>();
   /**
    * Services that may have queued runs: a freed worker looks for one only then, since a sync
@@ -52,20 +55,32 @@ export class Dispatcher {
     this.pump(serviceId);
   }
 
-  /** A worker of the service came free: claim a run if some may be waiting. */
+  /** A worker of the service came free: claim a run if some may be waiting (a claim on its way says some may). */
   freed(serviceId: string): void {
-    if (this.backlog.has(serviceId)) this.pump(serviceId);
+    if (this.backlog.has(serviceId) || this.claiming.has(serviceId)) this.pump(serviceId);
   }
 
+  /**
+   * Claims for the service's workers that are free and not yet spoken for. A worker freed while
+   * another's claim is on its way gets a claim of its own at once, rather than after that one:
+   * claims skip each other's rows (SKIP LOCKED), and a worker must not idle through two round trips.
+   */
   private pump(serviceId: string): void {
     if (this.stopped) return;
-    if (this.pumping.has(serviceId)) {
-      this.again.add(serviceId);
+    const pool = this.registry.has(serviceId) ? this.registry.get(serviceId).pool : undefined;
+    const claiming = this.claiming.get(serviceId) ?? 0;
+    // A run of a service that no longer exists is claimed too, one at a time, and fails with SERVICE_NOT_FOUND.
+    const capacity = (pool ? pool.freeCapacity : 1) - claiming;
+    if (capacity <= 0) {
+      if (claiming > 0) this.again.add(serviceId);
+      else this.backlog.add(serviceId);
       return;
     }
-    this.pumping.add(serviceId);
-    void this.claim(serviceId).finally(() => {
-      this.pumping.delete(serviceId);
+    this.claiming.set(serviceId, claiming + capacity);
+    void this.claim(serviceId, pool, capacity).finally(() => {
+      const left = (this.claiming.get(serviceId) ?? capacity) - capacity;
+      if (left > 0) this.claiming.set(serviceId, left);
+      else this.claiming.delete(serviceId);
       if (this.again.delete(serviceId)) this.pump(serviceId);
     });
   }
@@ -78,14 +93,10 @@ export class Dispatcher {
     }
   }
 
-  private async claim(serviceId: string): Promise<void> {
+  private async claim(serviceId: string, pool: WorkerPool | undefined, capacity: number): Promise<void> {
     // Off the backlog before looking: a run queued while the claim runs puts it back.
     this.backlog.delete(serviceId);
     try {
-      // A run of a service that no longer exists is claimed too, and fails with SERVICE_NOT_FOUND.
-      const pool = this.registry.has(serviceId) ? this.registry.get(serviceId).pool : undefined;
-      const capacity = pool ? pool.freeCapacity : 1;
-      if (capacity === 0) return void this.backlog.add(serviceId);
       // Finding a capped service's cap may start a worker (of the default account) to ask it.
       const limit = pool && (await this.engine.limits.of(serviceId, pool, async () => (await this.store.defaultAccount()).id));
       const now = Date.now();
