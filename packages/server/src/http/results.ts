@@ -7,6 +7,7 @@ import type { RunWithAttempts } from '../store/store.js';
 import type { Runtime } from '../runtime.js';
 import { principalOf, requireCaller } from './auth.js';
 import { parse, RequestIdParams } from './params.js';
+import { callerGone } from './caller-gone.js';
 
 /**
  * `timeout` is seconds from the Python client (at most 110 a poll) and milliseconds from the
@@ -37,8 +38,7 @@ export function registerResultRoutes(app: FastifyInstance, runtime: Runtime): vo
   app.get('/result/:id', { preHandler: auth, config: { doc: docs.result } }, async (request, reply) => {
     const { id } = parse(RequestIdParams, request.params);
     const { timeout } = parse(ResultQuery, request.query);
-    const abort = new AbortController();
-    request.raw.once('close', () => abort.abort());
+    const gone = callerGone(request);
     // The wait's own first read vets the run: one read fewer than looking before waiting.
     let first: RunWithAttempts | undefined;
     const vet = (found: RunWithAttempts | undefined) => {
@@ -47,10 +47,12 @@ export function registerResultRoutes(app: FastifyInstance, runtime: Runtime): vo
     };
     let last: RunWithAttempts | undefined;
     try {
-      last = await runtime.engine.waitForEnd(id, waitMsOf(timeout, runtime.config.resultDefaultWaitSeconds), abort.signal, vet);
+      last = await runtime.engine.waitForEnd(id, waitMsOf(timeout, runtime.config.resultDefaultWaitSeconds), gone.signal, vet);
     } catch (err) {
       if (err !== NOT_VISIBLE) throw err;
       throw await notVisible(request, id, first);
+    } finally {
+      gone.settled();
     }
     // Purged while we waited: the record as first seen is all there is.
     const found = last ?? first!;

@@ -9,6 +9,7 @@ import type { Runtime } from '../runtime.js';
 import { SERVICE_ID } from '../workers/service-spec.js';
 import { principalOf, requireCaller } from './auth.js';
 import { sendError } from './errors.js';
+import { callerGone } from './caller-gone.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const RUN_URL = /^\/run(?:_async)?\/([^/?]+)(?:\/([^?]*))?(?:\?(.*))?$/;
@@ -28,11 +29,10 @@ export function registerRunRoutes(app: FastifyInstance, runtime: Runtime): void 
     const syncLimitMs = runtime.config.syncTimeoutSeconds * 1000;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), syncLimitMs)));
-    const gone = new AbortController();
-    request.raw.once('close', () => gone.abort());
+    const gone = run.replayed ? callerGone(request) : undefined;
     try {
       // A repeated idempotency key: the first call's run is not started again; its answer is.
-      const answer = run.replayed ? runtime.engine.storedAnswer(run, syncLimitMs, gone.signal) : runtime.engine.startSync(run).then((e) => e.response);
+      const answer = gone ? runtime.engine.storedAnswer(run, syncLimitMs, gone.signal) : runtime.engine.startSync(run).then((e) => e.response);
       const response = await Promise.race([answer, timedOut]);
       if (response === 'timeout') {
         const seconds = runtime.config.syncTimeoutSeconds;
@@ -42,6 +42,7 @@ export function registerRunRoutes(app: FastifyInstance, runtime: Runtime): void 
       return reply.code(response.status).headers(response.headers).header('x-request-id', run.id).send(response.body);
     } finally {
       clearTimeout(timer);
+      gone?.settled();
     }
   };
 

@@ -42,6 +42,8 @@ export interface EventBus {
   publish(runId: string, event: RunEvent): void;
   /** Answers the function that unsubscribes. */
   subscribe(runId: string, listener: RunListener): () => void;
+  /** How many listeners this node has on the run (its readers, and the engine while it runs it). */
+  listenersOf(runId: string): number;
   /** Tells every node (this one too) a notice about `id`: a service, an account or a key (see NodeNotice). */
   announce(notice: NodeNotice, id: string): void;
   on(notice: NodeNotice, listener: (id: string) => void): void;
@@ -80,6 +82,10 @@ export class LocalEventBus implements EventBus {
       set!.delete(listener);
       if (set!.size === 0) this.listeners.delete(runId);
     };
+  }
+
+  listenersOf(runId: string): number {
+    return this.listeners.get(runId)?.size ?? 0;
   }
 
   announce(notice: NodeNotice, id: string): void {

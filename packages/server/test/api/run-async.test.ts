@@ -50,6 +50,24 @@ describe('POST /run_async, GET /result, GET /request', () => {
     assert.equal(record.completedAt, null);
   });
 
+  test('a /result whose caller hangs up stops waiting', async () => {
+    const bus = s.server.runtime.bus;
+    // Once the run is on its worker, the engine's own listeners on it stay put until it ends.
+    await waitFor(async () => ((await getRecord(s, longRun)).status === 'running' ? true : undefined), 10_000, 'the long run to start');
+    const settled = async () => {
+      const n = bus.listenersOf(longRun);
+      await new Promise((r) => setTimeout(r, 100));
+      return bus.listenersOf(longRun) === n ? n : undefined;
+    };
+    const before = await waitFor(settled, 5000, "the engine's listeners to settle");
+    const caller = new AbortController();
+    const waiting = s.fetch(`/result/${longRun}?timeout=30`, { signal: caller.signal }).catch(() => 'hung up');
+    await waitFor(async () => (bus.listenersOf(longRun) === before + 1 ? true : undefined), 5000, 'the long-poll to wait');
+    caller.abort();
+    assert.equal(await waiting, 'hung up');
+    await waitFor(async () => (bus.listenersOf(longRun) === before ? true : undefined), 5000, 'the long-poll to stop waiting');
+  });
+
   test('/result?timeout=0 answers 408 at once; a timeout above 1800 is milliseconds', async () => {
     await expectRuntimeError(await s.fetch(`/result/${longRun}?timeout=0`), 408, 'RUN_RESULT_PENDING');
     // Read as seconds this would wait half an hour (and the test would time out): it is 1.9 s.
