@@ -202,11 +202,11 @@ export class PostgresStore implements Store {
       const replay = options.idempotency && (await this.claimKey(db, run.accountId, id, options.idempotency));
       if (replay) return replay;
       if (options.spendKeyId) await this.spendKey(db, options.spendKeyId, id, run.createdAt);
-      const values = [
-        run.accountId, run.keyId, run.serviceId, run.method, run.path, run.query, run.mode, run.input, run.inputContentType,
-        JSON.stringify(run.requestHeaders), run.correlationId, run.nodeId, id, run.leaseExpiresAt ?? null,
-      ];
       if (options.provisionedId) {
+        const values = [
+          run.accountId, run.keyId, run.serviceId, run.method, run.path, run.query, run.mode, run.input, run.inputContentType,
+          JSON.stringify(run.requestHeaders), run.correlationId, run.nodeId, id, run.leaseExpiresAt ?? null,
+        ];
         const row = await this.one(
           `UPDATE runs SET account_id = $1, key_id = $2, service_id = $3, method = $4, path = $5, query = $6, mode = $7, input = $8,
              input_content_type = $9, request_headers = $10, correlation_id = $11, node_id = $12, lease_expires_at = $14,

@@ -29,16 +29,18 @@ const isStalePlan = (err: unknown): boolean => (err as { code?: string }).code =
  * prepares it again, and a query outside a transaction is retried unnamed. Inside one the
  * transaction is already aborted, so the error goes to the caller, whose retry will succeed.
  */
-export async function query(db: Queryable, text: string, values: readonly unknown[] = []): Promise<pg.QueryResult> {
+export async function query(db: Queryable, text: string, readonlyValues: readonly unknown[] = []): Promise<pg.QueryResult> {
   const name = nameOf(text);
+  // pg reads the values without changing them; its type only asks for a mutable array.
+  const values = readonlyValues as unknown[];
   try {
-    return await db.query({ name, text, values: [...values] });
+    return await db.query({ name, text, values });
   } catch (err) {
     if (name === undefined || !isStalePlan(err)) throw err;
     generation++;
     names.clear();
     if (!isPool(db)) throw err;
-    return db.query({ text, values: [...values] });
+    return db.query({ text, values });
   }
 }
 

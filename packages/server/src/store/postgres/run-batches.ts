@@ -70,11 +70,12 @@ const RUN_END: readonly Column<RunEnd>[] = [
 
 /** ATTEMPT_COLUMNS' types, in its order. */
 const ATTEMPT_TYPES = ['text', 'int', 'text', 'int', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint'];
-const ATTEMPT: readonly Column<AttemptRow>[] = ATTEMPT_COLUMNS.split(', ').map((name, i) => [name, ATTEMPT_TYPES[i]!, (a) => attemptValues(a)[i]]);
+/** Columns of an attempt's `attemptValues`, the order the embedded store writes them in too. */
+const ATTEMPT: readonly Column<readonly unknown[]>[] = ATTEMPT_COLUMNS.split(', ').map((name, i) => [name, ATTEMPT_TYPES[i]!, (values) => values[i]]);
 
 /** Records attempts; one already recorded (a repeated end) is left as it was. */
 function attemptsInsert(attempts: readonly AttemptRow[], first = 1): { sql: string; params: unknown[][] } {
-  const { sql, params } = unnest(ATTEMPT, attempts, first);
+  const { sql, params } = unnest(ATTEMPT, attempts.map(attemptValues), first);
   return { sql: `INSERT INTO run_attempts (${ATTEMPT.map(([name]) => name).join(', ')}) SELECT * FROM ${sql} ON CONFLICT DO NOTHING`, params };
 }
 
