@@ -35,6 +35,9 @@ export interface RunCall {
   idempotencyKey?: string | null;
 }
 
+/** A recorded run; one that started as it was recorded holds the worker it found free. */
+export type SubmittedRun = RecordedRun & { lease?: WorkerLease };
+
 export interface ServerLog {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
@@ -145,7 +148,7 @@ export class RunEngine {
    * Records a run; the caller decides whether to wait for it (sync) or not (async). A call that
    * repeats an idempotency key is answered the run the key names, `replayed`: it is not started again.
    */
-  async submit(principal: Principal, call: RunCall, mode: RunMode): Promise<RecordedRun> {
+  async submit(principal: Principal, call: RunCall, mode: RunMode): Promise<SubmittedRun> {
     this.refuseWhenShuttingDown();
     const { pool } = this.d.registry.get(call.serviceId);
     this.d.access.checkService(principal, call.serviceId);
@@ -157,6 +160,13 @@ export class RunEngine {
       throw overLimit('QUEUE_FULL', 1);
     }
     await this.accountLimits.check(principal.accountId, mode);
+    const spendKeyId = this.spendKeyOf(principal, idempotency !== undefined, call.provisionedId);
+    // A sync call that finds a worker free starts as it is recorded: one write rather than a
+    // write that queues it and another that starts it. Not for a provisioned id or an
+    // idempotency key (the run may already exist), nor under a cluster-wide cap (the start
+    // must take its place in the cluster first).
+    const lease = mode === 'sync' && !call.provisionedId && !idempotency && pool.concurrency === undefined ? pool.tryAcquire(principal.accountId) : undefined;
+    const createdAt = Date.now();
     const run = await this.d.store.createRun(
       {
         id: newRequestId(),
@@ -171,16 +181,20 @@ export class RunEngine {
         inputContentType: call.contentType,
         requestHeaders: call.headers,
         correlationId: call.correlationId,
-        createdAt: Date.now(),
+        createdAt,
         nodeId: this.d.nodeId,
-        leaseExpiresAt: mode === 'sync' ? Date.now() + this.leaseMs : null,
+        leaseExpiresAt: mode === 'sync' ? createdAt + this.leaseMs : null,
+        startedAt: lease ? createdAt : null,
         callbackUrl: call.callbackUrl,
         retainSeconds: call.retainSeconds,
       },
-      { provisionedId: call.provisionedId, spendKeyId: this.spendKeyOf(principal, idempotency !== undefined, call.provisionedId), idempotency },
-    );
+      { provisionedId: call.provisionedId, spendKeyId, idempotency },
+    ).catch((err: unknown) => {
+      lease?.release(true);
+      throw err;
+    });
     if (!run.replayed) this.changed(run);
-    return run;
+    return lease ? { ...run, lease } : run;
   }
 
   /** Tells the account's feed, on every node, that the run's status changed. */
@@ -214,7 +228,9 @@ export class RunEngine {
   }
 
   /** Runs a recorded sync run on this node; the execution streams its answer to the caller. */
-  async startSync(run: RunRow): Promise<Execution> {
+  async startSync(run: SubmittedRun): Promise<Execution> {
+    // Started as it was recorded, on the worker it found free.
+    if (run.lease) return this.execute(run, run.lease, true);
     let lease: WorkerLease;
     let started: { startedAt: number } | false | undefined;
     let marked: Promise<boolean> | undefined;

@@ -79,6 +79,12 @@ export function hasRunOptions(run: NewRun): boolean {
   return Boolean(run.callbackUrl) || (run.retainSeconds ?? null) !== null;
 }
 
+/** A new run's status, start and attempt: queued and not yet tried, or started as it is recorded. */
+export function startOf(run: NewRun): ['queued' | 'running', number | null, number] {
+  const startedAt = run.startedAt ?? null;
+  return startedAt === null ? ['queued', null, 0] : ['running', startedAt, 1];
+}
+
 /** The columns of a new key past the basic ones, in insert order: expiry, services, creator. */
 export function apiKeyExtras(key: NewApiKey): [number | null, string | null, string | null] {
   return [key.expiresAt ?? null, key.services ? JSON.stringify(key.services) : null, key.createdBy ?? null];

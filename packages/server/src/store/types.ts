@@ -98,6 +98,11 @@ export interface NewRun {
   nodeId: string;
   /** Set for a sync run, which this node holds from the start (its caller waits on this node). */
   leaseExpiresAt?: Millis | null;
+  /**
+   * Set when the run starts as it is recorded (a worker of this node was free): it is written
+   * as running, in its first attempt, in the same write, rather than queued and then started.
+   */
+  startedAt?: Millis | null;
   callbackUrl?: string | null;
   retainSeconds?: number | null;
 }

@@ -151,6 +151,12 @@ export class WorkerPool {
     return new Promise((resolve, reject) => this.waiters.push({ accountId, resolve, reject }));
   }
 
+  /** An idle worker of the account for one call, at once; undefined when none is idle. */
+  tryAcquire(accountId: string): WorkerLease | undefined {
+    const idle = this.closed ? undefined : this.takeIdle(accountId);
+    return idle && this.lease(idle);
+  }
+
   /**
    * For a service whose code changed: takes no new callers, serves those already waiting,
    * lets calls in flight finish, and stops each worker as it comes free.

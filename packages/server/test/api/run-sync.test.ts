@@ -46,6 +46,38 @@ describe('POST /run (sync)', () => {
     assert.equal(record.responseContent, null);
   });
 
+  test('a call that finds a worker free is recorded as started in one write; one that must wait is started by a second', async () => {
+    const { store, registry } = s.server.runtime;
+    const { pool } = registry.get('echo');
+    await expectJson(await s.fetch('/run/echo', { json: {} })); // a worker is warm now
+    const starts: string[] = [];
+    const markRunning = store.markRunning.bind(store);
+    store.markRunning = (id, ...rest) => (starts.push(id), markRunning(id, ...rest));
+    try {
+      const fast = await s.fetch('/run/echo', { json: {} });
+      await expectJson(fast);
+      const fastId = fast.headers.get('x-request-id')!;
+      const run = (await store.getRun(fastId))!;
+      assert.deepEqual([run.status, run.startedAt, run.attempt], ['completed', run.createdAt, 1]);
+      assert.deepEqual(starts, [], 'no second write started it');
+
+      // Every idle worker taken: the next call starts a worker, and is started once it has one.
+      const accountId = (await store.defaultAccount()).id;
+      const held = [];
+      for (let lease = pool.tryAcquire(accountId); lease; lease = pool.tryAcquire(accountId)) held.push(lease);
+      try {
+        const slow = await s.fetch('/run/echo', { json: {} });
+        await expectJson(slow);
+        assert.deepEqual(starts, [slow.headers.get('x-request-id')]);
+        assert.equal((await store.getRun(starts[0]!))!.attempt, 1);
+      } finally {
+        for (const lease of held) lease.release(true);
+      }
+    } finally {
+      store.markRunning = markRunning;
+    }
+  });
+
   test('/run/echo and /run/echo/ are the same call; each call is a run of its own', async () => {
     const ids = new Set<string>();
     for (const path of ['/run/echo', '/run/echo/']) {

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import { attemptRowOf } from '../../src/engine/attempts.js';
 import { RunletError } from '../../src/errors.js';
 import { newFileId } from '../../src/files/ids.js';
 import { newKeyId, newRequestId } from '../../src/ids.js';
@@ -178,6 +179,21 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         }
         assert.equal(await store.getRun(newRequestId()), undefined);
         assert.equal(await store.getRunRecord(newRequestId()), undefined);
+      });
+
+      test('a run started as it is recorded is running in its first attempt, held by its node; it ends as any run does', async () => {
+        const input = newRun({ mode: 'sync', createdAt: 7000, leaseExpiresAt: 37_000, startedAt: 7000 });
+        const run = await store.createRun(input);
+        for (const row of [run, (await store.getRun(run.id))!]) {
+          assert.deepEqual([row.status, row.startedAt, row.attempt, row.nodeId, row.leaseExpiresAt], ['running', 7000, 1, 'node-a', 37_000]);
+        }
+        assert.equal(await store.markRunning(run.id, 'node-a', 8000, 9000), false, 'it is not started a second time');
+        const ended = await store.completeRun(run.id, completed(), 'node-a', attemptRowOf(run, completed(), 'node-a', null));
+        assert.deepEqual([ended?.status, ended?.startedAt], ['completed', 7000]);
+        assert.deepEqual((await store.getRunRecord(run.id))!.attempts.map((a) => [a.attempt, a.startedAt]), [[1, 7000]]);
+        // Several at once, as PostgreSQL's batched insert takes them: each keeps its own start.
+        const many = await Promise.all([null, 9000, null, 9500].map((startedAt) => store.createRun(newRun({ startedAt }))));
+        assert.deepEqual(many.map((r) => [r.status, r.startedAt, r.attempt]), [['queued', null, 0], ['running', 9000, 1], ['queued', null, 0], ['running', 9500, 1]]);
       });
 
       test('a run never started has no attempts in its record', async () => {

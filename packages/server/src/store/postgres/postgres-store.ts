@@ -4,7 +4,7 @@ import pg from 'pg';
 import { RunletError } from '../../errors.js';
 import { newAccountId } from '../../ids.js';
 import { IDEMPOTENCY_COLUMNS, idempotencyValues, replayOf } from '../idempotency-rows.js';
-import { apiKeyExtras, hasRunOptions, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
+import { apiKeyExtras, hasRunOptions, startOf, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
 import { ACCOUNT_RUN_COUNTS, listRunsStatement, runTimingsStatement, toRunCounts, toRunTiming, withinAccountCaps } from '../run-queries.js';
 import type { RunListQuery, RunTiming } from '../types.js';
 import type { ClusterLimit, OrphanFilter, Store } from '../store.js';
@@ -205,13 +205,13 @@ export class PostgresStore implements Store {
       if (options.provisionedId) {
         const values = [
           run.accountId, run.keyId, run.serviceId, run.method, run.path, run.query, run.mode, run.input, run.inputContentType,
-          JSON.stringify(run.requestHeaders), run.correlationId, run.nodeId, id, run.leaseExpiresAt ?? null,
+          JSON.stringify(run.requestHeaders), run.correlationId, run.nodeId, id, run.leaseExpiresAt ?? null, ...startOf(run),
         ];
         const row = await this.one(
           `UPDATE runs SET account_id = $1, key_id = $2, service_id = $3, method = $4, path = $5, query = $6, mode = $7, input = $8,
              input_content_type = $9, request_headers = $10, correlation_id = $11, node_id = $12, lease_expires_at = $14,
-             status = 'queued', expires_at = NULL
-           WHERE id = $13 AND account_id = $1 AND status = 'provisioned' AND expires_at > $15 RETURNING *`,
+             status = $15, started_at = $16, attempt = $17, expires_at = NULL
+           WHERE id = $13 AND account_id = $1 AND status = 'provisioned' AND expires_at > $18 RETURNING *`,
           [...values, run.createdAt],
           db,
         );

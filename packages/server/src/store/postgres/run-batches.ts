@@ -1,6 +1,6 @@
 import { ATTEMPT_COLUMNS, attemptValues, toAttempt } from '../control-rows.js';
 import type { AttemptRow, RunWithAttempts } from '../control-types.js';
-import { toRun, type Row } from '../rows.js';
+import { startOf, toRun, type Row } from '../rows.js';
 import type { NewRun, RunOutcome, RunRow } from '../types.js';
 import { query, type Queryable } from './prepared.js';
 
@@ -38,13 +38,16 @@ const NEW_RUN: readonly Column<NewRun>[] = [
   ['node_id', 'text', (r) => r.nodeId],
   ['lease_expires_at', 'bigint', (r) => r.leaseExpiresAt ?? null],
   ['created_at', 'bigint', (r) => r.createdAt],
+  ['status', 'text', (r) => startOf(r)[0]],
+  ['started_at', 'bigint', (r) => startOf(r)[1]],
+  ['attempt', 'int', (r) => startOf(r)[2]],
 ];
 
-/** Records runs as queued; answers their rows in the order given. */
+/** Records runs, queued or (`startedAt` set) started; answers their rows in the order given. */
 export async function insertRuns(db: Queryable, runs: readonly NewRun[]): Promise<RunRow[]> {
   const { sql, params } = unnest(NEW_RUN, runs);
   const names = NEW_RUN.map(([name]) => name).join(', ');
-  const rows = byId((await query(db, `INSERT INTO runs (${names}, status) SELECT ${names}, 'queued' FROM ${sql} RETURNING *`, params)).rows);
+  const rows = byId((await query(db, `INSERT INTO runs (${names}) SELECT ${names} FROM ${sql} RETURNING *`, params)).rows);
   return runs.map((r) => toRun(rows.get(r.id)!));
 }
 

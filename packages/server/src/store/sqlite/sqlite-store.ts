@@ -33,7 +33,7 @@ import type { CompletedUpload, FileRow, NewFile, UploadCompletion } from '../typ
 import { FILE_COLUMNS, toFile } from '../file-rows.js';
 import { IDEMPOTENCY_COLUMNS, idempotencyValues, replayOf } from '../idempotency-rows.js';
 import { ACCOUNT_RUN_COUNTS, toRunCounts, withinAccountCaps } from '../run-queries.js';
-import { apiKeyExtras, hasRunOptions, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
+import { apiKeyExtras, hasRunOptions, startOf, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
 import { listRunsStatement, runTimingsStatement, toRunTiming } from '../run-queries.js';
 import type { RunListQuery, RunTiming } from '../types.js';
 
@@ -193,14 +193,14 @@ export class SqliteStore implements Store {
   async createRun(run: NewRun, options: CreateRunOptions = {}): Promise<RecordedRun> {
     const values = [
       run.accountId, run.keyId, run.serviceId, run.method, run.path, run.query, run.mode, run.input, run.inputContentType,
-      JSON.stringify(run.requestHeaders), run.correlationId, run.nodeId, run.leaseExpiresAt ?? null,
+      JSON.stringify(run.requestHeaders), run.correlationId, run.nodeId, run.leaseExpiresAt ?? null, ...startOf(run),
     ];
     const insert = () =>
       this.withRunOptions(
         this.get(
           `INSERT INTO runs (account_id, key_id, service_id, method, path, query, mode, input, input_content_type, request_headers,
-             correlation_id, node_id, lease_expires_at, id, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)
-           RETURNING *`,
+             correlation_id, node_id, lease_expires_at, status, started_at, attempt, id, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
           ...values, run.id, run.createdAt,
         )!,
         run,
@@ -208,7 +208,8 @@ export class SqliteStore implements Store {
     const takeOver = (id: string) => {
       const row = this.get(
         `UPDATE runs SET account_id = ?, key_id = ?, service_id = ?, method = ?, path = ?, query = ?, mode = ?, input = ?,
-           input_content_type = ?, request_headers = ?, correlation_id = ?, node_id = ?, lease_expires_at = ?, status = 'queued', expires_at = NULL
+           input_content_type = ?, request_headers = ?, correlation_id = ?, node_id = ?, lease_expires_at = ?,
+           status = ?, started_at = ?, attempt = ?, expires_at = NULL
          WHERE id = ? AND account_id = ? AND status = 'provisioned' AND expires_at > ? RETURNING *`,
         ...values, id, run.accountId, run.createdAt,
       );
