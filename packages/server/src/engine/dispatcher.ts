@@ -24,6 +24,8 @@ export class Dispatcher {
   private readonly backlog = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Until the first sweep has looked, runs queued before this node started are not known. */
+  private swept = false;
 
   constructor(
     private readonly store: Store,
@@ -36,6 +38,8 @@ export class Dispatcher {
   ) {
     // Under account caps a run that ends frees a place of its account, whose queued runs may be of any service.
     engine.onCapacityFreed = (serviceId) => (accountMax === undefined ? this.freed(serviceId) : void this.sweep());
+    // A new run may go straight to a free worker only when it passes none that wait.
+    engine.queueIsEmpty = (serviceId) => this.swept && !this.backlog.has(serviceId) && !this.claiming.has(serviceId);
   }
 
   start(): void {
@@ -88,6 +92,7 @@ export class Dispatcher {
   private async sweep(): Promise<void> {
     try {
       for (const serviceId of await this.store.servicesWithQueuedRuns()) this.nudge(serviceId);
+      this.swept = true;
     } catch (err) {
       this.log.warn({ err }, 'could not look for queued runs');
     }

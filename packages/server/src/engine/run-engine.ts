@@ -92,6 +92,8 @@ export class RunEngine {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   /** Asked to look for queued async runs of a service (set by the dispatcher). */
   onCapacityFreed: (serviceId: string) => void = () => {};
+  /** Whether no async run of a service is known to wait in the queue (set by the dispatcher). */
+  queueIsEmpty: (serviceId: string) => boolean = () => false;
 
   /** Services' caps on runs at once across the cluster. */
   readonly limits: ClusterLimits;
@@ -161,11 +163,7 @@ export class RunEngine {
     }
     await this.accountLimits.check(principal.accountId, mode);
     const spendKeyId = this.spendKeyOf(principal, idempotency !== undefined, call.provisionedId);
-    // A sync call that finds a worker free starts as it is recorded: one write rather than a
-    // write that queues it and another that starts it. Not for a provisioned id or an
-    // idempotency key (the run may already exist), nor under a cluster-wide cap (the start
-    // must take its place in the cluster first).
-    const lease = mode === 'sync' && !call.provisionedId && !idempotency && pool.concurrency === undefined ? pool.tryAcquire(principal.accountId) : undefined;
+    const lease = this.startsAtOnce(mode, call.serviceId, idempotency !== undefined, pool) ? pool.tryAcquire(principal.accountId) : undefined;
     const createdAt = Date.now();
     const run = await this.d.store.createRun(
       {
@@ -194,7 +192,22 @@ export class RunEngine {
       throw err;
     });
     if (!run.replayed) this.changed(run);
-    return lease ? { ...run, lease } : run;
+    if (!lease) return run;
+    if (mode === 'async') {
+      void this.startClaimed(run, lease).catch((err: unknown) => this.d.log.error({ err, requestId: run.id }, 'async run failed to start'));
+    }
+    return { ...run, lease };
+  }
+
+  /**
+   * Whether a call that finds a worker free starts as it is recorded: one write rather than
+   * one that queues it and another that starts it. Not under an idempotency key (the run may
+   * exist already), a cluster-wide cap or an account's cap (the start must take its place
+   * first); and an async run only when none of its service's runs wait, which it must not pass.
+   */
+  private startsAtOnce(mode: RunMode, serviceId: string, idempotent: boolean, pool: WorkerPool): boolean {
+    if (idempotent || pool.concurrency !== undefined) return false;
+    return mode === 'sync' || (this.d.config.maxConcurrentPerAccount === 0 && this.queueIsEmpty(serviceId));
   }
 
   /** Tells the account's feed, on every node, that the run's status changed. */
@@ -270,18 +283,22 @@ export class RunEngine {
     return this.execute(running, lease, true, marked);
   }
 
-  /** Runs an async run this node has claimed (already `running` in the store). */
-  async startClaimed(run: RunRow): Promise<void> {
+  /**
+   * Runs an async run this node holds (already `running` in the store): claimed from the
+   * queue, or started as it was recorded on the worker it found free (`leased`).
+   */
+  async startClaimed(run: RunRow, leased?: WorkerLease): Promise<void> {
     // Held from the claim on: a worker may take a while to start, and the lease must not lapse meanwhile.
     this.held.add(run.id);
-    this.changed(run);
+    // A run started as it was recorded was announced as such.
+    if (!leased) this.changed(run);
     // A cancel while it waits for a worker: it must then never reach the worker.
     let cancelled = false;
     const stopWatching = this.d.bus.subscribe(run.id, (e) => (cancelled ||= isCancel(e)));
     try {
       let lease: WorkerLease;
       try {
-        lease = await this.d.registry.get(run.serviceId ?? '').pool.acquire(run.accountId);
+        lease = leased ?? (await this.d.registry.get(run.serviceId ?? '').pool.acquire(run.accountId));
       } catch (err) {
         await this.failBeforeStart(run, err);
         return;

@@ -51,7 +51,8 @@ export function registerRunRoutes(app: FastifyInstance, runtime: Runtime): void 
     const callbackUrl = typeof callback === 'string' ? runtime.webhooks.policy.accept(callback).href : null;
     const run = await runtime.engine.submit(principalOf(request), { ...callFrom(request), callbackUrl }, 'async');
     if (run.replayed) reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true');
-    else runtime.bus.announce('queued', run.serviceId!);
+    // A run that found a worker free has started; one queued is for any node with room.
+    else if (run.status === 'queued') runtime.bus.announce('queued', run.serviceId!);
     return reply.header('x-request-id', run.id).send({ request_id: run.id });
   };
 

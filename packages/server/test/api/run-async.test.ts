@@ -157,3 +157,68 @@ describe('POST /run_async, GET /result, GET /request', () => {
     assert.equal(record.responseJson, undefined);
   });
 });
+
+describe('an async run and a free worker', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ maxWorkersPerService: 1, shutdownGraceSeconds: 1 });
+  });
+  after(() => s.close());
+
+  test('a run that finds a worker free starts as it is recorded, unclaimed; with runs of its service waiting it queues behind them', async () => {
+    const { store, registry } = s.server.runtime;
+    const { pool } = registry.get('slow');
+    await expectJson(await s.fetch('/run/slow', { json: { seconds: 0 } })); // the one worker is warm
+    const claims: string[] = [];
+    // While `gate` is set, claims wait for it: a worker is then free while runs are known to wait.
+    let gate: Promise<void> | undefined;
+    const claimQueuedRuns = store.claimQueuedRuns.bind(store);
+    store.claimQueuedRuns = async (serviceId, ...rest) => {
+      claims.push(serviceId);
+      await gate;
+      return claimQueuedRuns(serviceId, ...rest);
+    };
+    try {
+      // Once the node has looked for runs queued before it started, a run may skip the queue.
+      await waitFor(async () => {
+        const id = await startAsync(s, 'slow', { seconds: 0 });
+        const done = await expectJson<Json>(await s.fetch(`/result/${id}?timeout=30`));
+        assert.equal(done.status, 'completed');
+        return done.startedAt === done.createdAt || undefined;
+      }, 10_000, 'a run started as it was recorded');
+      claims.length = 0;
+      const direct = await startAsync(s, 'slow', { seconds: 0 });
+      const record = await expectJson<Json>(await s.fetch(`/result/${direct}?timeout=30`));
+      assert.deepEqual([record.status, record.startedAt], ['completed', record.createdAt]);
+      assert.deepEqual(claims, [], 'nothing was claimed from the queue for it');
+
+      // The worker taken: runs queue. Freed while the claim for them is on its way, the worker
+      // is idle; a run sent then still waits its turn behind them.
+      const accountId = (await store.defaultAccount()).id;
+      const held = pool.tryAcquire(accountId);
+      assert.ok(held, 'the warm worker was idle');
+      const queued = [];
+      for (let i = 0; i < 3; i++) queued.push(await startAsync(s, 'slow', { seconds: 0.05 }));
+      for (const id of queued) assert.equal((await getRecord(s, id)).status, 'queued');
+      let open!: () => void;
+      gate = new Promise((resolve) => (open = resolve));
+      claims.length = 0;
+      held.release(true);
+      await waitFor(() => claims.length > 0, 10_000, 'the freed worker to claim');
+      assert.equal(pool.stats.idle, 1);
+      const late = await startAsync(s, 'slow', { seconds: 0.05 });
+      assert.equal((await getRecord(s, late)).status, 'queued', 'the late run did not pass the waiting ones');
+      gate = undefined;
+      open();
+      const ends = [];
+      for (const id of [...queued, late]) ends.push(await expectJson<Json>(await s.fetch(`/result/${id}?timeout=30`)));
+      assert.deepEqual(ends.map((r) => r.status), ['completed', 'completed', 'completed', 'completed']);
+      for (let i = 1; i < ends.length; i++) {
+        assert.ok(Date.parse(String(ends[i]!.startedAt)) >= Date.parse(String(ends[i - 1]!.completedAt)), `run ${i} started after run ${i - 1} ended`);
+      }
+      assert.ok(claims.length > 0, 'the queued runs were claimed');
+    } finally {
+      store.claimQueuedRuns = claimQueuedRuns;
+    }
+  });
+});

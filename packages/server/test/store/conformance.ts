@@ -194,6 +194,10 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         // Several at once, as PostgreSQL's batched insert takes them: each keeps its own start.
         const many = await Promise.all([null, 9000, null, 9500].map((startedAt) => store.createRun(newRun({ startedAt }))));
         assert.deepEqual(many.map((r) => [r.status, r.startedAt, r.attempt]), [['queued', null, 0], ['running', 9000, 1], ['queued', null, 0], ['running', 9500, 1]]);
+        // A provisioned id taken over by a run that starts at once (what the official clients do).
+        const p = await provision();
+        const taken = await store.createRun(newRun({ startedAt: 9900 }), { provisionedId: p.id });
+        assert.deepEqual([taken.id, taken.status, taken.startedAt, taken.attempt, taken.expiresAt], [p.id, 'running', 9900, 1, null]);
       });
 
       test('a run never started has no attempts in its record', async () => {
