@@ -149,6 +149,8 @@ export class RunEngine {
   /**
    * Records a run; the caller decides whether to wait for it (sync) or not (async). A call that
    * repeats an idempotency key is answered the run the key names, `replayed`: it is not started again.
+   * A call that finds a worker free starts on it (see `startsAtOnce`): a sync run is answered
+   * holding that worker, an async one is already on its way.
    */
   async submit(principal: Principal, call: RunCall, mode: RunMode): Promise<SubmittedRun> {
     this.refuseWhenShuttingDown();
@@ -193,10 +195,10 @@ export class RunEngine {
     });
     if (!run.replayed) this.changed(run);
     if (!lease) return run;
-    if (mode === 'async') {
-      void this.startClaimed(run, lease).catch((err: unknown) => this.d.log.error({ err, requestId: run.id }, 'async run failed to start'));
-    }
-    return { ...run, lease };
+    // The sync caller's handler runs it (`startSync`); an async one runs here, in the background.
+    if (mode === 'sync') return { ...run, lease };
+    void this.startClaimed(run, lease).catch((err: unknown) => this.d.log.error({ err, requestId: run.id }, 'async run failed to start'));
+    return run;
   }
 
   /**
