@@ -22,30 +22,36 @@ function unnest<T>(columns: readonly Column<T>[], items: readonly T[], first = 1
 
 const byId = (rows: readonly Row[]): Map<string, Row> => new Map(rows.map((r) => [String(r.id), r]));
 
-const NEW_RUN: readonly Column<NewRun>[] = [
-  ['id', 'text', (r) => r.id],
-  ['account_id', 'text', (r) => r.accountId],
-  ['key_id', 'text', (r) => r.keyId],
-  ['service_id', 'text', (r) => r.serviceId],
-  ['method', 'text', (r) => r.method],
-  ['path', 'text', (r) => r.path],
-  ['query', 'text', (r) => r.query],
-  ['mode', 'text', (r) => r.mode],
-  ['input', 'bytea', (r) => r.input],
-  ['input_content_type', 'text', (r) => r.inputContentType],
-  ['request_headers', 'text', (r) => JSON.stringify(r.requestHeaders)],
-  ['correlation_id', 'text', (r) => r.correlationId],
-  ['node_id', 'text', (r) => r.nodeId],
-  ['lease_expires_at', 'bigint', (r) => r.leaseExpiresAt ?? null],
-  ['created_at', 'bigint', (r) => r.createdAt],
-  ['status', 'text', (r) => startOf(r)[0]],
-  ['started_at', 'bigint', (r) => startOf(r)[1]],
-  ['attempt', 'int', (r) => startOf(r)[2]],
+/** A run to record, with its status, start and attempt worked out once (`startOf`). */
+interface NewRunEntry {
+  run: NewRun;
+  start: ReturnType<typeof startOf>;
+}
+
+const NEW_RUN: readonly Column<NewRunEntry>[] = [
+  ['id', 'text', ({ run }) => run.id],
+  ['account_id', 'text', ({ run }) => run.accountId],
+  ['key_id', 'text', ({ run }) => run.keyId],
+  ['service_id', 'text', ({ run }) => run.serviceId],
+  ['method', 'text', ({ run }) => run.method],
+  ['path', 'text', ({ run }) => run.path],
+  ['query', 'text', ({ run }) => run.query],
+  ['mode', 'text', ({ run }) => run.mode],
+  ['input', 'bytea', ({ run }) => run.input],
+  ['input_content_type', 'text', ({ run }) => run.inputContentType],
+  ['request_headers', 'text', ({ run }) => JSON.stringify(run.requestHeaders)],
+  ['correlation_id', 'text', ({ run }) => run.correlationId],
+  ['node_id', 'text', ({ run }) => run.nodeId],
+  ['lease_expires_at', 'bigint', ({ run }) => run.leaseExpiresAt ?? null],
+  ['created_at', 'bigint', ({ run }) => run.createdAt],
+  ['status', 'text', ({ start }) => start[0]],
+  ['started_at', 'bigint', ({ start }) => start[1]],
+  ['attempt', 'int', ({ start }) => start[2]],
 ];
 
 /** Records runs, queued or (`startedAt` set) started; answers their rows in the order given. */
 export async function insertRuns(db: Queryable, runs: readonly NewRun[]): Promise<RunRow[]> {
-  const { sql, params } = unnest(NEW_RUN, runs);
+  const { sql, params } = unnest(NEW_RUN, runs.map((run) => ({ run, start: startOf(run) })));
   const names = NEW_RUN.map(([name]) => name).join(', ');
   const rows = byId((await query(db, `INSERT INTO runs (${names}) SELECT ${names} FROM ${sql} RETURNING *`, params)).rows);
   return runs.map((r) => toRun(rows.get(r.id)!));
