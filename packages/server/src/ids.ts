@@ -27,8 +27,20 @@ export function randomId(length: number): string {
   return out;
 }
 
-/** Request ids look like the seed's `req_abc123def456`, with enough entropy not to be guessed. */
-export const newRequestId = (): string => `req_${randomId(24)}`;
+/** Milliseconds since the epoch in 9 base-36 characters: fixed width, so ids sort by time (until the year 5188). */
+const timePrefix = (ms: number): string => ms.toString(36).padStart(9, '0');
+
+/** An id that sorts by the time it was made: `now`, then `randomLength` random characters. */
+export const timeOrderedId = (randomLength: number, now = Date.now()): string => timePrefix(now) + randomId(randomLength);
+
+/**
+ * Request ids look like the seed's `req_abc123def456`: 9 characters of creation time, then 15
+ * random ones (about 77 bits, enough not to be guessed; the record shows its time anyway).
+ * Ids made in order land next to each other in the stores' indexes (run, attempts, log lines),
+ * so recording a run writes to the index's last page instead of a random one: 25 % less store
+ * CPU per run at 30 000 runs, 30 % at 150 000 (docs/performance.md).
+ */
+export const newRequestId = (now = Date.now()): string => `req_${timeOrderedId(15, now)}`;
 export const newAccountId = (): string => `acc_${randomId(16)}`;
 export const newKeyId = (): string => `key_${randomId(16)}`;
 export const newNodeId = (): string => `node_${randomId(10)}`;

@@ -1,4 +1,4 @@
-import { randomId } from '../ids.js';
+import { timeOrderedId } from '../ids.js';
 import type { AuditEvent } from '../store/store.js';
 
 /** Who made a change, as the audit trail records it. */
@@ -11,7 +11,8 @@ export interface Actor {
 }
 
 export function auditEvent(actor: Actor, action: string, target: string | null, details: Record<string, unknown> | null = null, accountId = actor.accountId): AuditEvent {
-  return { id: `aud_${Date.now().toString(36)}${randomId(10)}`, at: Date.now(), accountId, actor: actor.label, ip: actor.ip, action, target, details };
+  const at = Date.now();
+  return { id: `aud_${timeOrderedId(10, at)}`, at, accountId, actor: actor.label, ip: actor.ip, action, target, details };
 }
 
 export const CLI_ACTOR: Actor = { label: 'cli', accountId: null, ip: null };

@@ -141,7 +141,7 @@ export class RunEngine {
       ? claimOf(idempotencyKey, { endpoint: 'provision-request', method: 'POST', serviceId: '', path: '', query: null, body: null }, this.d.config.idempotencyHours, now)
       : undefined;
     return this.d.store.provisionRun(
-      { id: newRequestId(), accountId: principal.accountId, keyId: principal.key?.id ?? null, createdAt: now, expiresAt: now + this.d.config.provisionTtlSeconds * 1000, nodeId: this.d.nodeId },
+      { id: newRequestId(now), accountId: principal.accountId, keyId: principal.key?.id ?? null, createdAt: now, expiresAt: now + this.d.config.provisionTtlSeconds * 1000, nodeId: this.d.nodeId },
       { spendKeyId: this.spendKeyOf(principal, idempotency !== undefined), idempotency },
     );
   }
@@ -169,7 +169,7 @@ export class RunEngine {
     const createdAt = Date.now();
     const run = await this.d.store.createRun(
       {
-        id: newRequestId(),
+        id: newRequestId(createdAt),
         accountId: principal.accountId,
         keyId: principal.key?.id ?? null,
         serviceId: call.serviceId,
