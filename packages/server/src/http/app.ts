@@ -68,5 +68,8 @@ function corsOptions(origins: string) {
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     exposedHeaders: ['x-request-id', 'x-runlet-error', 'retry-after', 'content-disposition', 'etag', 'idempotent-replayed'],
     maxAge: 600,
+    // An OPTIONS without Origin is no preflight, but a plain question about the resource: it
+    // gets the same 204, not the plugin's plain-text 400 (every error here is JSON with a code).
+    strictPreflight: false,
   };
 }

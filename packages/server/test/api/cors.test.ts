@@ -22,6 +22,13 @@ describe('CORS', () => {
     assert.match(res.headers.get('access-control-allow-headers') ?? '', /authorization/i);
   });
 
+  test('an OPTIONS that is no preflight (no Origin) is answered 204 too, not a plain-text 400', async () => {
+    const res = await s.fetch('/result/req_x', { method: 'OPTIONS', key: null });
+    assert.equal(res.status, 204);
+    assert.match(res.headers.get('access-control-allow-methods') ?? '', /GET/);
+    assert.equal(await res.text(), '');
+  });
+
   test("answers (the service's own, and runtime errors) let the page read X-Request-Id and the error code", async () => {
     const ok = await s.fetch('/run/echo', { json: { a: 1 }, headers: { origin: 'http://app.example' } });
     assert.equal(ok.status, 200);
