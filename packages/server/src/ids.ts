@@ -37,8 +37,8 @@ export const timeOrderedId = (randomLength: number, now = Date.now()): string =>
  * Request ids look like the seed's `req_abc123def456`: 9 characters of creation time, then 15
  * random ones (about 77 bits, enough not to be guessed; the record shows its time anyway).
  * Ids made in order land next to each other in the stores' indexes (run, attempts, log lines),
- * so recording a run writes to the index's last page instead of a random one: on SQLite, 20–30 %
- * less CPU per run once the table holds tens of thousands of runs (docs/performance.md).
+ * so recording a run writes to the index's last page instead of a random one: on SQLite, 12–28 %
+ * less CPU per sync run once the table holds tens of thousands of runs (docs/performance.md).
  */
 export const newRequestId = (now = Date.now()): string => `req_${timeOrderedId(15, now)}`;
 export const newAccountId = (): string => `acc_${randomId(16)}`;
