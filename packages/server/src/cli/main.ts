@@ -11,8 +11,9 @@ import { RunletError } from '../errors.js';
 import { startServer } from '../server.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
+import { VERSION } from '../version.js';
 
-const program = new Command('runlet').description('Runlet: a self-hosted runtime for workflow services.').showHelpAfterError();
+const program = new Command('runlet').description('Runlet: a self-hosted runtime for workflow services.').version(VERSION).showHelpAfterError();
 
 /** The flags of the server commands: each sets one config key and has an environment variable too. */
 const SERVER_FLAGS: [flags: string, key: keyof Config, description: string][] = [

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Runtime } from '../runtime.js';
+import { VERSION } from '../version.js';
 
-const Health = z.object({ status: z.enum(['ok', 'draining']), node: z.string(), store: z.string(), services: z.number(), activeRuns: z.number() });
+const Health = z.object({ status: z.enum(['ok', 'draining']), version: z.string(), node: z.string(), store: z.string(), services: z.number(), activeRuns: z.number() });
 
 /** `/healthz` (no auth, for load balancers: 503 `draining` once the node shuts down) and `/openapi.json`. */
 export function registerMetaRoutes(app: FastifyInstance, runtime: Runtime, openapi: () => object): void {
@@ -11,6 +12,7 @@ export function registerMetaRoutes(app: FastifyInstance, runtime: Runtime, opena
     const accepting = runtime.engine.isAccepting;
     return reply.code(accepting ? 200 : 503).send({
       status: accepting ? ('ok' as const) : ('draining' as const),
+      version: VERSION,
       node: runtime.nodeId,
       store: runtime.store.kind,
       services: runtime.registry.list().length,

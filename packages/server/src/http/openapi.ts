@@ -1,6 +1,7 @@
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { errorCatalogue } from '@runlet/protocol';
 import { z } from 'zod';
+import { VERSION } from '../version.js';
 
 /** What a route says of itself (in `config.doc`); the OpenAPI document is built from these. */
 export interface RouteDoc {
@@ -57,7 +58,7 @@ function buildDocument(routes: { method: string; url: string; doc: RouteDoc }[])
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Runlet runtime API', version: '0.1.0', description: 'The CodeWords runtime API, as Runlet speaks it.' },
+    info: { title: 'Runlet runtime API', version: VERSION, description: 'The CodeWords runtime API, as Runlet speaks it.' },
     components: {
       securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'Authorization', description: '"Bearer cwk-..." or the bare key.' } },
     },

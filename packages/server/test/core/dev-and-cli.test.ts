@@ -1,7 +1,7 @@
 /** `runlet dev` reloads a changed service without a restart; the key commands do what they say. */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
@@ -73,5 +73,7 @@ test('every command has --help, and a bad setting stops the start with a message
     const { stdout } = await cli(...args, '--help');
     assert.match(stdout, /^Usage: runlet/);
   }
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  assert.equal((await cli('--version')).stdout.trim(), version);
   await assert.rejects(cli('serve', '--port', 'abc', '--data', tempDir('runlet-bad-')), (err: { code: number; stderr: string }) => err.code === 1 && /port/.test(err.stderr));
 });
