@@ -71,7 +71,7 @@ test('packages depend one way: protocol on none, sdk and client never on the ser
  * `runtime.ts` wires the lower layers together; http serves a runtime; the CLI starts a server.
  */
 const LAYERS: string[][] = [
-  ['config.ts', 'errors.ts', 'ids.ts'],
+  ['config.ts', 'errors.ts', 'ids.ts', 'version.ts'],
   ['store'],
   ['secrets'],
   ['keys', 'logs', 'workers', 'files'],
