@@ -24,6 +24,10 @@ if (!rev) {
   process.exit(2);
 }
 const pairs = Number(pairsArg ?? 3);
+if (!Number.isInteger(pairs) || pairs < 1) {
+  console.error(`pairs must be a whole number above 0, not "${pairsArg}"`);
+  process.exit(2);
+}
 const git = (...args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
 const commit = git('rev-parse', '--short', rev);
 const before = mkdtempSync(path.join(os.tmpdir(), `runlet-ab-${commit}-`));
