@@ -111,6 +111,28 @@ async function createDatabase(tag: string): Promise<string> {
   return `postgres://postgres@127.0.0.1:5432/${name}`;
 }
 
+/**
+ * Transactions the database committed (and rolled back) over a row's whole life: setup, warm-up
+ * and measured runs. Read once every connection to it has closed, since a backend reports its
+ * counts when it exits (an idle one only every few seconds).
+ */
+async function transactionsOf(database: string): Promise<number | undefined> {
+  const name = new URL(database).pathname.slice(1);
+  const admin = new pg.Client({ connectionString: PG_ADMIN });
+  await admin.connect();
+  try {
+    for (let waited = 0; waited < 5000; waited += 50) {
+      const { rows } = await admin.query<{ n: string; open: number }>(
+        'select xact_commit + xact_rollback as n, numbackends as open from pg_stat_database where datname = $1', [name]);
+      if (rows[0] && rows[0].open === 0) return Number(rows[0].n);
+      await sleep(50);
+    }
+    return undefined;
+  } finally {
+    await admin.end();
+  }
+}
+
 async function dropDatabases() {
   const admin = new pg.Client({ connectionString: PG_ADMIN });
   await admin.connect();
@@ -127,6 +149,16 @@ function load(job: LoadJob): Promise<LoadResult> {
   });
 }
 
+/** A row's figures: the measured batch's, and the database's transactions per run (PostgreSQL rows). */
+type RowResult = LoadResult & { transactionsPerRun?: number };
+
+/** Stops the row's processes; on PostgreSQL, counts what its database committed per run submitted (warm-up included). */
+async function finishRow(r: LoadResult, database: string | undefined): Promise<RowResult> {
+  await stopAll();
+  const transactions = database && (await transactionsOf(database));
+  return transactions ? { ...r, transactionsPerRun: transactions / (WARMUP + r.submitted) } : r;
+}
+
 /** Warm-up batch (not counted), then the measured batch. */
 async function measure(base: Omit<LoadJob, 'count' | 'connections'>): Promise<LoadResult> {
   const warm = await load({ ...base, count: WARMUP, connections: CONNECTIONS });
@@ -134,7 +166,7 @@ async function measure(base: Omit<LoadJob, 'count' | 'connections'>): Promise<Lo
   return load({ ...base, count: COUNT, connections: CONNECTIONS });
 }
 
-async function runlet(nodes: number, onPostgres: boolean, tag: string): Promise<LoadResult> {
+async function runlet(nodes: number, onPostgres: boolean, tag: string): Promise<RowResult> {
   const database = onPostgres ? await createDatabase(tag) : undefined;
   const dbArgs = database ? ['--database', database] : [];
   const urls: string[] = [];
@@ -153,13 +185,13 @@ async function runlet(nodes: number, onPostgres: boolean, tag: string): Promise<
   await settle(nodesStarted); // warm workers and spare hosts booted
   const key = execFileSync(process.execPath, [...CLI, 'keys', 'create', '--data', firstData, ...dbArgs], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()!.trim();
   try {
-    return await measure({ urls, key, submitPath: '/run_async/noop', resultPath: '/result/' });
+    return await finishRow(await measure({ urls, key, submitPath: '/run_async/noop', resultPath: '/result/' }), database);
   } finally {
     await stopAll();
   }
 }
 
-async function peer(file: 'graphile' | 'pg-boss'): Promise<LoadResult> {
+async function peer(file: 'graphile' | 'pg-boss'): Promise<RowResult> {
   const database = await createDatabase(file.replace('-', ''));
   const echoPort = nextPort++;
   const apiPort = nextPort++;
@@ -171,7 +203,7 @@ async function peer(file: 'graphile' | 'pg-boss'): Promise<LoadResult> {
   await waitForLine(worker, 'ready');
   await settle([echo, api, worker]);
   try {
-    return await measure({ urls: [`http://127.0.0.1:${apiPort}`], submitPath: '/run_async', resultPath: '/result/' });
+    return await finishRow(await measure({ urls: [`http://127.0.0.1:${apiPort}`], submitPath: '/run_async', resultPath: '/result/' }), database);
   } finally {
     await stopAll();
   }
@@ -181,13 +213,13 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US').replace(/,/g, '
 
 async function main() {
   const began = Date.now();
-  const rows: Array<{ row: Row; label: string; r?: LoadResult; error?: string; load?: number }> = [];
+  const rows: Array<{ row: Row; label: string; r?: RowResult; error?: string; load?: number }> = [];
   const loadAtStart = loadavg()[0]!;
   // What the machine does before the bench starts anything: CPUs busy over one second.
   const busyBefore = machineBusyMs();
   await sleep(1000);
   const othersAtStart = (machineBusyMs() - busyBefore) / 1000;
-  const scenarios: Array<[Row, string, () => Promise<LoadResult>]> = [
+  const scenarios: Array<[Row, string, () => Promise<RowResult>]> = [
     ['sqlite1', 'Runlet, SQLite, 1 node', () => runlet(1, false, 'sqlite1')],
     ['pg1', 'Runlet, PostgreSQL, 1 node', () => runlet(1, true, 'pg1')],
     ['pg3', 'Runlet, PostgreSQL, 3 nodes', () => runlet(3, true, 'pg3')],
@@ -247,11 +279,13 @@ async function main() {
     '',
     '### Results',
     '',
-    '|  | runs/s | completed | submit phase (ms) | first submit → last result (ms) | load avg after | notes |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    '|  | runs/s | completed | submit phase (ms) | first submit → last result (ms) | PostgreSQL transactions per run | load avg after | notes |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...rows.map(({ label, r, error, load }) => r
-      ? `| ${label} | ${fmt(r.runsPerSecond)} | ${r.completed} / ${COUNT} | ${fmt(r.submitMs)} | ${fmt(r.totalMs)} | ${load!.toFixed(1)} | ${r.firstError ? `first error: ${r.firstError.replace(/\|/g, '/')}` : ''} |`
-      : `| ${label} | — | — | — | — | ${load!.toFixed(1)} | could not be measured: ${error!.replace(/\|/g, '/').replace(/\n/g, ' ')} |`),
+      ? `| ${label} | ${fmt(r.runsPerSecond)} | ${r.completed} / ${COUNT} | ${fmt(r.submitMs)} | ${fmt(r.totalMs)} | ${r.transactionsPerRun?.toFixed(2) ?? '—'} | ${load!.toFixed(1)} | ${r.firstError ? `first error: ${r.firstError.replace(/\|/g, '/')}` : ''} |`
+      : `| ${label} | — | — | — | — | — | ${load!.toFixed(1)} | could not be measured: ${error!.replace(/\|/g, '/').replace(/\n/g, ' ')} |`),
+    '',
+    `PostgreSQL transactions per run: what the row's database committed or rolled back over the row's whole life (schema, setup, the ${WARMUP} warm-up runs and the measured ones, and each process's own periodic work), divided by the runs submitted; read from \`pg_stat_database\` once every connection to it had closed. Each statement outside an explicit transaction counts as one.`,
     '',
     '### Targets',
     '',
