@@ -4,6 +4,12 @@ import { LocalEventBus, NODE_NOTICES, type NodeNotice, type RunEvent } from './e
 const CHANNEL = 'runlet_events';
 /** How long to wait before listening again after the connection dropped. */
 const RECONNECT_MS = 1000;
+/**
+ * A node sends at most one notification in this many ms; the notices of the meantime go
+ * together in the next. Each notification costs a transaction to send and one more on every
+ * listening node to read, which at three nodes was most of the database's transactions per run.
+ */
+const NOTIFY_INTERVAL_MS = 10;
 /** PostgreSQL refuses payloads of 8000 bytes or more; stay well under it. */
 const MAX_PAYLOAD = 7000;
 /**
@@ -31,9 +37,9 @@ interface Batch {
  * notification (its payload is small and lines are already in the store): other nodes are
  * told up to which `seq` there are lines, and their readers read them from the store.
  * A lost notification only delays a reader until its periodic safety-net check. The notices
- * of one event-loop turn go out together, as one notification, and while one is on its way the
- * next turns' notices wait for it and then go out together: an idle node sends at once, and a
- * busy one costs the database one round trip at a time rather than one a turn. A node alone on
+ * of one event-loop turn go out together, as one notification, and the notices that come while
+ * one is on its way, or within NOTIFY_INTERVAL_MS of its start, wait and then go out together:
+ * an idle node sends at once, and a busy one at most once an interval. A node alone on
  * its database (as counted every second) sends nothing: nobody would hear it. A node joining
  * others waits until they have counted it before it serves, so it misses nothing of theirs.
  */
@@ -41,7 +47,7 @@ export class PostgresEventBus extends LocalEventBus {
   private listener: pg.Client | undefined;
   private closed = false;
   private outbox: Notice[] = [];
-  /** A notification is on its way: notices wait in the outbox until it is sent. */
+  /** A notification is on its way, or its interval has not passed: notices wait in the outbox. */
   private sending = false;
   /** Other nodes listening, as last counted; undefined when unknown (notices are then sent). */
   private peers: number | undefined;
@@ -115,15 +121,18 @@ export class PostgresEventBus extends LocalEventBus {
     const notices = this.outbox;
     this.outbox = [];
     this.sending = true;
+    const started = Date.now();
     try {
       // In order: a second payload is sent once the first is, as its notices came later.
       for (const payload of payloadsOf(this.nodeId, notices)) {
         await this.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, payload]).catch(this.onError);
       }
     } finally {
+      const rest = started + NOTIFY_INTERVAL_MS - Date.now();
+      await new Promise((resolve) => (rest > 0 ? setTimeout(resolve, rest) : setImmediate(resolve)));
       this.sending = false;
-      // What came meanwhile goes out with what this turn adds.
-      if (this.outbox.length > 0 && !this.closed) setImmediate(() => void this.sendOutbox());
+      // What came meanwhile goes out together.
+      if (this.outbox.length > 0 && !this.closed) void this.sendOutbox();
     }
   }
 

@@ -46,6 +46,25 @@ test('notices of many turns reach another node in order, none lost, in fewer not
   assert.ok(notifications.length < turns, `turns waiting for the notification on its way go out together (${notifications.length} notifications for ${turns} turns)`);
 });
 
+test('a busy node sends at most one notification every 10 ms, and loses no notice', async () => {
+  const heard: string[] = [];
+  receiver.on('queued', (serviceId) => heard.push(serviceId));
+  const before = notifications.length;
+  const started = Date.now();
+  const count = 40;
+  for (let i = 0; i < count; i++) {
+    sender.announce('queued', `busy-${i}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  await waitFor(() => heard.length >= count || undefined, 10_000, 'every notice to arrive');
+  const elapsed = Date.now() - started;
+  const sent = notifications.length - before;
+  assert.deepEqual(heard, Array.from({ length: count }, (_, i) => `busy-${i}`));
+  // Sends start at least 10 ms apart, so a window of `elapsed` ms holds at most elapsed / 10 + 1 of them.
+  assert.ok(sent <= Math.floor(elapsed / 10) + 1, `${sent} notifications in ${elapsed} ms`);
+  assert.ok(sent < count / 2, `${sent} notifications for ${count} notices`);
+});
+
 test('an idle node sends at once: a lone notice is not held back', async () => {
   const heard: string[] = [];
   receiver.on('keyRevoked', (keyId) => heard.push(keyId));
