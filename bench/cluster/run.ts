@@ -28,8 +28,10 @@ type Row = 'sqlite1' | 'pg1' | 'pg3' | 'graphile' | 'pg-boss';
 /** `BENCH_ROWS=pg1,graphile` measures those rows only (and writes nothing to the docs). */
 const ONLY = process.env.BENCH_ROWS?.split(',').map((r) => r.trim()) as Row[] | undefined;
 const HEADING = '## Cluster: completed no-op async runs per second (bench/cluster/run.ts)';
-// One master key for every node, as in a real cluster (docs/deploy.md).
-const RUNLET_ENV = { RUNLET_MIN_WARM_WORKERS: '2', RUNLET_MAX_WORKERS_PER_SERVICE: '2', RUNLET_SECRET_KEY: randomBytes(32).toString('hex') };
+// One master key for every node, as in a real cluster (docs/deploy.md). Each node's pool is the
+// runtime's default size (4 workers), set explicitly and kept warm so no worker boots in the
+// measured window; the peers' workers run 8 calls at once.
+const RUNLET_ENV = { RUNLET_MIN_WARM_WORKERS: '4', RUNLET_MAX_WORKERS_PER_SERVICE: '4', RUNLET_SECRET_KEY: randomBytes(32).toString('hex') };
 const CLI = ['--import', 'tsx', 'packages/server/src/cli/main.ts'];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -272,7 +274,7 @@ async function main() {
     '### Settings',
     '',
     `- Workload, the same for every row: ${WARMUP} warm-up runs (not counted), then ${COUNT} \`POST /run_async/…\` with body \`{}\` from ${CONNECTIONS} callers over keep-alive undici pools, then \`GET /result/{id}?timeout=60\` for each (asked again while not final) until all are completed. runs/s = completed ÷ (first submit → last result). The load generator (\`bench/cluster/loadgen.ts\`) is its own process.`,
-    `- Runlet: \`runlet serve --services <dir> --log-level warn\`, each node its own process and data folder, the folder holding only the fixture service \`noop\`, env \`RUNLET_MIN_WARM_WORKERS=2 RUNLET_MAX_WORKERS_PER_SERVICE=2\`; load starts once \`/healthz\` answers and every node's process tree has gone quiet (under 5 % of a CPU over 500 ms, at most 15 s), as for the peers' processes. SQLite: the embedded store in the data folder. PostgreSQL: \`--database\` on a fresh \`runlet_bench_*\` database (default pool size). 3 nodes: one shared database; submits spread round-robin over the nodes (${Math.ceil(CONNECTIONS / 3)} connections per node, so ${3 * Math.ceil(CONNECTIONS / 3)} in all), each result asked of the node that took the submit. Key from \`runlet keys create\`.`,
+    `- Runlet: \`runlet serve --services <dir> --log-level warn\`, each node its own process and data folder, the folder holding only the fixture service \`noop\`, env \`RUNLET_MIN_WARM_WORKERS=4 RUNLET_MAX_WORKERS_PER_SERVICE=4\` (the default pool size, set explicitly and kept warm); load starts once \`/healthz\` answers and every node's process tree has gone quiet (under 5 % of a CPU over 500 ms, at most 15 s), as for the peers' processes. SQLite: the embedded store in the data folder. PostgreSQL: \`--database\` on a fresh \`runlet_bench_*\` database (default pool size). 3 nodes: one shared database; submits spread round-robin over the nodes (${Math.ceil(CONNECTIONS / 3)} connections per node, so ${3 * Math.ceil(CONNECTIONS / 3)} in all), each result asked of the node that took the submit. Key from \`runlet keys create\`.`,
     '- Peers (`bench/cluster/peers/`): a Fastify 5 API process whose `POST /run_async` adds a job and answers its id, and whose `GET /result/:id` waits on one batched query every 10 ms over all ids being waited for; a separate worker process whose task calls `peers/echo-server.ts` (bare `node:http`, answers `{}`) over a keep-alive undici pool (8 connections). Each peer gets its own fresh database.',
     '  - graphile-worker 0.17: `addJob` via `makeWorkerUtils`; worker `run()` with `concurrency: 8`, `preparedStatements: true`, batched fetch `localQueue: { size: 32 }`, batched completion `completeJobBatchDelay: 2` / `failJobBatchDelay: 2`, LISTEN/NOTIFY for new jobs (poll fallback 1 s). Completed = the row has left `graphile_worker._private_jobs` (graphile-worker deletes a job on success).',
     '  - pg-boss 10: `send` on a created queue; worker: 2 × `work(queue, { batchSize: 100, pollingIntervalSeconds: 0.5 })` (0.5 s is pg-boss 10\'s lowest polling interval; it has no LISTEN/NOTIFY wake-up across processes), each batch worked 8 calls at a time and completed by pg-boss in one query. Completed = `pgboss.job.state = \'completed\'`.',
