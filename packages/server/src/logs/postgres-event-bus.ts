@@ -47,8 +47,8 @@ export class PostgresEventBus extends LocalEventBus {
   private listener: pg.Client | undefined;
   private closed = false;
   private outbox: Notice[] = [];
-  /** A notification is on its way, or its interval has not passed: notices wait in the outbox. */
-  private sending = false;
+  /** Settles when the notification on its way is sent and its interval has passed; meanwhile notices wait in the outbox. */
+  private sending: Promise<void> | undefined;
   /** Other nodes listening, as last counted; undefined when unknown (notices are then sent). */
   private peers: number | undefined;
   private peersTimer: NodeJS.Timeout | undefined;
@@ -90,13 +90,16 @@ export class PostgresEventBus extends LocalEventBus {
   override async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.peersTimer);
+    // What this node's runs announced last still reaches the others, without waiting out an interval.
+    await this.sending;
+    await this.send(this.outbox.splice(0));
     await this.listener?.end().catch(() => {});
     await super.close();
   }
 
   private notify(notice: Notice): void {
-    if (this.peers === 0) return;
-    if (this.outbox.push(notice) === 1 && !this.sending) setImmediate(() => void this.sendOutbox());
+    if (this.peers === 0 || this.closed) return;
+    if (this.outbox.push(notice) === 1 && !this.sending) setImmediate(() => this.sendOutbox());
   }
 
   /** Counts the nodes holding the membership lock; this one holds it too while it listens. */
@@ -117,22 +120,26 @@ export class PostgresEventBus extends LocalEventBus {
     }
   }
 
-  private async sendOutbox(): Promise<void> {
-    const notices = this.outbox;
-    this.outbox = [];
-    this.sending = true;
+  /** Sends what waits in the outbox, then holds the next notification until the interval has passed. */
+  private sendOutbox(): void {
+    if (this.sending || this.closed || this.outbox.length === 0) return;
     const started = Date.now();
-    try {
-      // In order: a second payload is sent once the first is, as its notices came later.
-      for (const payload of payloadsOf(this.nodeId, notices)) {
-        await this.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, payload]).catch(this.onError);
-      }
-    } finally {
-      const rest = started + NOTIFY_INTERVAL_MS - Date.now();
-      await new Promise((resolve) => (rest > 0 ? setTimeout(resolve, rest) : setImmediate(resolve)));
-      this.sending = false;
-      // What came meanwhile goes out together.
-      if (this.outbox.length > 0 && !this.closed) void this.sendOutbox();
+    this.sending = this.send(this.outbox.splice(0))
+      .then(() => {
+        const rest = started + NOTIFY_INTERVAL_MS - Date.now();
+        return new Promise<void>((resolve) => (rest > 0 ? setTimeout(resolve, rest) : setImmediate(resolve)));
+      })
+      .finally(() => {
+        this.sending = undefined;
+        // What came meanwhile goes out together.
+        this.sendOutbox();
+      });
+  }
+
+  /** In order: a second payload is sent once the first is, as its notices came later. */
+  private async send(notices: readonly Notice[]): Promise<void> {
+    for (const payload of payloadsOf(this.nodeId, notices)) {
+      await this.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, payload]).catch(this.onError);
     }
   }
 

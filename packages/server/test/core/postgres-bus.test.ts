@@ -65,6 +65,20 @@ test('a busy node sends at most one notification every 10 ms, and loses no notic
   assert.ok(sent < count / 2, `${sent} notifications for ${count} notices`);
 });
 
+test('a node that closes first sends the notices it was holding', async () => {
+  const closing = await PostgresEventBus.open(database.url, pool, 'node-c', (err) => assert.fail(String(err)));
+  const heard: string[] = [];
+  receiver.on('queued', (serviceId) => heard.push(serviceId));
+  // The first goes at once; the rest wait out the interval, and close comes before it has passed.
+  for (let i = 0; i < 5; i++) {
+    closing.announce('queued', `last-${i}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await closing.close();
+  await waitFor(() => heard.length >= 5 || undefined, 5_000, 'every notice to arrive');
+  assert.deepEqual(heard, Array.from({ length: 5 }, (_, i) => `last-${i}`));
+});
+
 test('an idle node sends at once: a lone notice is not held back', async () => {
   const heard: string[] = [];
   receiver.on('keyRevoked', (keyId) => heard.push(keyId));
