@@ -102,13 +102,23 @@ async function stopAll() {
   }));
 }
 
-async function createDatabase(tag: string): Promise<string> {
-  const name = `runlet_bench_${process.pid}_${tag}`;
+/** Runs `fn` on a connection to the server's admin database, closed afterwards. */
+async function withAdmin<T>(fn: (admin: pg.Client) => Promise<T>): Promise<T> {
   const admin = new pg.Client({ connectionString: PG_ADMIN });
   await admin.connect();
-  await admin.query(`drop database if exists ${name} with (force)`);
-  await admin.query(`create database ${name}`);
-  await admin.end();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.end();
+  }
+}
+
+async function createDatabase(tag: string): Promise<string> {
+  const name = `runlet_bench_${process.pid}_${tag}`;
+  await withAdmin(async (admin) => {
+    await admin.query(`drop database if exists ${name} with (force)`);
+    await admin.query(`create database ${name}`);
+  });
   databases.push(name);
   return `postgres://postgres@127.0.0.1:5432/${name}`;
 }
@@ -120,9 +130,7 @@ async function createDatabase(tag: string): Promise<string> {
  */
 async function transactionsOf(database: string): Promise<number | undefined> {
   const name = new URL(database).pathname.slice(1);
-  const admin = new pg.Client({ connectionString: PG_ADMIN });
-  await admin.connect();
-  try {
+  return withAdmin(async (admin) => {
     for (let waited = 0; waited < 5000; waited += 50) {
       const { rows } = await admin.query<{ n: string; open: number }>(
         'select xact_commit + xact_rollback as n, numbackends as open from pg_stat_database where datname = $1', [name]);
@@ -130,16 +138,13 @@ async function transactionsOf(database: string): Promise<number | undefined> {
       await sleep(50);
     }
     return undefined;
-  } finally {
-    await admin.end();
-  }
+  });
 }
 
 async function dropDatabases() {
-  const admin = new pg.Client({ connectionString: PG_ADMIN });
-  await admin.connect();
-  for (const name of databases.splice(0)) await admin.query(`drop database if exists ${name} with (force)`);
-  await admin.end();
+  await withAdmin(async (admin) => {
+    for (const name of databases.splice(0)) await admin.query(`drop database if exists ${name} with (force)`);
+  });
 }
 
 function load(job: LoadJob): Promise<LoadResult> {
@@ -154,9 +159,14 @@ function load(job: LoadJob): Promise<LoadResult> {
 /** A row's figures: the measured batch's, and the database's transactions per run (PostgreSQL rows). */
 type RowResult = LoadResult & { transactionsPerRun?: number };
 
-/** Stops the row's processes; on PostgreSQL, counts what its database committed per run submitted (warm-up included). */
-async function finishRow(r: LoadResult, database: string | undefined): Promise<RowResult> {
-  await stopAll();
+/** Measures a row (warm-up, then the measured batch), stops its processes, then on PostgreSQL counts what its database committed per run submitted. */
+async function measureRow(base: Omit<LoadJob, 'count' | 'connections'>, database: string | undefined): Promise<RowResult> {
+  let r: LoadResult;
+  try {
+    r = await measure(base);
+  } finally {
+    await stopAll();
+  }
   const transactions = database && (await transactionsOf(database));
   return transactions ? { ...r, transactionsPerRun: transactions / (WARMUP + r.submitted) } : r;
 }
@@ -186,11 +196,7 @@ async function runlet(nodes: number, onPostgres: boolean, tag: string): Promise<
   for (const url of urls) await waitHealthy(url);
   await settle(nodesStarted); // warm workers and spare hosts booted
   const key = execFileSync(process.execPath, [...CLI, 'keys', 'create', '--data', firstData, ...dbArgs], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()!.trim();
-  try {
-    return await finishRow(await measure({ urls, key, submitPath: '/run_async/noop', resultPath: '/result/' }), database);
-  } finally {
-    await stopAll();
-  }
+  return measureRow({ urls, key, submitPath: '/run_async/noop', resultPath: '/result/' }, database);
 }
 
 async function peer(file: 'graphile' | 'pg-boss'): Promise<RowResult> {
@@ -204,11 +210,7 @@ async function peer(file: 'graphile' | 'pg-boss'): Promise<RowResult> {
   const worker = start(`${file} worker`, ['--import', 'tsx', join(here, `peers/${file}.ts`), 'worker', `http://127.0.0.1:${echoPort}`, database]);
   await waitForLine(worker, 'ready');
   await settle([echo, api, worker]);
-  try {
-    return await finishRow(await measure({ urls: [`http://127.0.0.1:${apiPort}`], submitPath: '/run_async', resultPath: '/result/' }), database);
-  } finally {
-    await stopAll();
-  }
+  return measureRow({ urls: [`http://127.0.0.1:${apiPort}`], submitPath: '/run_async', resultPath: '/result/' }, database);
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US').replace(/,/g, ' ');

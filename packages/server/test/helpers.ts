@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +16,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const FIXTURE_SERVICES = path.join(here, 'fixtures', 'services');
 export const EXAMPLE_SERVICES = path.resolve(here, '../../../examples/services');
 export const CLI = path.resolve(here, '../src/cli/main.ts');
+/** The server package's version, read from its manifest here rather than from the module under test. */
+export const PACKAGE_VERSION = (JSON.parse(readFileSync(path.join(here, '../package.json'), 'utf8')) as { version: string }).version;
 
 export interface TestServer {
   url: string;

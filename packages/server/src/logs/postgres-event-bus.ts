@@ -123,10 +123,11 @@ export class PostgresEventBus extends LocalEventBus {
   /** Sends what waits in the outbox, then holds the next notification until the interval has passed. */
   private sendOutbox(): void {
     if (this.sending || this.closed || this.outbox.length === 0) return;
-    const started = Date.now();
+    const started = performance.now();
     this.sending = this.send(this.outbox.splice(0))
       .then(() => {
-        const rest = started + NOTIFY_INTERVAL_MS - Date.now();
+        // Whole ms, rounded up: a timer's delay is truncated to them.
+        const rest = Math.ceil(started + NOTIFY_INTERVAL_MS - performance.now());
         return new Promise<void>((resolve) => (rest > 0 ? setTimeout(resolve, rest) : setImmediate(resolve)));
       })
       .finally(() => {

@@ -4,15 +4,12 @@
  * sees another's runs.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { KEY_CACHE_MS } from '../../src/engine/access.js';
 import { createKey } from '../../src/keys/key-admin.js';
 import { displayPrefix } from '../../src/keys/api-keys.js';
-import { readNdjson, startTestServer, type TestServer } from '../helpers.js';
+import { PACKAGE_VERSION, readNdjson, startTestServer, type TestServer } from '../helpers.js';
 import { expectJson, expectRuntimeError, startAsync, type Json } from './api-helpers.js';
-
-const { version: VERSION } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 describe('authentication and accounts', () => {
   let s: TestServer;
@@ -103,10 +100,10 @@ describe('authentication and accounts', () => {
       const health = await call('GET', '/healthz', authorization);
       const body = await expectJson<Json>(health);
       assert.equal(body.status, 'ok');
-      assert.equal(body.version, VERSION);
+      assert.equal(body.version, PACKAGE_VERSION);
       const doc = await expectJson<Json>(await call('GET', '/openapi.json', authorization));
       assert.equal(doc.openapi, '3.1.0');
-      assert.equal((doc.info as Json).version, VERSION);
+      assert.equal((doc.info as Json).version, PACKAGE_VERSION);
     }
   });
 

@@ -1,12 +1,12 @@
 /** `runlet dev` reloads a changed service without a restart; the key commands do what they say. */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import { KEY_CACHE_MS } from '../../src/engine/access.js';
-import { CLI, databaseForDataDir, tempDirs, killServerProcess, startServerProcess, startTestServer, waitFor } from '../helpers.js';
+import { CLI, PACKAGE_VERSION, databaseForDataDir, tempDirs, killServerProcess, startServerProcess, startTestServer, waitFor } from '../helpers.js';
 
 const run = promisify(execFile);
 const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8' });
@@ -73,7 +73,6 @@ test('every command has --help, and a bad setting stops the start with a message
     const { stdout } = await cli(...args, '--help');
     assert.match(stdout, /^Usage: runlet/);
   }
-  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  assert.equal((await cli('--version')).stdout.trim(), version);
+  assert.equal((await cli('--version')).stdout.trim(), PACKAGE_VERSION);
   await assert.rejects(cli('serve', '--port', 'abc', '--data', tempDir('runlet-bad-')), (err: { code: number; stderr: string }) => err.code === 1 && /port/.test(err.stderr));
 });

@@ -60,8 +60,9 @@ test('a busy node sends at most one notification every 10 ms, and loses no notic
   const elapsed = Date.now() - started;
   const sent = notifications.length - before;
   assert.deepEqual(heard, Array.from({ length: count }, (_, i) => `busy-${i}`));
-  // Sends start at least 10 ms apart, so a window of `elapsed` ms holds at most elapsed / 10 + 1 of them.
-  assert.ok(sent <= Math.floor(elapsed / 10) + 1, `${sent} notifications in ${elapsed} ms`);
+  // Sends start 10 ms apart; timers count from the event loop's clock, which can lag the real one
+  // a little, so allow 9: a window of `elapsed` ms then holds at most elapsed / 9 + 1 of them.
+  assert.ok(sent <= Math.floor(elapsed / 9) + 1, `${sent} notifications in ${elapsed} ms`);
   assert.ok(sent < count / 2, `${sent} notifications for ${count} notices`);
 });
 
