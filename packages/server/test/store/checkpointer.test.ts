@@ -1,6 +1,6 @@
 /** The embedded store checkpoints its WAL from a thread of its own, never inside a commit on the event loop. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -46,5 +46,36 @@ test('closing checkpoints the rest and removes the WAL; every committed run is t
     assert.equal(found.filter((r) => r?.status === 'queued').length, ids.length);
   } finally {
     await reopened.close();
+  }
+});
+
+/** The WAL header's checkpoint sequence number: SQLite adds one each time it starts the WAL over from its first frame. */
+function walRestarts(file: string): number {
+  const fd = openSync(`${file}-wal`, 'r');
+  try {
+    const header = Buffer.alloc(16);
+    return readSync(fd, header, 0, 16, 0) === 16 ? header.readUInt32BE(12) : 0;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test('under writes that never pause, the WAL starts over from its first frame instead of growing for as long as they last', async () => {
+  const file = path.join(dir, 'steady.db');
+  const store = new SqliteStore(file);
+  const accountId = (await store.defaultAccount()).id;
+  const ids: string[] = [];
+  try {
+    // One batch after another with no pause between them: a checkpoint never finds the store idle.
+    const deadline = Date.now() + 20_000;
+    while (walRestarts(file) < 2) {
+      assert.ok(Date.now() < deadline, `the WAL started over ${walRestarts(file)} times in 20 s of steady writes (want 2); it holds ${statSync(`${file}-wal`).size} bytes`);
+      const runs = await Promise.all(Array.from({ length: 50 }, () => store.createRun(newRunOf(accountId, { input: Buffer.alloc(500, 'x') }))));
+      ids.push(...runs.map((r) => r.id));
+    }
+    const found = await Promise.all(ids.map((id) => store.getRun(id)));
+    assert.equal(found.filter((r) => r?.status === 'queued').length, ids.length, 'no write was lost while writes were held');
+  } finally {
+    await store.close();
   }
 });

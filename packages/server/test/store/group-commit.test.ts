@@ -56,3 +56,23 @@ test('a write alone in its group that throws leaves nothing, and the next group 
   await commits.run(() => insert.run(6));
   assert.deepEqual(rows(), [6]);
 });
+
+test('writes asked for during a hold wait for resume, then commit; flush still commits when held', async () => {
+  const { db, commits, rows } = open();
+  const insert = db.prepare('INSERT INTO t (x) VALUES (?)');
+  commits.hold();
+  let committed = false;
+  const held = commits.run(() => insert.run(1)).then(() => (committed = true));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(rows(), [], 'nothing commits while held');
+  assert.equal(committed, false, 'and no caller hears of its write');
+  commits.resume();
+  await held;
+  assert.deepEqual(rows(), [1]);
+  commits.hold();
+  const closing = commits.run(() => insert.run(2));
+  commits.flush();
+  assert.deepEqual(rows(), [1, 2], 'a store closing while held writes what waits');
+  await closing;
+  commits.resume();
+});

@@ -12,36 +12,105 @@ const MIN_INTERVAL_MS = 1000;
 /** Most time between two checkpoints when no commit says the WAL grew (writes outside the group commit). */
 const MAX_INTERVAL_MS = 2000;
 
+/**
+ * Longest the thread waits for the store to hold its writes before it checkpoints anyway. The
+ * store answers between two turns of its event loop, so this is only reached when one turn runs
+ * very long.
+ */
+const HOLD_WAIT_MS = 100;
+/** Checkpoints in a row before writes are held for the last; and a round this short is let be the next to last. */
+const ROUNDS = 4;
+const SHORT_ROUND_MS = 2;
+
 /** Slots of the state shared with the thread. */
 const WROTE = 0;
 const CLOSING = 1;
+/** The last hold the store has granted (holds are numbered, so a late answer is never taken for a new one). */
+const HELD = 2;
 
 /**
  * The thread's source: CommonJS, so it needs no loader. It sleeps until told of a commit (or for
  * MAX_INTERVAL_MS), checkpoints, and rests MIN_INTERVAL_MS before the next one; told to close,
  * it stops at once (the main connection, closing last, checkpoints what is left).
+ *
+ * SQLite starts the WAL over from its first frame only when a write begins with every frame
+ * already copied into the database. Under steady load the store commits while a checkpoint
+ * copies, so no checkpoint ever copies them all: the WAL would grow for as long as the load
+ * lasts (by tens of MB a second under the sync bench), every new frame costing the file
+ * system a fresh block. So when a checkpoint leaves frames behind, the thread asks the store
+ * to hold its writes, copies the few frames that came meanwhile, and lets the writes go: the
+ * next commit starts the WAL over.
  */
 const THREAD_SOURCE = `
-const { workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const { workerData, parentPort } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const state = new Int32Array(workerData.state);
 const closing = () => Atomics.load(state, ${CLOSING}) === 1;
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 5000');
-let seen = 0;
-while (!closing()) {
-  Atomics.wait(state, ${WROTE}, seen, workerData.maxMs);
-  seen = Atomics.load(state, ${WROTE});
-  if (closing()) break;
+
+/** A PASSIVE checkpoint: it never blocks a writer, and copies the WAL as it was when it began. */
+function checkpoint() {
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
   } catch {
     // Busy or locked: the next round tries again.
   }
+}
+
+// A checkpoint that copies the whole WAL syncs the database file before SQLite may start the
+// WAL over, and only such a checkpoint does: the pages of every round before would be written to
+// disk during the hold. Synced here first, they are written while the store still writes.
+const dbFile = fs.openSync(workerData.file, 'r');
+
+let holds = 0;
+function catchUp() {
+  fs.fsyncSync(dbFile);
+  const hold = ++holds;
+  parentPort.postMessage({ hold });
+  const deadline = Date.now() + workerData.holdWaitMs;
+  for (let granted = Atomics.load(state, ${HELD}); granted !== hold && !closing(); granted = Atomics.load(state, ${HELD})) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    Atomics.wait(state, ${HELD}, granted, left);
+  }
+  try {
+    if (Atomics.load(state, ${HELD}) === hold) checkpoint();
+  } finally {
+    parentPort.postMessage({ resume: hold });
+  }
+}
+
+let seen = 0;
+while (!closing()) {
+  Atomics.wait(state, ${WROTE}, seen, workerData.maxMs);
+  seen = Atomics.load(state, ${WROTE});
+  if (closing()) break;
+  // Each round copies what was committed while the last one copied, so under steady load the
+  // rounds shrink: the store's writes are held only for the last, short one.
+  for (let round = 0; round < workerData.rounds; round++) {
+    const began = Date.now();
+    checkpoint();
+    // No commit while it copied: nothing was left behind it.
+    if (Atomics.load(state, ${WROTE}) === seen || closing()) break;
+    seen = Atomics.load(state, ${WROTE});
+    if (round === workerData.rounds - 1 || Date.now() - began <= workerData.shortMs) {
+      catchUp();
+      break;
+    }
+  }
   Atomics.wait(state, ${CLOSING}, 0, workerData.minMs);
 }
 db.close();
+fs.closeSync(dbFile);
 `;
+
+/** What the checkpointer needs of the store's writes: to hold them for a moment, and let them go. */
+export interface HeldWrites {
+  hold(): void;
+  resume(): void;
+}
 
 /**
  * Checkpoints the embedded store's WAL from a thread of its own. SQLite's automatic checkpoint
@@ -52,19 +121,30 @@ db.close();
  * after commits. Should the thread fail, the main connection checkpoints itself again.
  */
 export class Checkpointer {
-  private readonly state = new Int32Array(new SharedArrayBuffer(8));
+  private readonly state = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
   private readonly thread: Worker;
   private readonly exited: Promise<void>;
 
-  /** `fallBack` is called if the thread cannot run: the caller then turns automatic checkpoints back on. */
-  constructor(file: string, fallBack: (err: Error) => void) {
+  /**
+   * `writes` are held while the thread catches up; `fallBack` is called if the thread cannot
+   * run: the caller then turns automatic checkpoints back on.
+   */
+  constructor(file: string, writes: HeldWrites, fallBack: (err: Error) => void) {
     this.thread = new Worker(THREAD_SOURCE, {
       eval: true,
-      workerData: { driver: DRIVER, file, state: this.state.buffer, minMs: MIN_INTERVAL_MS, maxMs: MAX_INTERVAL_MS },
+      workerData: { driver: DRIVER, file, state: this.state.buffer, minMs: MIN_INTERVAL_MS, maxMs: MAX_INTERVAL_MS, holdWaitMs: HOLD_WAIT_MS, rounds: ROUNDS, shortMs: SHORT_ROUND_MS },
     });
     this.thread.unref();
+    this.thread.on('message', (message: { hold: number } | { resume: number }) => {
+      if ('resume' in message) return writes.resume();
+      // Between two turns of the event loop no write is under way: from here none begins until `resume`.
+      writes.hold();
+      Atomics.store(this.state, HELD, message.hold);
+      Atomics.notify(this.state, HELD);
+    });
     this.thread.once('error', fallBack);
-    this.exited = new Promise((resolve) => this.thread.once('exit', () => resolve()));
+    // A thread gone in the middle of a hold must not hold the writes for ever.
+    this.exited = new Promise((resolve) => this.thread.once('exit', () => resolve(writes.resume())));
   }
 
   /** Something was committed: the WAL grew. Cheap enough to call after every commit. */

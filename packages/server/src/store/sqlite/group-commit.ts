@@ -27,6 +27,10 @@ class WriteFailed {
  */
 export class GroupCommit {
   private pending: PendingWrite[] = [];
+  /** A flush is due at the end of this turn of the event loop. */
+  private scheduled = false;
+  /** Writes wait (their callers too, not the event loop) while the WAL checkpoint catches up. */
+  private held = false;
 
   /** `committed` is told after every group that committed. */
   constructor(
@@ -37,11 +41,32 @@ export class GroupCommit {
   /** Runs `write` in the next group; answers what it returned once that group is committed. */
   run<T>(write: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      if (this.pending.push({ write, resolve: resolve as (value: unknown) => void, reject }) === 1) setImmediate(() => this.flush());
+      this.pending.push({ write, resolve: resolve as (value: unknown) => void, reject });
+      this.schedule();
     });
   }
 
-  /** Commits what is pending now (also called before the store closes). */
+  /** Holds every write back until `resume`: nothing is committed in between. */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Ends a hold: what waited commits at the end of this turn. */
+  resume(): void {
+    this.held = false;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.held || this.pending.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.held) this.flush();
+    });
+  }
+
+  /** Commits what is pending now, held or not (also called before the store closes). */
   flush(): void {
     const group = this.pending;
     if (group.length === 0) return;

@@ -59,12 +59,12 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     migrateSqlite(this.db, MIGRATIONS);
+    this.commits = new GroupCommit(this.db, () => this.checkpointer?.wrote());
     if (file !== ':memory:') {
       this.db.pragma('wal_autocheckpoint = 0');
       // Without its thread, the connection checkpoints itself again, as SQLite does by default.
-      this.checkpointer = new Checkpointer(file, () => this.db.open && this.db.pragma('wal_autocheckpoint = 1000'));
+      this.checkpointer = new Checkpointer(file, this.commits, () => this.db.open && this.db.pragma('wal_autocheckpoint = 1000'));
     }
-    this.commits = new GroupCommit(this.db, () => this.checkpointer?.wrote());
     this.directory = new Directory(sqlitePort(this.db));
   }
 
