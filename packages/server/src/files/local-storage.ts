@@ -72,9 +72,10 @@ export class LocalDiskStorage implements FileStorage {
     const target = this.pathOf(file.storageKey);
     const temp = path.join(this.tmp, `${file.storageKey}.${randomId(8)}.part`);
     const meter = new UploadMeter(options.limits);
+    // 1 MiB of buffering: socket chunks of ~64 KiB are gathered into large writes (writev).
+    const sink = createWriteStream(temp, { flags: 'wx', mode: 0o600, highWaterMark: 1024 * 1024 });
     try {
-      // 1 MiB of buffering: socket chunks of ~64 KiB are gathered into large writes (writev).
-      await pipeline(source, meter, createWriteStream(temp, { flags: 'wx', mode: 0o600, highWaterMark: 1024 * 1024 }));
+      await pipeline(source, meter, sink);
       if (options.exactBytes !== undefined && meter.size !== options.exactBytes) {
         throw new RunletError('UPLOAD_INCOMPLETE', `The upload was ${meter.size} bytes; ${options.exactBytes} were declared.`);
       }
@@ -82,6 +83,9 @@ export class LocalDiskStorage implements FileStorage {
       await rename(temp, target);
       return { size: meter.size, sha256: meter.digest() };
     } catch (err) {
+      // A failed pipeline answers at once, even while the temporary file's open still waits in
+      // libuv's thread pool: removed before that open ran, the file would be created after.
+      if (!sink.closed) await new Promise((resolve) => sink.once('close', resolve));
       await rm(temp, { force: true });
       throw err;
     }
