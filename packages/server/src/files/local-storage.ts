@@ -85,7 +85,7 @@ export class LocalDiskStorage implements FileStorage {
     } catch (err) {
       // A failed pipeline answers at once, even while the temporary file's open still waits in
       // libuv's thread pool: removed before that open ran, the file would be created after.
-      if (!sink.closed) await new Promise((resolve) => sink.once('close', resolve));
+      if (!sink.closed) await new Promise<void>((resolve) => sink.once('close', () => resolve()));
       await rm(temp, { force: true });
       throw err;
     }
