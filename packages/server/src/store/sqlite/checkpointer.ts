@@ -18,7 +18,10 @@ const MAX_INTERVAL_MS = 2000;
  * very long.
  */
 const HOLD_WAIT_MS = 100;
-/** Checkpoints in a row before writes are held for the last; and a round this short is let be the next to last. */
+/**
+ * Catching up: at most ROUNDS checkpoints while the store writes on, fewer once one takes no
+ * longer than SHORT_ROUND_MS; then one more with the store's writes held.
+ */
 const ROUNDS = 4;
 const SHORT_ROUND_MS = 2;
 
@@ -37,9 +40,9 @@ const HELD = 2;
  * already copied into the database. Under steady load the store commits while a checkpoint
  * copies, so no checkpoint ever copies them all: the WAL would grow for as long as the load
  * lasts (by tens of MB a second under the sync bench), every new frame costing the file
- * system a fresh block. So when a checkpoint leaves frames behind, the thread asks the store
- * to hold its writes, copies the few frames that came meanwhile, and lets the writes go: the
- * next commit starts the WAL over.
+ * system a fresh block. So when commits came while a checkpoint copied, the thread copies again
+ * in rounds that shrink, syncs the database file, asks the store to hold its writes, copies the
+ * few frames that came last, and lets the writes go: the next commit starts the WAL over.
  */
 const THREAD_SOURCE = `
 const fs = require('node:fs');
