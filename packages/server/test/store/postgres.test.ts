@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { newRequestId } from '../../src/ids.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { endRuns } from '../../src/store/postgres/run-batches.js';
 import { freshDatabase } from '../helpers.js';
 import { runStoreConformance } from './conformance.js';
 import { newRunOf } from './new-run.js';
@@ -102,6 +103,47 @@ describe('postgres: batched writes and reads', () => {
         assert.deepEqual(records[i]!.attempts.map((a) => a.attempt), [1]);
       });
       assert.equal((await store.getRun(existing.id))?.status, 'failed');
+    } finally {
+      await store.close();
+      await own.drop();
+    }
+  });
+});
+
+describe('postgres: plans that hold as the queue grows', () => {
+  test('ending a run reads it by key, however many runs are queued, after the plans were made with few active', async () => {
+    const own = await freshDatabase();
+    // One connection: the plans it keeps are the ones the measured end meets.
+    const store = await PostgresStore.open(own.url, { max: 1 });
+    try {
+      const account = await store.defaultAccount();
+      const outcome = { status: 'completed' as const, completedAt: Date.now(), responseStatus: 200, responseBody: Buffer.from('{}') };
+      const started = () => store.createRun(newRunOf(account.id, { mode: 'sync', startedAt: Date.now(), leaseExpiresAt: Date.now() + 60_000 }));
+      const runAndEnd = async () => store.completeRun((await started()).id, outcome);
+      // Many runs, one active at a time: statistics, and then plans, that see a small active set.
+      for (let i = 0; i < 40; i++) await runAndEnd();
+      await store.pool.query('ANALYZE runs');
+      // Past PostgreSQL's five custom plans, when it may keep a generic one.
+      for (let i = 0; i < 10; i++) await runAndEnd();
+      // Then a backlog arrives.
+      await Promise.all(Array.from({ length: 3000 }, () => store.createRun(newRunOf(account.id))));
+      const run = await started();
+      const client = await store.pool.connect();
+      try {
+        // What this connection has read of runs, before and after the end (the counts include
+        // its earlier transactions not yet reported, so only the difference is the end's).
+        const readSoFar = async () =>
+          Number((await client.query<{ read: string }>(`SELECT COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0) AS read FROM pg_stat_xact_user_tables WHERE relname = 'runs'`)).rows[0]!.read);
+        await client.query('BEGIN');
+        const before = await readSoFar();
+        const [ended] = await endRuns(client, [{ id: run.id, outcome }]);
+        const read = (await readSoFar()) - before;
+        await client.query('COMMIT');
+        assert.equal(ended?.status, 'completed');
+        assert.ok(read <= 5, `ending one run read ${read} rows of runs`);
+      } finally {
+        client.release();
+      }
     } finally {
       await store.close();
       await own.drop();

@@ -45,3 +45,13 @@ export async function query(db: Queryable, text: string, readonlyValues: readonl
 }
 
 const isPool = (db: Queryable): db is pg.Pool => 'totalCount' in db;
+
+/**
+ * Runs `text` unnamed: PostgreSQL plans it afresh on every call, for the values and the table
+ * as they are then. For a statement whose best plan turns on something a plan cached earlier
+ * cannot know (see `endRuns`).
+ */
+export function queryPlannedEachTime(db: Queryable, text: string, readonlyValues: readonly unknown[]): Promise<pg.QueryResult> {
+  // pg reads the values without changing them; its type only asks for a mutable array.
+  return db.query({ text, values: readonlyValues as unknown[] });
+}

@@ -2,7 +2,7 @@ import { ATTEMPT_COLUMNS, attemptValues, toAttempt } from '../control-rows.js';
 import type { AttemptRow, RunWithAttempts } from '../control-types.js';
 import { startOf, toRun, type Row } from '../rows.js';
 import type { NewRun, RunOutcome, RunRow } from '../types.js';
-import { query, type Queryable } from './prepared.js';
+import { query, queryPlannedEachTime, type Queryable } from './prepared.js';
 
 /**
  * The statements of a run's busiest moments (recorded, ended, read), each written for a batch of
@@ -94,6 +94,16 @@ export async function insertAttempts(db: Queryable, attempts: readonly AttemptRo
 }
 
 /**
+ * "Still queued or running", written so that no partial index on status matches it. As
+ * `status IN ('queued', 'running')` it did, and a plan made while few runs were active read
+ * every queued and running run for each batch of ends, hashing the batch against them: an end
+ * cost as much as the queue was long (docs/performance.md). Now the batch reaches its rows by
+ * primary key, and the statement is planned afresh on each call, so a plan made while the
+ * table was nearly empty (a sequential scan, cheap then) is not kept once it has grown.
+ */
+const STILL_ACTIVE = `CASE r.status WHEN 'queued' THEN true WHEN 'running' THEN true ELSE false END`;
+
+/**
  * Ends runs that are still queued or running (and held by `ownerNodeId`, when given), with
  * their attempts' records, in one statement; answers each ended row, or undefined for a run
  * that had already ended or moved. Ends of one run must come in separate batches: an UPDATE
@@ -105,11 +115,11 @@ export async function endRuns(db: Queryable, ends: readonly RunEnd[]): Promise<(
   const sets = RUN_END.slice(1, -1).map(([name]) => `${name} = b.${name}`).join(', ');
   const rows = byId(
     (
-      await query(
+      await queryPlannedEachTime(
         db,
         `WITH attempt AS (${attempt.sql})
          UPDATE runs r SET ${sets}, lease_expires_at = NULL FROM ${end.sql}
-         WHERE r.id = b.id AND r.status IN ('queued', 'running') AND (b.owner IS NULL OR r.node_id = b.owner)
+         WHERE r.id = b.id AND ${STILL_ACTIVE} AND (b.owner IS NULL OR r.node_id = b.owner)
          RETURNING r.*`,
         [...end.params, ...attempt.params],
       )
