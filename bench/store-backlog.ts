@@ -10,12 +10,10 @@
  * BACKLOG runs queued, then 3000 of them claimed two at a time and ended, from four callers.
  * Prints PostgreSQL's CPU per run claimed and ended, and the rate.
  */
-import pg from 'pg';
-import { attemptRowOf } from '../packages/server/src/engine/attempts.js';
-import { newRequestId } from '../packages/server/src/ids.js';
 import { PostgresStore } from '../packages/server/src/store/postgres/postgres-store.js';
-import type { NewRun, RunOutcome, RunRow } from '../packages/server/src/store/store.js';
+import type { RunRow } from '../packages/server/src/store/store.js';
 import { cpuMsOfCommand } from './lib/processes.js';
+import { benchRun, endBenchRun } from './lib/store-runs.js';
 
 const url = process.env.DATABASE_URL;
 if (!url) throw new Error('DATABASE_URL must name a fresh PostgreSQL database');
@@ -24,15 +22,8 @@ const MEASURED = 3000;
 
 const store = await PostgresStore.open(url, { max: 10 });
 const account = await store.defaultAccount();
-const newRun = (mode: 'sync' | 'async'): NewRun => {
-  const now = Date.now();
-  const start = mode === 'sync' ? { startedAt: now, leaseExpiresAt: now + 60_000 } : {};
-  return { id: newRequestId(now), accountId: account.id, keyId: null, serviceId: 'noop', method: 'POST', path: '', query: null, mode, input: Buffer.from('{}'), inputContentType: 'application/json', requestHeaders: {}, correlationId: null, createdAt: now, nodeId: 'bench', ...start };
-};
-const end = (run: RunRow) => {
-  const outcome: RunOutcome = { status: 'completed', completedAt: Date.now(), responseStatus: 200, responseContentType: 'application/json', responseBody: Buffer.from('{}') };
-  return store.completeRun(run.id, outcome, 'bench', attemptRowOf(run, outcome, 'bench', null));
-};
+const newRun = (mode: 'sync' | 'async') => store.createRun(benchRun(account.id, mode));
+const end = (run: RunRow) => endBenchRun(store, run);
 /** `count` calls of `op` from `callers` callers. */
 const from = async (callers: number, count: number, op: () => Promise<unknown>) => {
   let next = 0;
@@ -41,13 +32,10 @@ const from = async (callers: number, count: number, op: () => Promise<unknown>) 
   }));
 };
 
-await from(4, 300, async () => end(await store.createRun(newRun('sync'))));
-const admin = new pg.Client({ connectionString: url });
-await admin.connect();
-await admin.query('ANALYZE runs');
-await admin.end();
-await from(4, 300, async () => end(await store.createRun(newRun('sync'))));
-await from(16, BACKLOG, () => store.createRun(newRun('async')));
+await from(4, 300, async () => end(await newRun('sync')));
+await store.pool.query('ANALYZE runs');
+await from(4, 300, async () => end(await newRun('sync')));
+await from(16, BACKLOG, () => newRun('async'));
 
 const cpuBefore = cpuMsOfCommand('postgres');
 const startedAt = performance.now();

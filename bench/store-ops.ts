@@ -16,12 +16,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { attemptRowOf } from '../packages/server/src/engine/attempts.js';
-import { newRequestId, randomId } from '../packages/server/src/ids.js';
+import { randomId } from '../packages/server/src/ids.js';
 import { PostgresStore } from '../packages/server/src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../packages/server/src/store/sqlite/sqlite-store.js';
-import type { NewRun, RunOutcome, RunRow, Store } from '../packages/server/src/store/store.js';
+import type { NewRun, RunRow, Store } from '../packages/server/src/store/store.js';
 import { cpuMsOfCommand } from './lib/processes.js';
+import { benchRun, endBenchRun } from './lib/store-runs.js';
 
 const RUNS = Number(process.env.RUNS ?? 6000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
@@ -32,37 +32,9 @@ const database = process.env.DATABASE_URL;
 const folder = database ? undefined : mkdtempSync(path.join(os.tmpdir(), 'runlet-store-ops-'));
 const store: Store = database ? await PostgresStore.open(database, { max: 10 }) : new SqliteStore(path.join(folder!, 'runlet.db'));
 const account = await store.defaultAccount();
-const idOf = (now: number) => (randomIds ? `req_${randomId(24)}` : newRequestId(now));
 
-const newRun = (mode: 'sync' | 'async', now: number, started: boolean): NewRun => ({
-  id: idOf(now),
-  accountId: account.id,
-  keyId: null,
-  serviceId: 'noop',
-  method: 'POST',
-  path: '',
-  query: null,
-  mode,
-  input: Buffer.from('{"name":"bench","items":[1,2,3]}'),
-  inputContentType: 'application/json',
-  requestHeaders: { 'content-type': 'application/json' },
-  correlationId: null,
-  createdAt: now,
-  nodeId: 'bench',
-  ...(started ? { startedAt: now, leaseExpiresAt: now + 60_000 } : {}),
-});
-
-const completed = (): RunOutcome => ({
-  status: 'completed',
-  completedAt: Date.now(),
-  responseStatus: 200,
-  responseContentType: 'application/json',
-  responseBody: Buffer.from('{"input":{"name":"bench","items":[1,2,3]},"path":"","query":{}}'),
-});
-const end = (run: RunRow) => {
-  const outcome = completed();
-  return store.completeRun(run.id, outcome, 'bench', attemptRowOf(run, outcome, 'bench', null));
-};
+const newRun = (mode: 'sync' | 'async'): NewRun => benchRun(account.id, mode, Date.now(), randomIds ? `req_${randomId(24)}` : undefined);
+const end = (run: RunRow) => endBenchRun(store, run);
 
 /** Runs `op` `count` times from `callers` callers; prints the CPU per operation. */
 async function phase(name: string, count: number, op: (i: number) => Promise<unknown>, callers = CONCURRENCY): Promise<void> {
@@ -81,10 +53,10 @@ async function phase(name: string, count: number, op: (i: number) => Promise<unk
 }
 
 console.log(`${store.kind}, ${randomIds ? 'random' : 'time-ordered'} ids, ${RUNS} runs, ${CONCURRENCY} callers`);
-await phase('warm-up', 1000, async () => end(await store.createRun(newRun('sync', Date.now(), true))));
-await phase('sync', RUNS, async () => end(await store.createRun(newRun('sync', Date.now(), true))));
+await phase('warm-up', 1000, async () => end(await store.createRun(newRun('sync'))));
+await phase('sync', RUNS, async () => end(await store.createRun(newRun('sync'))));
 const queued: RunRow[] = [];
-await phase('insert', RUNS, async () => queued.push(await store.createRun(newRun('async', Date.now(), false))));
+await phase('insert', RUNS, async () => queued.push(await store.createRun(newRun('async'))));
 const claimed: RunRow[] = [];
 await phase('claim', Math.ceil(queued.length / CLAIM), async () => claimed.push(...(await store.claimQueuedRuns('noop', CLAIM, 'bench', Date.now(), Date.now() + 60_000))), 2);
 if (claimed.length !== queued.length) throw new Error(`claimed ${claimed.length} of ${queued.length} queued runs`);

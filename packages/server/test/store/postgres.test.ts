@@ -25,12 +25,22 @@ runStoreConformance(
   },
 );
 
+/** Runs `fn` with a store on a database of its own, dropped afterwards. */
+async function withOwnStore(options: { max?: number }, fn: (store: PostgresStore) => Promise<void>): Promise<void> {
+  const own = await freshDatabase();
+  const store = await PostgresStore.open(own.url, options);
+  try {
+    await fn(store);
+  } finally {
+    await store.close();
+    await own.drop();
+  }
+}
+
 describe('postgres: prepared statements', () => {
   test('a run is still read after another node adds a column to runs (a rolling upgrade)', async () => {
-    const own = await freshDatabase();
     // One connection, so the statement prepared by the first read is the one the second meets.
-    const store = await PostgresStore.open(own.url, { max: 1 });
-    try {
+    await withOwnStore({ max: 1 }, async (store) => {
       const account = await store.defaultAccount();
       const run = await store.createRun(newRunOf(account.id));
       assert.equal((await store.getRun(run.id))?.id, run.id);
@@ -46,16 +56,11 @@ describe('postgres: prepared statements', () => {
       const first = await attempt().then(() => 'ok', (err: Error) => err.message);
       assert.ok(first === 'ok' || /cached plan must not change result type/.test(first), first);
       assert.equal((await attempt()).status, 'provisioned');
-    } finally {
-      await store.close();
-      await own.drop();
-    }
+    });
   });
 
   test('reads and writes give the same answers when a statement is prepared once and run many times', async () => {
-    const own = await freshDatabase();
-    const store = await PostgresStore.open(own.url, { max: 2 });
-    try {
+    await withOwnStore({ max: 2 }, async (store) => {
       const account = await store.defaultAccount();
       // PostgreSQL switches a prepared statement to a generic plan after five runs: go past that.
       const runs = await Promise.all(Array.from({ length: 12 }, () => store.createRun(newRunOf(account.id))));
@@ -64,18 +69,13 @@ describe('postgres: prepared statements', () => {
       assert.equal(new Set(claimed.map((r) => r.id)).size, 5);
       assert.ok(claimed.every((r) => r.status === 'running' && r.nodeId === 'node-a' && runs.some((x) => x.id === r.id)));
       assert.equal(await store.countQueuedRuns('svc'), 7);
-    } finally {
-      await store.close();
-      await own.drop();
-    }
+    });
   });
 });
 
 describe('postgres: batched writes and reads', () => {
   test('runs recorded, ended and read at once share statements, yet each caller gets its own answer', async () => {
-    const own = await freshDatabase();
-    const store = await PostgresStore.open(own.url);
-    try {
+    await withOwnStore({}, async (store) => {
       const account = await store.defaultAccount();
       const news = Array.from({ length: 40 }, (_, i) => newRunOf(account.id, { input: Buffer.from(JSON.stringify({ i })) }));
       const existing = await store.createRun(newRunOf(account.id));
@@ -103,19 +103,14 @@ describe('postgres: batched writes and reads', () => {
         assert.deepEqual(records[i]!.attempts.map((a) => a.attempt), [1]);
       });
       assert.equal((await store.getRun(existing.id))?.status, 'failed');
-    } finally {
-      await store.close();
-      await own.drop();
-    }
+    });
   });
 });
 
 describe('postgres: plans that hold as the queue grows', () => {
   test('ending a run reads it by key, however many runs are queued, after the plans were made with few active', async () => {
-    const own = await freshDatabase();
     // One connection: the plans it keeps are the ones the measured end meets.
-    const store = await PostgresStore.open(own.url, { max: 1 });
-    try {
+    await withOwnStore({ max: 1 }, async (store) => {
       const account = await store.defaultAccount();
       const outcome = { status: 'completed' as const, completedAt: Date.now(), responseStatus: 200, responseBody: Buffer.from('{}') };
       const started = () => store.createRun(newRunOf(account.id, { mode: 'sync', startedAt: Date.now(), leaseExpiresAt: Date.now() + 60_000 }));
@@ -144,9 +139,6 @@ describe('postgres: plans that hold as the queue grows', () => {
       } finally {
         client.release();
       }
-    } finally {
-      await store.close();
-      await own.drop();
-    }
+    });
   });
 });
