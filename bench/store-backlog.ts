@@ -6,7 +6,7 @@
  *
  *   DATABASE_URL=postgres://…/fresh_db BACKLOG=8000 node --import tsx bench/store-backlog.ts
  *
- * 600 runs started and ended one at a time (with ANALYZE halfway, as autovacuum would), then
+ * 600 runs started and ended, four at a time (with ANALYZE halfway, as autovacuum would), then
  * BACKLOG runs queued, then 3000 of them claimed two at a time and ended, from four callers.
  * Prints PostgreSQL's CPU per run claimed and ended, and the rate.
  */
