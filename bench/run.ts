@@ -21,12 +21,13 @@ import { measureSync, type SyncSettings } from './scenarios/sync.js';
 const quick = process.env.BENCH_QUICK === '1';
 const settings: Settings = {
   connections: 32,
-  warmupMs: quick ? 1000 : 3000,
+  warmupMs: quick ? 1000 : 10_000,
   durationMs: quick ? 2000 : 10_000,
   latencyDurationMs: quick ? 1000 : 5000,
   body: JSON.stringify({ name: 'bench', items: [1, 2, 3], text: 'the quick brown fox jumps over the lazy dog' }),
   workers: 4,
   asyncRuns: quick ? 300 : 3000,
+  asyncWarmupRuns: quick ? 300 : 6000,
   asyncConnections: 32,
   idleSamples: quick ? 20 : 100,
   logLines: quick ? 50 : 300,
@@ -78,8 +79,11 @@ async function main(): Promise<void> {
   const runletOne = await measureSync(runletTarget, one);
   await floor.stop();
 
+  const asyncSettings = { connections: settings.asyncConnections, idleSamples: settings.idleSamples };
+  log(`async: warm-up, ${settings.asyncWarmupRuns} run_async calls to noop`);
+  const asyncWarmup = await measureAsyncThroughput(runlet.url, key, { ...asyncSettings, count: settings.asyncWarmupRuns });
   log(`async: ${settings.asyncRuns} run_async calls to noop`);
-  const asyncLoad = await measureAsyncThroughput(runlet.url, key, { count: settings.asyncRuns, connections: settings.asyncConnections, idleSamples: settings.idleSamples });
+  const asyncLoad = await measureAsyncThroughput(runlet.url, key, { ...asyncSettings, count: settings.asyncRuns });
   const client = new BenchClient(runlet.url, key);
   await new Promise((r) => setTimeout(r, 1000));
   log('async: submit→start on an idle server');
@@ -108,6 +112,7 @@ async function main(): Promise<void> {
     floorOne,
     runletOne,
     asyncLoad,
+    asyncWarmup,
     submitToStart,
     logsStdout,
     logsLogger,

@@ -15,6 +15,8 @@ export interface Settings {
   body: string;
   workers: number;
   asyncRuns: number;
+  /** Async runs before the measured ones, not counted: V8 optimises the run path as it goes. */
+  asyncWarmupRuns: number;
   asyncConnections: number;
   idleSamples: number;
   logLines: number;
@@ -32,6 +34,8 @@ export interface BenchResults {
   floorOne: SyncFigures;
   runletOne: SyncFigures;
   asyncLoad: AsyncFigures;
+  /** The warm-up batch: the first async runs after the server started. */
+  asyncWarmup: AsyncFigures;
   submitToStart: SubmitToStartFigures;
   logsStdout: LogFigures;
   logsLogger: LogFigures;
@@ -168,7 +172,7 @@ export function renderReport(r: BenchResults): string {
     `- Floor: \`bench/lib/floor-gateway.ts\` in its own process: a bare Fastify 5 route that forwards the body to ${s.workers} workers of the same fixture \`echo\` service, started by the same \`WorkerProcess.start\` and called over the same keep-alive undici client on their unix sockets, one call per worker at a time (callers past that wait in FIFO order), recording nothing (no auth, no store, no logs).`,
     `- Load generator: \`bench/lib/loadgen-child.ts\`, its own process; a closed loop over an undici keep-alive pool (each connection sends its next request when the last one has answered). Latency runs from just before a request is handed to the client until its whole body is read.`,
     `- Sync: \`POST /run/echo\` with a ${Buffer.byteLength(s.body)}-byte JSON body; ${s.warmupMs} ms warm-up, then a ${s.durationMs} ms window at ${s.connections} connections; then a ${s.latencyDurationMs} ms window at 1 connection (unloaded latency). Floor and Runlet take turns.`,
-    `- Async: ${s.asyncRuns} \`run_async\` calls to \`noop\` over ${s.asyncConnections} connections, then \`/result\` (long-poll) for each; then ${s.idleSamples} single runs of \`stamp\` on the idle server.`,
+    `- Async: a warm-up batch of ${s.asyncWarmupRuns} runs (not counted), then ${s.asyncRuns} \`run_async\` calls to \`noop\` over ${s.asyncConnections} connections, then \`/result\` (long-poll) for each; then ${s.idleSamples} single runs of \`stamp\` on the idle server.`,
     `- Logs: ${s.logLines} lines, ${s.logIntervalMs} ms apart, printed by \`bench/services/logline.ts\`, each carrying \`performance.timeOrigin + performance.now()\` at print; the reader (the bench process) reads \`/logs/{id}\` NDJSON and subtracts that from its own clock on arrival.`,
     `- Cold start: ${s.coldStarts} distinct copies of \`bench/services/stamp.ts\` with \`minWarm: 0\`, so the first sync call of each starts a worker; called one after another.`,
     `- Idle memory: a fresh \`runlet serve\` with \`${r.memory.servicesDir}\` (default settings: one warm worker per service), ${s.memorySettleMs} ms after it said "runtime started".`,
@@ -190,6 +194,7 @@ export function renderReport(r: BenchResults): string {
     `- ${a.batch.submitted} runs submitted in ${fixed(a.batch.submitMs, 0)} ms (${fixed(a.batch.submitRps, 0)} submits/s; submit p50 ${ms(a.batch.submitLatency.p50)}, p99 ${ms(a.batch.submitLatency.p99)}); ${a.batch.submitErrors} submit errors.`,
     `- ${a.batch.completed} completed${Object.keys(a.batch.notCompleted).length ? `, not completed: ${JSON.stringify(a.batch.notCompleted)}` : ''}; first submit to last result: ${fixed(a.batch.totalMs, 0)} ms → **${fixed(a.batch.completedPerSecond, 0)} completed runs/s**, ${percent(a.batch.completedPerSecond / r.floorLoad.rps)} of the floor's ${fixed(r.floorLoad.rps, 0)} req/s (target ≥ 50 %).`,
     `- By the records' own clocks (first \`createdAt\` to last \`completedAt\`): ${fixed(a.serverCompletedPerSecond, 0)} runs/s. Queue wait under load (\`startedAt − createdAt\`): p50 ${ms(a.queuedUnderLoad.p50)}, p99 ${ms(a.queuedUnderLoad.p99)}.`,
+    `- The warm-up batch before it, the first ${r.asyncWarmup.batch.submitted} async runs of this server (the sync load had run before them): ${fixed(r.asyncWarmup.batch.completedPerSecond, 0)} completed runs/s (${percent(r.asyncWarmup.batch.completedPerSecond / r.floorLoad.rps)} of the floor). The measured batch comes after it, as the sync window comes after its warm-up: a long-running server spends almost all its life past that point.`,
     '',
     'Submit→start on an idle server, one run at a time:',
     '',
