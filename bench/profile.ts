@@ -1,7 +1,9 @@
 /**
  * Not part of `npm run bench`: a CPU profile of the gateway under the sync load (or, with
  * PROFILE_SCENARIO=async, a batch of async runs), for finding where its time goes. Writes a .cpuprofile to PROFILE_DIR (default /tmp/runlet-profile) and
- * prints the functions with the most self time.
+ * prints the functions with the most self time in the measured window, which comes after a
+ * warm-up as in `npm run bench` (V8 optimises the run path over the first thousands of runs):
+ * PROFILE_WARMUP_MS (sync, default 10000) or PROFILE_WARMUP_RUNS (async, default 6000).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -35,8 +37,12 @@ const before = new Set(readdirSync(dir));
 await waitForQuiet(child.pid!);
 let cpuStart = 0;
 let cpuEnd = 0;
+/** The measured window on the monotonic clock, in µs: a .cpuprofile's timestamps are on the same clock. */
+const window = { start: 0, end: 0 };
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
 let treeStart: ReturnType<typeof cpuSnapshot> | undefined;
 const onWindow = (edge: 'start' | 'end') => {
+  window[edge] = monotonicMicros();
   if (edge === 'start') {
     cpuStart = cpuMsOf(child.pid!);
     treeStart = cpuSnapshot(child.pid!);
@@ -52,15 +58,20 @@ const headers = { 'content-type': 'application/json', authorization: `Bearer ${k
 const body = JSON.stringify({ name: 'bench', items: [1, 2, 3] });
 const profiled = `(profiler ${profiling ? 'on' : 'off'})`;
 if (process.env.PROFILE_SCENARIO === 'async') {
+  const batch = (count: number) => runLoad({ kind: 'async-batch', url, key, serviceId: 'noop', body, count, connections: 32, resultTimeoutMs: 120_000 });
+  // In batches under the account's queue limit (10 000 runs).
+  for (let left = Number(process.env.PROFILE_WARMUP_RUNS ?? 6000); left > 0; left -= 5000) await batch(Math.min(left, 5000));
   const before = { tree: cpuSnapshot(child.pid!), postgres: cpuMsOfCommand('postgres') };
-  const { result, generatorCpuMs } = await runLoad({ kind: 'async-batch', url, key, serviceId: 'noop', body, count: Number(process.env.PROFILE_RUNS ?? 3000), connections: 32, resultTimeoutMs: 120_000 });
+  window.start = monotonicMicros();
+  const { result, generatorCpuMs } = await batch(Number(process.env.PROFILE_RUNS ?? 3000));
+  window.end = monotonicMicros();
   const tree = cpuDelta(before.tree, cpuSnapshot(child.pid!));
   const perRun = (ms: number) => (ms / result.completed).toFixed(3);
   console.log(`gateway CPU ${perRun(tree.selfMs)} ms/run ${profiled}; ${result.completed} completed in ${Math.round(result.totalMs)} ms = ${Math.round(result.completedPerSecond)}/s`);
   console.log(`CPU ms/run: workers ${perRun(tree.childrenMs)}, postgres ${perRun(cpuMsOfCommand('postgres') - before.postgres)}, load generator ${perRun(generatorCpuMs)}`);
 } else {
   const durationMs = Number(process.env.PROFILE_MS ?? 8000);
-  const { result } = await runLoad({ kind: 'closed-loop', url, path: '/run/echo', method: 'POST', headers, body, connections: Number(process.env.PROFILE_CONNECTIONS ?? 32), warmupMs: 2000, durationMs }, onWindow);
+  const { result } = await runLoad({ kind: 'closed-loop', url, path: '/run/echo', method: 'POST', headers, body, connections: Number(process.env.PROFILE_CONNECTIONS ?? 32), warmupMs: Number(process.env.PROFILE_WARMUP_MS ?? 10_000), durationMs }, onWindow);
   console.log(`gateway CPU ${((cpuEnd - cpuStart) / result.requests).toFixed(3)} ms/req ${profiled}; requests ${result.requests} errors ${result.errors} in ${Math.round(result.elapsedMs)} ms = ${Math.round((result.requests / result.elapsedMs) * 1000)}/s`);
 }
 child.kill('SIGINT');
@@ -69,15 +80,24 @@ if (!profiling) process.exit(0);
 const file = readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.cpuprofile'));
 if (!file) throw new Error('no profile written');
 type Node = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount: number };
-const profile = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { nodes: Node[] };
+const profile = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { nodes: Node[]; startTime: number; samples: number[]; timeDeltas: number[] };
+const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
 const self = new Map<string, number>();
-let total = 0;
-for (const n of profile.nodes) {
+let busy = 0;
+let inWindow = 0;
+let at = profile.startTime;
+profile.samples.forEach((id, i) => {
+  at += profile.timeDeltas[i]!;
+  if (at < window.start || at > window.end) return;
+  inWindow++;
+  const n = nodes.get(id)!;
+  if (n.callFrame.functionName === '(idle)') return;
+  busy++;
   const where = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.replace(/^.*node_modules\//, '~/').replace(/^file:\/\/.*\/packages\//, '')}:${n.callFrame.lineNumber + 1}`;
-  self.set(where, (self.get(where) ?? 0) + n.hitCount);
-  total += n.hitCount;
-}
+  self.set(where, (self.get(where) ?? 0) + 1);
+});
+console.log(`measured window: ${inWindow} samples, ${((busy / Math.max(1, inWindow)) * 100).toFixed(1)} % busy; self time as a share of the busy samples:`);
 for (const [where, hits] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.PROFILE_TOP ?? 40))) {
-  console.log(`${((hits / total) * 100).toFixed(1).padStart(5)}%  ${where}`);
+  console.log(`${((hits / busy) * 100).toFixed(1).padStart(5)}%  ${where}`);
 }
 console.log(`profile: ${path.join(dir, file)}`);
