@@ -6,7 +6,8 @@
  *   node --import tsx bench/ab.ts <rev> [pairs]      (default 3 pairs)
  *
  * Checks `<rev>` out in a temporary worktree (with a copy of node_modules, so its workspace
- * packages are its own), then runs `bench/profile.ts` with `PROFILE=0` in each, pair by pair,
+ * packages are its own, and of the working tree's bench/, so one harness measures both), then
+ * runs `bench/profile.ts` with `PROFILE=0` in each, pair by pair,
  * the earlier one first in odd pairs and second in even ones. Every other setting of
  * `bench/profile.ts` passes through the environment (`PROFILE_SCENARIO=async`,
  * `PROFILE_CONNECTIONS=2`, `DATABASE_URL=…`). Prints each pair and the median change.
@@ -60,6 +61,8 @@ try {
     const modules = path.join(root, 'packages', pkg, 'node_modules');
     if (existsSync(modules) && existsSync(path.join(before, 'packages', pkg))) execFileSync('cp', ['-a', modules, path.join(before, 'packages', pkg)]);
   }
+  // One harness measures both: the working tree's bench/ (its warm-up, its window) over the earlier server.
+  execFileSync('cp', ['-a', path.join(root, 'bench'), before]);
   console.log(`${commit} (before) against the working tree (after), ${pairs} pairs; gateway CPU ms per request and throughput per second`);
   const rows: { before: Figures; after: Figures }[] = [];
   for (let i = 1; i <= pairs; i++) {
