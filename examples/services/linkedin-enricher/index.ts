@@ -18,7 +18,8 @@ const NOT_FOUND_PER_SHEET = Math.round(profiles.length * 0.08);
 export default defineService({
   description: 'Enriches the LinkedIn profiles of a spreadsheet with the requested columns (a bundled offline sample).',
   input: z.object({
-    spreadsheet: z.string().min(1),
+    // The seed sends a sheet's id; a sheet's whole URL, as copied from the browser, names the same sheet.
+    spreadsheet: z.string().min(1).transform(sheetIdOf),
     include_email: z.boolean().default(false),
     output_columns: z.array(z.enum(COLUMNS)).default(['bio', 'location', 'current_job']),
   }),
@@ -59,6 +60,11 @@ export default defineService({
     };
   },
 });
+
+/** The id in a Google Sheets URL (`…/spreadsheets/d/<id>/…`); anything else is taken as the id itself. */
+function sheetIdOf(spreadsheet: string): string {
+  return /\/spreadsheets\/d\/([A-Za-z0-9_-]+)/.exec(spreadsheet)?.[1] ?? spreadsheet.trim();
+}
 
 /** Which profiles are "not found" depends only on the sheet: the same sheet always gives the same answer. */
 function notFoundFor(spreadsheet: string): Set<number> {

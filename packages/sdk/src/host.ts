@@ -241,8 +241,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 function describe(svc: Service): ServiceDescription {
   return {
     description: svc.description,
-    inputSchema: 'input' in svc ? jsonSchemaOf(svc.input) : undefined,
-    outputSchema: 'output' in svc ? jsonSchemaOf(svc.output) : undefined,
+    inputSchema: 'input' in svc ? jsonSchemaOf(svc.input, 'input') : undefined,
+    outputSchema: 'output' in svc ? jsonSchemaOf(svc.output, 'output') : undefined,
     maxWorkers: svc.maxWorkers,
     concurrency: svc.concurrency,
     retryable: svc.retryable,
@@ -251,10 +251,16 @@ function describe(svc: Service): ServiceDescription {
   };
 }
 
-function jsonSchemaOf(schema: StandardSchemaV1 | undefined): unknown {
+/**
+ * `io`: which side of the schema to describe. An input schema is what callers send: a field with
+ * a default may be left out, and a transform (which JSON Schema cannot express) describes what
+ * it takes in. Described as its output, such a schema came out with every defaulted field
+ * required, or not at all.
+ */
+function jsonSchemaOf(schema: StandardSchemaV1 | undefined, io: 'input' | 'output'): unknown {
   if (!schema || schema['~standard'].vendor !== 'zod') return undefined;
   try {
-    return z.toJSONSchema(schema as unknown as z.ZodType);
+    return z.toJSONSchema(schema as unknown as z.ZodType, { io });
   } catch {
     return undefined;
   }
