@@ -23,12 +23,14 @@ describe('example services', () => {
   });
 
   test('slow sleeps, logging a tick each interval, and answers how long it slept', async () => {
-    const res = await t.fetch('/run/slow', { json: { seconds: 0.35, interval: 0.1 } });
+    const res = await t.fetch('/run/slow', { json: { seconds: 1, interval: 0.1 } });
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { slept: 0.35 });
+    assert.deepEqual(await res.json(), { slept: 1 });
     const lines = await readNdjson(await t.fetch(`/logs/${res.headers.get('x-request-id')}`));
     const ticks = lines.map((l) => String(l.message)).filter((m) => /^tick \d+$/.test(m));
-    assert.deepEqual(ticks.slice(0, 3), ['tick 1', 'tick 2', 'tick 3']);
+    // About ten; fewer when a loaded machine wakes its timers late, but always counted from 1.
+    assert.ok(ticks.length >= 3, `ticks: ${ticks}`);
+    assert.deepEqual(ticks, ticks.map((_, i) => `tick ${i + 1}`));
   });
 
   test("fail answers the status and message it is asked for, as the service's own answer", async () => {
