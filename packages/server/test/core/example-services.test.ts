@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { FileInfo } from '@runlet/protocol';
+import { newUpload, putBytes } from '../files/file-helpers.js';
 import { EXAMPLE_SERVICES, readNdjson, startTestServer, type TestServer } from '../helpers.js';
 
 /** The seed's spreadsheet id, as its examples send it. */
 const SHEET_ID = '1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms';
 
 type Json = Record<string, unknown>;
+
+const CSV = ['name,title,company', 'Ada Lovelace,Analyst,Engines Ltd', 'Grace Hopper,Admiral,Navy', 'Alan Turing,Fellow,Kings'].join('\n') + '\n';
 
 /** What `npm start` loads (examples/services), each service doing what the README says it does. */
 describe('example services', () => {
@@ -89,6 +93,38 @@ describe('example services', () => {
     assert.deepEqual(await res.json(), { hello: 'Ada', path: '/hi', language: 'python' });
     const lines = await readNdjson(await t.fetch(`/logs/${res.headers.get('x-request-id')}`));
     assert.ok(lines.some((l) => l.message === 'saying hello to Ada'), JSON.stringify(lines));
+  });
+
+  // csv-processor on the real file flow: the seed's upload example.
+  test('csv-processor counts the rows of a CSV uploaded through the API, read from its download URL', async () => {
+    const urls = await newUpload(t, 'people.csv');
+    assert.equal((await putBytes(urls.upload_uri, CSV, 'text/csv')).status, 200);
+    const run = await t.fetch('/run/csv-processor', { json: { csv_file: urls.download_uri, processing_options: { header_row: true } } });
+    assert.equal(run.status, 200, await run.clone().text());
+    const out = (await run.json()) as { row_count: number; columns: string[] };
+    assert.equal(out.row_count, 3);
+    assert.deepEqual(out.columns, ['name', 'title', 'company']);
+  });
+
+  test('csv-processor: the same with a one-step upload, an async run and /result, and without a header row', async () => {
+    const up = await t.fetch('/file?filename=people.csv', { method: 'POST', body: CSV, headers: { 'content-type': 'text/csv' } });
+    const { download_uri } = (await up.json()) as FileInfo;
+    const started = await t.fetch('/run_async/csv-processor', { json: { csv_file: download_uri, processing_options: { header_row: false } } });
+    const { request_id } = (await started.json()) as { request_id: string };
+    const result = await t.fetch(`/result/${request_id}?timeout=30`);
+    assert.equal(result.status, 200);
+    const record = (await result.json()) as { responseStatus: number; responseJson: { row_count: number } };
+    assert.equal(record.responseStatus, 200);
+    assert.equal(record.responseJson.row_count, 4);
+  });
+
+  test('csv-processor: a download URL whose file was deleted makes the service answer its own error, not crash', async () => {
+    const urls = await newUpload(t, 'gone.csv');
+    await putBytes(urls.upload_uri, CSV);
+    await t.fetch(`/files/${urls.file_id}`, { method: 'DELETE' });
+    const run = await t.fetch('/run/csv-processor', { json: { csv_file: urls.download_uri } });
+    assert.equal(run.status, 422);
+    assert.match(((await run.json()) as { error: string }).error, /404/);
   });
 
   test('each input schema, as published, requires only what a caller must send', async () => {
