@@ -12,6 +12,7 @@ import path from 'node:path';
 import { runLoad } from './lib/loadgen.js';
 import { CLI, cpuDelta, cpuMsOf, cpuMsOfCommand, cpuSnapshot, createKey, waitForQuiet } from './lib/processes.js';
 import { buildServicesDir } from './lib/services-dir.js';
+import { warmUp } from './lib/warm-up.js';
 
 const dir = process.env.PROFILE_DIR ?? path.join(os.tmpdir(), 'runlet-profile');
 mkdirSync(dir, { recursive: true });
@@ -59,8 +60,7 @@ const body = JSON.stringify({ name: 'bench', items: [1, 2, 3] });
 const profiled = `(profiler ${profiling ? 'on' : 'off'})`;
 if (process.env.PROFILE_SCENARIO === 'async') {
   const batch = (count: number) => runLoad({ kind: 'async-batch', url, key, serviceId: 'noop', body, count, connections: 32, resultTimeoutMs: 120_000 });
-  // In batches under the account's queue limit (10 000 runs).
-  for (let left = Number(process.env.PROFILE_WARMUP_RUNS ?? 6000); left > 0; left -= 5000) await batch(Math.min(left, 5000));
+  await warmUp(Number(process.env.PROFILE_WARMUP_RUNS ?? 6000), batch);
   const before = { tree: cpuSnapshot(child.pid!), postgres: cpuMsOfCommand('postgres') };
   window.start = monotonicMicros();
   const { result, generatorCpuMs } = await batch(Number(process.env.PROFILE_RUNS ?? 3000));

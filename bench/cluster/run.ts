@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { machineBusyMs } from '../lib/machine.js';
 import { waitForQuiet } from '../lib/processes.js';
+import { warmUp } from '../lib/warm-up.js';
 import { FIXTURES } from '../lib/services-dir.js';
 import type { LoadJob, LoadResult } from './loadgen.js';
 
@@ -29,7 +30,6 @@ const COUNT = Number(process.env.BENCH_COUNT ?? 3000);
  * many, so that each has had as many as one node.
  */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 5000);
-const WARMUP_BATCH = 5000;
 const CONNECTIONS = 32;
 const PG_ADMIN = 'postgres://postgres@127.0.0.1:5432/postgres';
 type Row = 'sqlite1' | 'pg1' | 'pg3' | 'graphile' | 'pg-boss';
@@ -181,12 +181,10 @@ async function measureRow(base: Omit<LoadJob, 'count' | 'connections'>, database
 
 /** Warm-up batch (not counted), then the measured batch. */
 async function measure(base: Omit<LoadJob, 'count' | 'connections'>, warmup: number): Promise<LoadResult> {
-  // In batches: all at once, three nodes' warm-up would pass the account's queue limit (10 000 runs).
-  for (let left = warmup; left > 0; left -= WARMUP_BATCH) {
-    const count = Math.min(left, WARMUP_BATCH);
+  await warmUp(warmup, async (count) => {
     const warm = await load({ ...base, count, connections: CONNECTIONS });
     if (warm.completed !== count) throw new Error(`warm-up: ${warm.completed}/${count} completed (${warm.firstError})`);
-  }
+  });
   return load({ ...base, count: COUNT, connections: CONNECTIONS });
 }
 
