@@ -30,6 +30,9 @@ describe('dashboard in a browser', { skip: missing }, () => {
   const page = () => b.page;
   const go = (path: string) => page().goto(s.url + path);
 
+  /** How far the page scrolls sideways: a wide table or code block must scroll inside its card instead. */
+  const sideScroll = () => page().evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as Promise<number>;
+
   /** A refusal from the server: on a server without the account API, the note that says so. */
   const refusal = () => page().locator('.note, .error').first();
 
@@ -100,6 +103,7 @@ describe('dashboard in a browser', { skip: missing }, () => {
     assert.ok(snippet.includes('"seconds":0.2'), snippet);
     await page().getByRole('tab', { name: 'Python' }).click();
     assert.ok((await page().getByLabel('Python snippet').innerText()).includes(`${s.url}/run/slow`));
+    assert.equal(await sideScroll(), 0, "the Python snippet's long line scrolls inside its block");
     await b.screenshot('service-run');
 
     await page().getByLabel('Edit as JSON').check();
@@ -223,7 +227,7 @@ describe('dashboard in a browser', { skip: missing }, () => {
     await page().getByRole('tab', { name: 'Last week', selected: true }).waitFor(UI_WAIT);
   });
 
-  test('on a phone the menu opens the navigation', async () => {
+  test('on a phone the menu opens the navigation, and no page scrolls sideways', async () => {
     await page().setViewportSize({ width: 390, height: 844 });
     await go('/app/runs');
     await page().getByRole('heading', { name: 'Runs' }).waitFor(UI_WAIT);
@@ -232,6 +236,13 @@ describe('dashboard in a browser', { skip: missing }, () => {
     await page().getByRole('link', { name: 'Usage' }).click();
     await page().getByRole('heading', { name: 'Usage' }).waitFor(UI_WAIT);
     await b.screenshot('phone-usage');
+
+    for (const [path, heading] of [['/app/advanced', 'API keys'], ['/app/files', 'Files'], ['/app/runs', 'Runs'], ['/app/services/slow', 'Input schema']] as const) {
+      await go(path);
+      await page().getByRole('heading', { name: heading, exact: true }).waitFor(UI_WAIT);
+      await page().locator('table, pre').first().waitFor(UI_WAIT);
+      assert.equal(await sideScroll(), 0, `${path} scrolls sideways on a phone`);
+    }
     await page().setViewportSize({ width: 1360, height: 860 });
   });
 });
