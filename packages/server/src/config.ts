@@ -1,3 +1,5 @@
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -185,9 +187,38 @@ export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv =
   if (config.filesBackend === 's3' && !config.s3Bucket) throw new ConfigError('invalid configuration: filesBackend "s3" needs s3Bucket (RUNLET_S3_BUCKET)');
   return Object.freeze({
     ...config,
+    database: config.database && withDefaultUser(config.database, env),
     dataDir: path.resolve(config.dataDir),
     servicesDir: path.resolve(config.servicesDir),
   });
+}
+
+/** Makes the data folder (secrets, the embedded store, local files) or says why it cannot be used. */
+export function ensureDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    throw new ConfigError(`cannot use the data folder ${dir}: ${(err as Error).message} (set it with --data or RUNLET_DATA_DIR)`);
+  }
+}
+
+/**
+ * A PostgreSQL URL without a user name means the operating system's user, as it does to psql
+ * (node-postgres would take $USER, which services started by systemd or in containers lack).
+ */
+export function withDefaultUser(database: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.PGUSER) return database;
+  let url: URL;
+  try {
+    url = new URL(database);
+  } catch {
+    return database;
+  }
+  // No host (a Unix socket named in the query string): a URL without one cannot carry a user.
+  if (url.username || !url.host) return database;
+  url.username = os.userInfo().username;
+  return url.href;
 }
 
 function stripUndefined<T extends object>(value: T): T {

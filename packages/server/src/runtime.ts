@@ -4,7 +4,7 @@ import { workerEnv } from '@runlet/protocol';
 import { EnvVars } from './accounts/env-vars.js';
 import { KeyManagement } from './accounts/key-management.js';
 import { Sessions } from './accounts/sessions.js';
-import type { Config } from './config.js';
+import { ensureDataDir, type Config } from './config.js';
 import { Access } from './engine/access.js';
 import { Dispatcher } from './engine/dispatcher.js';
 import { recoverOrphanedRuns } from './engine/recovery.js';
@@ -128,7 +128,8 @@ export class Runtime {
   /** Opens the configured store: PostgreSQL when `database` is set, else SQLite in the data folder. */
   static async open(config: Config, log: ServerLog): Promise<Runtime> {
     const nodeId = newNodeId();
-    // Checked before anything is opened: a malformed key stops the start with nothing to clean up.
+    // Checked before anything is opened: a bad data folder or a malformed key stops the start with nothing to clean up.
+    ensureDataDir(config.dataDir);
     const masterKey = loadMasterKey(config.secretKey, config.dataDir);
     const store = await openStore(config);
     const bus =
@@ -163,6 +164,9 @@ export class Runtime {
     this.setupToken = await this.sessions.newSetupToken();
     await this.files.start();
     this.spares.fill();
+    // Watched (dev): made if missing, so the first service written into it is picked up.
+    if (this.config.watch) mkdirSync(this.config.servicesDir, { recursive: true });
+    else if (!existsSync(this.config.servicesDir)) this.log.warn({ servicesDir: this.config.servicesDir }, 'the services folder does not exist: no services (create it, or set --services)');
     this.registry.reload();
     if (this.config.watch) this.registry.watch();
     const account = await this.store.defaultAccount();

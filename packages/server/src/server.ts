@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { buildApp } from './http/app.js';
 import { Runtime } from './runtime.js';
 
@@ -26,7 +26,12 @@ export async function startServer(config: Config, options: { logger?: boolean | 
   const runtime = await Runtime.open(config, log);
   const app = buildApp(runtime, { logger });
   holder.app = app;
-  await app.listen({ host: config.host, port: config.port });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await runtime.close();
+    throw cannotListen(err, config);
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -61,4 +66,14 @@ export async function startServer(config: Config, options: { logger?: boolean | 
         await runtime.close();
       })()),
   };
+}
+
+/** A listen that fails is a setting to fix: a ConfigError that says which address and what to do. */
+function cannotListen(err: unknown, config: Pick<Config, 'host' | 'port'>): Error {
+  const code = (err as { code?: string }).code;
+  const address = `${config.host}:${config.port}`;
+  if (code === 'EADDRINUSE') return new ConfigError(`cannot listen on ${address}: something else listens there (stop it, or choose another --port; 0 picks a free one)`);
+  if (code === 'EACCES') return new ConfigError(`cannot listen on ${address}: not allowed (ports below 1024 need privileges; choose another --port)`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new ConfigError(`cannot listen on ${address}: no such address on this machine (check --host)`);
+  return err instanceof Error ? err : new Error(String(err));
 }

@@ -1,12 +1,14 @@
 /** `runlet dev` reloads a changed service without a restart; the key commands do what they say. */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import { KEY_CACHE_MS } from '../../src/engine/access.js';
-import { CLI, PACKAGE_VERSION, databaseForDataDir, tempDirs, killServerProcess, startServerProcess, startTestServer, waitFor } from '../helpers.js';
+import { CLI, PACKAGE_VERSION, POSTGRES_ADMIN_URL, databaseForDataDir, freePort, tempDirs, killServerProcess, startServerProcess, startTestServer, waitFor } from '../helpers.js';
 
 const run = promisify(execFile);
 const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8' });
@@ -15,8 +17,7 @@ const tempDir = tempDirs();
 const greeter = (word: string) => `import { defineService } from '@runlet/sdk';\nexport default defineService({ handler: () => ({ word: '${word}' }) });\n`;
 
 test('a watched services folder reloads a changed service, with no restart', async () => {
-  // Inside the repository, so the service resolves @runlet/sdk as user services do.
-  const services = tempDir('.reload-', path.join(path.dirname(CLI), '../../test/fixtures'));
+  const services = tempDir('runlet-reload-');
   writeFileSync(path.join(services, 'greeter.ts'), greeter('before'));
   const s = await startTestServer({ servicesDir: services, watch: true });
   try {
@@ -75,4 +76,33 @@ test('every command has --help, and a bad setting stops the start with a message
   }
   assert.equal((await cli('--version')).stdout.trim(), PACKAGE_VERSION);
   await assert.rejects(cli('serve', '--port', 'abc', '--data', tempDir('runlet-bad-')), (err: { code: number; stderr: string }) => err.code === 1 && /port/.test(err.stderr));
+});
+
+test('a server that cannot start says why in one line, without a stack', async () => {
+  const refusesWith = (message: RegExp) => (err: { code: number; stderr: string }) => {
+    assert.equal(err.code, 1);
+    assert.match(err.stderr, message);
+    assert.doesNotMatch(err.stderr, /\n\s+at /, 'no stack trace');
+    return true;
+  };
+  const data = tempDir('runlet-start-');
+  const busy = createServer().listen(0, '127.0.0.1');
+  await once(busy, 'listening');
+  try {
+    const { port } = busy.address() as AddressInfo;
+    await assert.rejects(cli('serve', '--port', String(port), '--data', data), refusesWith(new RegExp(`^runlet: cannot listen on 127\\.0\\.0\\.1:${port}: something else listens there`)));
+  } finally {
+    busy.close();
+  }
+  const unused = await freePort();
+  await assert.rejects(
+    cli('serve', '--port', '0', '--data', data, '--database', `postgres://127.0.0.1:${unused}/runlet`),
+    refusesWith(/^runlet: cannot open the PostgreSQL database postgres:\/\/[^@]+@127\.0\.0\.1:\d+\/runlet: connect ECONNREFUSED .*is PostgreSQL running there/),
+  );
+  const admin = new URL(POSTGRES_ADMIN_URL);
+  admin.pathname = '/runlet_no_such_database';
+  await assert.rejects(cli('serve', '--port', '0', '--data', data, '--database', admin.href), refusesWith(/database "runlet_no_such_database" does not exist \(create it first/));
+  const file = path.join(data, 'a-file');
+  writeFileSync(file, '');
+  await assert.rejects(cli('serve', '--port', '0', '--data', path.join(file, 'data')), refusesWith(/^runlet: cannot use the data folder .*a-file\/data: ENOTDIR/));
 });
