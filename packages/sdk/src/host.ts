@@ -15,6 +15,7 @@ import { HttpError, NonRetryableError } from './errors.js';
 import { files } from './files.js';
 import { createLogger } from './logger.js';
 import { runService } from './run-service.js';
+import { resolveSdkFromAnywhere } from './sdk-resolution.js';
 import { isService, type Service, type ServiceContext } from './service.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 
@@ -42,6 +43,7 @@ if (!entry || !socket) {
   process.exit(2);
 }
 
+resolveSdkFromAnywhere();
 const mod = (await import(pathToFileURL(entry).href)) as { default?: unknown };
 const service = mod.default;
 if (!isService(service)) {

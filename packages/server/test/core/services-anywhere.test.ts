@@ -1,0 +1,50 @@
+/**
+ * A services folder outside this checkout (a team's own repository, /srv/...) has no SDK
+ * installed beside it: its services still import '@runlet/sdk', whether tsx runs them as ES
+ * modules or as CommonJS, and the SDK's errors keep their meaning across the two copies.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { startTestServer, tempDirs } from '../helpers.js';
+
+const tempDir = tempDirs();
+
+const doubler = `import { defineService, z, HttpError, NonRetryableError } from '@runlet/sdk';
+export default defineService({
+  input: z.object({ n: z.number() }),
+  handler: ({ n }) => {
+    if (n < 0) throw new HttpError(404, { error: 'negative' });
+    if (n === 0) throw new NonRetryableError('zero is refused', 409);
+    return { double: n * 2 };
+  },
+});
+`;
+
+for (const kind of ['CommonJS', 'ES modules'] as const) {
+  describe(`a services folder outside the checkout, run as ${kind}`, () => {
+    test('imports @runlet/sdk and answers with its input checks and its errors', async () => {
+      const folder = tempDir('runlet-own-services-', os.tmpdir());
+      assert.ok(!folder.startsWith(path.resolve(import.meta.dirname, '../../../..')), 'the folder is outside the checkout');
+      if (kind === 'ES modules') writeFileSync(path.join(folder, 'package.json'), '{ "type": "module" }');
+      writeFileSync(path.join(folder, 'doubler.ts'), doubler);
+      const s = await startTestServer({ servicesDir: folder });
+      try {
+        const call = async (input: unknown) => {
+          const res = await s.fetch('/run/doubler', { json: input });
+          return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+        };
+        assert.deepEqual(await call({ n: 21 }), { status: 200, body: { double: 42 } });
+        assert.deepEqual(await call({ n: -1 }), { status: 404, body: { error: 'negative' } });
+        assert.deepEqual(await call({ n: 0 }), { status: 409, body: { error: 'zero is refused' } });
+        const invalid = await call({ n: 'x' });
+        assert.equal(invalid.status, 422);
+        assert.equal(invalid.body.code, 'INPUT_INVALID');
+      } finally {
+        await s.close();
+      }
+    });
+  });
+}
