@@ -64,17 +64,22 @@ async function serve(config: Config, dev: boolean): Promise<void> {
     const store = server.runtime.store;
     const account = await store.defaultAccount();
     const { key } = await createKey(store, account.id, 'standard', `dev ${new Date().toISOString()}`);
-    const services = server.runtime.registry.list().map((e) => e.spec.id).join(', ') || '(none)';
+    const ids = server.runtime.registry.list().map((e) => e.spec.id);
+    const problems = server.runtime.registry.listProblems();
+    // The example call names a service this folder has: echo when there is one.
+    const example = ids.includes('echo') ? 'echo' : ids[0];
     process.stdout.write(
       [
         '',
         `  Runlet is running at ${server.url}`,
-        `  services (${path.relative(process.cwd(), config.servicesDir) || '.'}): ${services}`,
+        `  services (${path.relative(process.cwd(), config.servicesDir) || '.'}): ${ids.join(', ') || '(none)'}`,
+        ...problems.map((p) => `  cannot load ${p.id}: ${p.message}`),
         `  API key: ${key}`,
         `  dashboard: open ${server.url}/ and sign in with the API key`,
         ...setupLines(server.url, server.runtime.setupToken),
-        '',
-        `  curl -X POST ${server.url}/run/echo -H "Authorization: Bearer ${key}" -H "Content-Type: application/json" -d '{"hello": "world"}'`,
+        ...(example
+          ? ['', `  curl -X POST ${server.url}/run/${example} -H "Authorization: Bearer ${key}" -H "Content-Type: application/json" -d '{"hello": "world"}'`]
+          : []),
         '',
       ].join('\n') + '\n',
     );

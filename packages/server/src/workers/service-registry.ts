@@ -41,6 +41,11 @@ export class ServiceRegistry {
     return [...this.entries.values()];
   }
 
+  /** The services of the folder that cannot be loaded (a bad manifest, an invalid name), with why. */
+  listProblems(): ServiceProblem[] {
+    return [...this.problems].map(([id, message]) => ({ id, message }));
+  }
+
   reload(): { added: string[]; changed: string[]; removed: string[] } {
     const { services, problems } = discoverServices(this.root);
     const added: string[] = [];

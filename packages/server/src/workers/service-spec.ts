@@ -83,7 +83,13 @@ function specOfFolder(id: string, dir: string): ServiceSpec | undefined {
   const manifestFile = path.join(dir, 'runlet.json');
   let manifest: z.infer<typeof Manifest> | undefined;
   if (existsSync(manifestFile)) {
-    const parsed = Manifest.safeParse(JSON.parse(readFileSync(manifestFile, 'utf8')));
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(manifestFile, 'utf8'));
+    } catch (err) {
+      throw new Error(`runlet.json is not valid JSON: ${(err as Error).message}`);
+    }
+    const parsed = Manifest.safeParse(json);
     if (!parsed.success) throw new Error(`runlet.json: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     manifest = parsed.data;
   }

@@ -2,9 +2,10 @@
  * A services folder outside this checkout (a team's own repository, /srv/...) has no SDK
  * installed beside it: its services still import '@runlet/sdk', whether tsx runs them as ES
  * modules or as CommonJS, and the SDK's errors keep their meaning across the two copies.
+ * A folder may also hold services that cannot be loaded: they never hide the others.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -48,3 +49,32 @@ for (const kind of ['CommonJS', 'ES modules'] as const) {
     });
   });
 }
+
+describe('a folder with services that cannot be loaded', () => {
+  test('the others run; calling a broken one answers 503 with what is wrong with it', async () => {
+    const folder = tempDir('runlet-broken-services-', os.tmpdir());
+    const service = (name: string, files: Record<string, string>) => {
+      mkdirSync(path.join(folder, name));
+      for (const [file, text] of Object.entries(files)) writeFileSync(path.join(folder, name, file), text);
+    };
+    service('bad-json', { 'runlet.json': '{ "command": ["python3", "app.py"' });
+    service('no-command', { 'runlet.json': '{ "description": "nothing to run" }' });
+    service('bad-limit', { 'runlet.json': '{ "command": ["python3", "app.py"], "maxWorkers": -1 }' });
+    writeFileSync(path.join(folder, 'fine.ts'), `import { defineService } from '@runlet/sdk';\nexport default defineService({ handler: () => ({ fine: true }) });\n`);
+    const s = await startTestServer({ servicesDir: folder });
+    try {
+      assert.deepEqual(await (await s.fetch('/run/fine', { json: {} })).json(), { fine: true });
+      const problems = new Map(s.server.runtime.registry.listProblems().map((p) => [p.id, p.message]));
+      assert.deepEqual([...problems.keys()].sort(), ['bad-json', 'bad-limit', 'no-command']);
+      for (const [id, why] of [['bad-json', /runlet\.json is not valid JSON/], ['no-command', /needs a "command"/], ['bad-limit', /runlet\.json: maxWorkers/]] as const) {
+        const res = await s.fetch(`/run/${id}`, { json: {} });
+        assert.equal(res.status, 503);
+        const body = (await res.json()) as { code: string; message: string };
+        assert.equal(body.code, 'WORKER_START_FAILED');
+        assert.match(body.message, why);
+      }
+    } finally {
+      await s.close();
+    }
+  });
+});
