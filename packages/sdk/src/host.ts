@@ -23,6 +23,9 @@ import type { StandardSchemaV1 } from './standard-schema.js';
 process.stdin.on('end', () => process.exit(0));
 process.stdin.on('error', () => process.exit(0));
 
+// Before any assignment, so that a spare host has paid for it ahead of need.
+resolveSdkFromAnywhere();
+
 // A host may be started ahead of need, for no service yet: it then waits for its assignment
 // (the service, its folder and its whole environment) as the first line on stdin. Node, the
 // TypeScript loader and the SDK are loaded by then, so a first call costs only the import of
@@ -43,7 +46,6 @@ if (!entry || !socket) {
   process.exit(2);
 }
 
-resolveSdkFromAnywhere();
 const mod = (await import(pathToFileURL(entry).href)) as { default?: unknown };
 const service = mod.default;
 if (!isService(service)) {
