@@ -11,7 +11,11 @@ export const ServiceInfo = z.object({
 });
 export type ServiceInfo = z.infer<typeof ServiceInfo>;
 
-export const ServiceList = z.object({ services: z.array(ServiceInfo) });
+/** A service of the folder that cannot be loaded (a bad manifest, an invalid name), and why. */
+export const ServiceProblem = z.object({ id: z.string(), message: z.string() });
+export type ServiceProblem = z.infer<typeof ServiceProblem>;
+
+export const ServiceList = z.object({ services: z.array(ServiceInfo), problems: z.array(ServiceProblem) });
 export type ServiceList = z.infer<typeof ServiceList>;
 
 /** `GET /runs`: newest first; `nextCursor` fetches the page after, null on the last page. */

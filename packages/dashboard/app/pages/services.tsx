@@ -3,7 +3,7 @@ import { Link } from 'react-router';
 import { api, type Service } from '../api';
 import { ErrorNote, Prose } from '../components/bits';
 
-export const servicesQuery = { queryKey: ['services'], queryFn: () => api<{ services: Service[] }>('/services') };
+export const servicesQuery = { queryKey: ['services'], queryFn: () => api<{ services: Service[]; problems: { id: string; message: string }[] }>('/services') };
 
 export function ServicesPage() {
   const { data, error, isPending } = useQuery(servicesQuery);
@@ -24,6 +24,18 @@ export function ServicesPage() {
           </li>
         ))}
       </ul>
+      {data && data.problems.length > 0 && (
+        <section className="card" aria-labelledby="problems-title">
+          <h2 id="problems-title">Cannot be loaded</h2>
+          <ul className="problems">
+            {data.problems.map((p) => (
+              <li key={p.id}>
+                <code>{p.id}</code> <span className="error-text">{p.message}</span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
     </>
   );
 }

@@ -16,7 +16,7 @@ export function registerServiceRoutes(app: FastifyInstance, runtime: Runtime): v
   app.get('/services', { preHandler: requireAccountCaller(runtime), config: { doc } }, async (request) => {
     const accountId = principalOf(request).accountId;
     const entries = runtime.registry.list().sort((a, b) => a.spec.id.localeCompare(b.spec.id));
-    return { services: await Promise.all(entries.map((e) => serviceInfo(e, accountId))) };
+    return { services: await Promise.all(entries.map((e) => serviceInfo(e, accountId))), problems: runtime.registry.listProblems() };
   });
 }
 
@@ -35,6 +35,6 @@ async function serviceInfo(entry: ServiceEntry, accountId: string): Promise<Serv
 
 const doc = {
   summary: 'The services this server runs',
-  description: 'Each with its description and the JSON Schema of its input, when the service declares one.',
+  description: 'Each with its description and the JSON Schema of its input, when the service declares one; and the services of the folder that cannot be loaded, with why.',
   responses: { 200: ServiceList },
 } as const;

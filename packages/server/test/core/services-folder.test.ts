@@ -64,7 +64,10 @@ describe('a folder with services that cannot be loaded', () => {
     const s = await startTestServer({ servicesDir: folder });
     try {
       assert.deepEqual(await (await s.fetch('/run/fine', { json: {} })).json(), { fine: true });
-      const problems = new Map(s.server.runtime.registry.listProblems().map((p) => [p.id, p.message]));
+      // GET /services lists them apart, with why (the dashboard shows them under the services).
+      const listed = (await (await s.fetch('/services')).json()) as { services: { id: string }[]; problems: { id: string; message: string }[] };
+      assert.deepEqual(listed.services.map((x) => x.id), ['fine']);
+      const problems = new Map(listed.problems.map((p) => [p.id, p.message]));
       assert.deepEqual([...problems.keys()].sort(), ['bad-json', 'bad-limit', 'no-command']);
       for (const [id, why] of [['bad-json', /runlet\.json is not valid JSON/], ['no-command', /needs a "command"/], ['bad-limit', /runlet\.json: maxWorkers/]] as const) {
         const res = await s.fetch(`/run/${id}`, { json: {} });
