@@ -8,6 +8,7 @@ import { CLI_ACTOR } from '../accounts/audit.js';
 import { KeyManagement } from '../accounts/key-management.js';
 import { createKey } from '../keys/key-admin.js';
 import { RunletError } from '../errors.js';
+import { devLogStream } from './dev-log.js';
 import { startServer } from '../server.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
@@ -59,7 +60,7 @@ function configFrom(cmd: Command, defaults: ConfigInput): Config {
 }
 
 async function serve(config: Config, dev: boolean): Promise<void> {
-  const server = await startServer(config);
+  const server = await startServer(config, dev ? { logger: { level: config.logLevel, stream: devLogStream() } } : {});
   if (dev) {
     const store = server.runtime.store;
     const account = await store.defaultAccount();
