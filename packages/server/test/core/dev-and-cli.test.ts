@@ -70,12 +70,14 @@ test('keys create, list and revoke; a key revoked with the CLI is refused by the
 });
 
 test('every command has --help, and a bad setting stops the start with a message naming it', async () => {
-  for (const args of [[], ['dev'], ['serve'], ['keys'], ['keys', 'create'], ['keys', 'list'], ['keys', 'revoke']]) {
-    const { stdout } = await cli(...args, '--help');
-    assert.match(stdout, /^Usage: runlet/);
-  }
-  assert.equal((await cli('--version')).stdout.trim(), PACKAGE_VERSION);
-  await assert.rejects(cli('serve', '--port', 'abc', '--data', tempDir('runlet-bad-')), (err: { code: number; stderr: string }) => err.code === 1 && /port/.test(err.stderr));
+  // Each CLI process boots Node and the TypeScript loader: they run side by side.
+  const helps = [[], ['dev'], ['serve'], ['keys'], ['keys', 'create'], ['keys', 'list'], ['keys', 'revoke']].map((args) => cli(...args, '--help'));
+  for (const { stdout } of await Promise.all(helps)) assert.match(stdout, /^Usage: runlet/);
+  const [version] = await Promise.all([
+    cli('--version'),
+    assert.rejects(cli('serve', '--port', 'abc', '--data', tempDir('runlet-bad-')), (err: { code: number; stderr: string }) => err.code === 1 && /port/.test(err.stderr)),
+  ]);
+  assert.equal(version.stdout.trim(), PACKAGE_VERSION);
 });
 
 test('a server that cannot start says why in one line, without a stack', async () => {
@@ -85,24 +87,27 @@ test('a server that cannot start says why in one line, without a stack', async (
     assert.doesNotMatch(err.stderr, /\n\s+at /, 'no stack trace');
     return true;
   };
-  const data = tempDir('runlet-start-');
   const busy = createServer().listen(0, '127.0.0.1');
   await once(busy, 'listening');
+  const { port } = busy.address() as AddressInfo;
+  const unused = await freePort();
+  const missing = new URL(POSTGRES_ADMIN_URL);
+  missing.pathname = '/runlet_no_such_database';
+  const file = path.join(tempDir('runlet-start-'), 'a-file');
+  writeFileSync(file, '');
+  const serve = (...args: string[]) => cli('serve', '--data', tempDir('runlet-start-'), ...args);
   try {
-    const { port } = busy.address() as AddressInfo;
-    await assert.rejects(cli('serve', '--port', String(port), '--data', data), refusesWith(new RegExp(`^runlet: cannot listen on 127\\.0\\.0\\.1:${port}: something else listens there`)));
+    // Each CLI process boots Node and the TypeScript loader: they run side by side.
+    await Promise.all([
+      assert.rejects(serve('--port', String(port)), refusesWith(new RegExp(`^runlet: cannot listen on 127\\.0\\.0\\.1:${port}: something else listens there`))),
+      assert.rejects(
+        serve('--port', '0', '--database', `postgres://127.0.0.1:${unused}/runlet`),
+        refusesWith(/^runlet: cannot open the PostgreSQL database postgres:\/\/[^@]+@127\.0\.0\.1:\d+\/runlet: connect ECONNREFUSED .*is PostgreSQL running there/),
+      ),
+      assert.rejects(serve('--port', '0', '--database', missing.href), refusesWith(/database "runlet_no_such_database" does not exist \(create it first/)),
+      assert.rejects(cli('serve', '--port', '0', '--data', path.join(file, 'data')), refusesWith(/^runlet: cannot use the data folder .*a-file\/data: ENOTDIR/)),
+    ]);
   } finally {
     busy.close();
   }
-  const unused = await freePort();
-  await assert.rejects(
-    cli('serve', '--port', '0', '--data', data, '--database', `postgres://127.0.0.1:${unused}/runlet`),
-    refusesWith(/^runlet: cannot open the PostgreSQL database postgres:\/\/[^@]+@127\.0\.0\.1:\d+\/runlet: connect ECONNREFUSED .*is PostgreSQL running there/),
-  );
-  const admin = new URL(POSTGRES_ADMIN_URL);
-  admin.pathname = '/runlet_no_such_database';
-  await assert.rejects(cli('serve', '--port', '0', '--data', data, '--database', admin.href), refusesWith(/database "runlet_no_such_database" does not exist \(create it first/));
-  const file = path.join(data, 'a-file');
-  writeFileSync(file, '');
-  await assert.rejects(cli('serve', '--port', '0', '--data', path.join(file, 'data')), refusesWith(/^runlet: cannot use the data folder .*a-file\/data: ENOTDIR/));
 });
