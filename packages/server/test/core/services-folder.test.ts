@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { startTestServer, tempDirs } from '../helpers.js';
+import { startTestServer, tempDirs, waitFor } from '../helpers.js';
 
 const tempDir = tempDirs();
 
@@ -76,6 +76,23 @@ describe('a folder with services that cannot be loaded', () => {
         assert.equal(body.code, 'WORKER_START_FAILED');
         assert.match(body.message, why);
       }
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('a services folder that does not exist yet', () => {
+  test('a watching server (runlet dev) makes it, and picks up the first service written into it', async () => {
+    const folder = path.join(tempDir('runlet-new-project-', os.tmpdir()), 'services');
+    const s = await startTestServer({ servicesDir: folder, watch: true });
+    try {
+      writeFileSync(path.join(folder, 'first.ts'), `import { defineService } from '@runlet/sdk';\nexport default defineService({ handler: () => ({ first: true }) });\n`);
+      const answer = await waitFor(async () => {
+        const res = await s.fetch('/run/first', { json: {} });
+        return res.status === 200 ? ((await res.json()) as unknown) : undefined;
+      }, 20_000, 'the first service');
+      assert.deepEqual(answer, { first: true });
     } finally {
       await s.close();
     }
