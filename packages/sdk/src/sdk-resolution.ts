@@ -10,7 +10,7 @@ type ResolveFilename = (request: string, parent: unknown, isMain: boolean, optio
 
 /** Installs the fallback for ES modules (a loader hook) and for CommonJS (tsx compiles a folder without `"type": "module"` to it). */
 export function resolveSdkFromAnywhere(): void {
-  register('./sdk-resolve-hooks.js', { parentURL: import.meta.url, data: { hostURL: import.meta.url } });
+  register('./sdk-resolve-hooks.js', import.meta.url);
   const hostRequire = createRequire(import.meta.url);
   const modules = Module as unknown as { _resolveFilename: ResolveFilename };
   const resolveFilename = modules._resolveFilename;

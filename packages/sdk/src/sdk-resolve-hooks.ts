@@ -7,17 +7,12 @@ export function isSdkSpecifier(specifier: string): boolean {
 
 type Resolve = (specifier: string, context: { parentURL?: string }) => Promise<unknown>;
 
-let hostURL = '';
-
-export function initialize(data: { hostURL: string }): void {
-  hostURL = data.hostURL;
-}
-
 export async function resolve(specifier: string, context: { parentURL?: string }, nextResolve: Resolve): Promise<unknown> {
   try {
     return await nextResolve(specifier, context);
   } catch (err) {
     if (!isSdkSpecifier(specifier) || (err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
-    return nextResolve(specifier, { ...context, parentURL: hostURL });
+    // Resolved from here, inside the host's own SDK, as the host's import of it is.
+    return nextResolve(specifier, { ...context, parentURL: import.meta.url });
   }
 }
