@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { workerEnv } from '@runlet/protocol';
 import { EnvVars } from './accounts/env-vars.js';
@@ -66,7 +66,7 @@ export class Runtime {
   private draining: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
-  constructor(
+  private constructor(
     readonly config: Config,
     readonly store: Store,
     readonly bus: EventBus,
@@ -164,11 +164,9 @@ export class Runtime {
     this.setupToken = await this.sessions.newSetupToken();
     await this.files.start();
     this.spares.fill();
-    // Watched (dev): made if missing, so the first service written into it is picked up.
-    if (this.config.watch) mkdirSync(this.config.servicesDir, { recursive: true });
-    else if (!existsSync(this.config.servicesDir)) this.log.warn({ servicesDir: this.config.servicesDir }, 'the services folder does not exist: no services (create it, or set --services)');
     this.registry.reload();
     if (this.config.watch) this.registry.watch();
+    else if (!existsSync(this.config.servicesDir)) this.log.warn({ servicesDir: this.config.servicesDir }, 'the services folder does not exist: no services (create it, or set --services)');
     const account = await this.store.defaultAccount();
     // Warm first: a service's first worker tells whether its runs may be retried after a crash.
     await Promise.all(this.registry.list().map((e) => e.pool.warm(account.id)));
@@ -241,7 +239,6 @@ export class Runtime {
   private rememberNodeId(): string | undefined {
     const file = path.join(this.config.dataDir, 'node-id');
     const previous = existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
-    mkdirSync(this.config.dataDir, { recursive: true });
     writeFileSync(file, this.nodeId);
     return previous === this.nodeId ? undefined : previous;
   }

@@ -1,6 +1,7 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { RunletError } from '../errors.js';
-import { discoverServices, type ServiceProblem, type ServiceSpec } from './service-spec.js';
+import type { ServiceProblem } from '@runlet/protocol';
+import { discoverServices, type ServiceSpec } from './service-spec.js';
 import { WorkerPool, type PoolOptions } from './worker-pool.js';
 
 export interface ServiceEntry {
@@ -15,7 +16,7 @@ export interface ServiceEntry {
  */
 export class ServiceRegistry {
   private readonly entries = new Map<string, ServiceEntry>();
-  private problems = new Map<string, string>();
+  private problems = new Map<string, ServiceProblem>();
   private watcher: FSWatcher | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
 
@@ -29,7 +30,7 @@ export class ServiceRegistry {
     const entry = this.entries.get(serviceId);
     if (entry) return entry;
     const problem = this.problems.get(serviceId);
-    if (problem) throw new RunletError('WORKER_START_FAILED', `service "${serviceId}" cannot be loaded: ${problem}`);
+    if (problem) throw new RunletError('WORKER_START_FAILED', `service "${serviceId}" cannot be loaded: ${problem.message}`);
     throw new RunletError('SERVICE_NOT_FOUND', `No service "${serviceId}".`);
   }
 
@@ -43,7 +44,7 @@ export class ServiceRegistry {
 
   /** The services of the folder that cannot be loaded (a bad manifest, an invalid name), with why. */
   listProblems(): ServiceProblem[] {
-    return [...this.problems].map(([id, message]) => ({ id, message }));
+    return [...this.problems.values()];
   }
 
   reload(): { added: string[]; changed: string[]; removed: string[] } {
@@ -64,29 +65,29 @@ export class ServiceRegistry {
       this.entries.get(id)!.pool.drain();
       this.entries.delete(id);
     }
-    this.problems = new Map(problems.map((p) => [p.id, p.message]));
+    this.problems = new Map(problems.map((p) => [p.id, p]));
     const change = { added, changed, removed, problems };
     if (added.length || changed.length || removed.length || problems.length) this.onChange(change);
     return change;
   }
 
-  /** Reloads whenever something under the folder changes (debounced: an editor saves in bursts). */
+  /**
+   * Reloads whenever something under the folder changes (debounced: an editor saves in bursts).
+   * A folder that does not exist yet is made, so the first service written into it is picked up.
+   */
   watch(): void {
     if (this.watcher) return;
-    try {
-      this.watcher = watch(this.root, { recursive: true }, () => {
-        clearTimeout(this.reloadTimer);
-        this.reloadTimer = setTimeout(() => {
-          try {
-            this.reload();
-          } catch {
-            // A folder caught mid-write is read again on the next change.
-          }
-        }, 100);
-      });
-    } catch {
-      // No folder to watch yet: nothing to reload.
-    }
+    mkdirSync(this.root, { recursive: true });
+    this.watcher = watch(this.root, { recursive: true }, () => {
+      clearTimeout(this.reloadTimer);
+      this.reloadTimer = setTimeout(() => {
+        try {
+          this.reload();
+        } catch {
+          // A folder caught mid-write is read again on the next change.
+        }
+      }, 100);
+    });
   }
 
   /** An account's variables changed: every service's workers of that account are replaced. */
