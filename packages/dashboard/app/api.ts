@@ -87,6 +87,11 @@ export interface Service {
   inputSchema: JsonSchema | null;
   language: 'typescript' | 'command';
 }
+/** A service of the folder that cannot be loaded, and why. */
+export interface ServiceProblem {
+  id: string;
+  message: string;
+}
 export interface JsonSchema {
   type?: string | string[];
   properties?: Record<string, JsonSchema>;

@@ -1,9 +1,9 @@
 import { useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
-import { api, type Service } from '../api';
+import { api, type Service, type ServiceProblem } from '../api';
 import { ErrorNote, Prose } from '../components/bits';
 
-export const servicesQuery = { queryKey: ['services'], queryFn: () => api<{ services: Service[]; problems: { id: string; message: string }[] }>('/services') };
+export const servicesQuery = { queryKey: ['services'], queryFn: () => api<{ services: Service[]; problems: ServiceProblem[] }>('/services') };
 
 export function ServicesPage() {
   const { data, error, isPending } = useQuery(servicesQuery);

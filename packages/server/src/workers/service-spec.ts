@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { RetryPolicy } from '@runlet/protocol';
+import { RetryPolicy, type ServiceProblem } from '@runlet/protocol';
 import { z } from 'zod';
 
 /** A service as found on disk: how to start its workers, and its own limits. */
@@ -22,11 +22,6 @@ export interface ServiceSpec {
   requiredEnv?: string[];
   /** Changes whenever a file of the service changes, so a watcher knows to reload it. */
   fingerprint: string;
-}
-
-export interface ServiceProblem {
-  id: string;
-  message: string;
 }
 
 export const SERVICE_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/i;

@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { startTestServer, tempDirs, waitFor } from '../helpers.js';
@@ -27,7 +26,7 @@ export default defineService({
 for (const kind of ['CommonJS', 'ES modules'] as const) {
   describe(`a services folder outside the checkout, run as ${kind}`, () => {
     test('imports @runlet/sdk and answers with its input checks and its errors', async () => {
-      const folder = tempDir('runlet-own-services-', os.tmpdir());
+      const folder = tempDir('runlet-own-services-');
       assert.ok(!folder.startsWith(path.resolve(import.meta.dirname, '../../../..')), 'the folder is outside the checkout');
       if (kind === 'ES modules') writeFileSync(path.join(folder, 'package.json'), '{ "type": "module" }');
       writeFileSync(path.join(folder, 'doubler.ts'), doubler);
@@ -52,7 +51,7 @@ for (const kind of ['CommonJS', 'ES modules'] as const) {
 
 describe('a folder with services that cannot be loaded', () => {
   test('the others run; calling a broken one answers 503 with what is wrong with it', async () => {
-    const folder = tempDir('runlet-broken-services-', os.tmpdir());
+    const folder = tempDir('runlet-broken-services-');
     const service = (name: string, files: Record<string, string>) => {
       mkdirSync(path.join(folder, name));
       for (const [file, text] of Object.entries(files)) writeFileSync(path.join(folder, name, file), text);
@@ -84,7 +83,7 @@ describe('a folder with services that cannot be loaded', () => {
 
 describe('a services folder that does not exist yet', () => {
   test('a watching server (runlet dev) makes it, and picks up the first service written into it', async () => {
-    const folder = path.join(tempDir('runlet-new-project-', os.tmpdir()), 'services');
+    const folder = path.join(tempDir('runlet-new-project-'), 'services');
     const s = await startTestServer({ servicesDir: folder, watch: true });
     try {
       writeFileSync(path.join(folder, 'first.ts'), `import { defineService } from '@runlet/sdk';\nexport default defineService({ handler: () => ({ first: true }) });\n`);
