@@ -6,7 +6,6 @@ import { summarize, wallNow, type Summary } from '../lib/stats.js';
 export interface AsyncSettings {
   count: number;
   connections: number;
-  idleSamples: number;
 }
 
 export interface AsyncFigures {
