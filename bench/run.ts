@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchClient } from './lib/client.js';
 import { describeMachine, loadAverage } from './lib/machine.js';
-import { createKey, rssOf, startFloor, startRunlet, type Proc } from './lib/processes.js';
+import { createKey, rssOf, startFloor, startRunlet, waitForQuiet, type Proc } from './lib/processes.js';
 import { renderReport, type BenchResults, type Settings } from './lib/report.js';
 import { buildServicesDir, EXAMPLES, FIXTURES } from './lib/services-dir.js';
 import { measureAsyncThroughput, measureSubmitToStart } from './scenarios/async.js';
@@ -54,7 +54,7 @@ function keptSections(): string {
 async function main(): Promise<void> {
   const machine = describeMachine();
   const loadBefore = loadAverage();
-  const { dir: servicesDir, coldIds } = buildServicesDir(tmp, settings.coldStarts);
+  const { dir: servicesDir, coldIds } = buildServicesDir(tmp, 2 * settings.coldStarts);
 
   log('starting the floor gateway and runlet serve');
   const dataDir = path.join(tmp, 'data');
@@ -90,8 +90,10 @@ async function main(): Promise<void> {
   log('log line latency');
   const logsStdout = await measureLogLatency(client, 'stdout', { lines: settings.logLines, intervalMs: settings.logIntervalMs });
   const logsLogger = await measureLogLatency(client, 'logger', { lines: settings.logLines, intervalMs: settings.logIntervalMs });
-  log('cold starts');
-  const cold = await measureColdStart(client, coldIds);
+  log('cold starts: at rest, then in a burst');
+  const cold = await measureColdStart(client, coldIds.slice(0, settings.coldStarts), () => waitForQuiet(runlet.pid));
+  await waitForQuiet(runlet.pid);
+  const coldBurst = await measureColdStart(client, coldIds.slice(settings.coldStarts));
   const runletRssAfterLoad = rssOf(runlet.pid);
   await client.close();
   await runlet.stop();
@@ -116,6 +118,7 @@ async function main(): Promise<void> {
     logsStdout,
     logsLogger,
     cold,
+    coldBurst,
     memory: { ...memory, servicesDir: path.relative(process.cwd(), examples) || '.', runletRssAfterLoad, serverStartMs: idleServer.startMs },
     totalSeconds: (performance.now() - started) / 1000,
     loadBefore,
