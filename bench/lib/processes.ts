@@ -83,8 +83,9 @@ export interface FloorProc extends Proc {
   workerPids: number[];
 }
 
-export async function startFloor(servicesDir: string, serviceId: string, workers: number): Promise<FloorProc> {
-  const proc = launch([FLOOR, servicesDir, serviceId, String(workers)], { ...process.env });
+/** `storeDir`: the floor also records each call in a SQLite store there (see floor-gateway.ts). */
+export async function startFloor(servicesDir: string, serviceId: string, workers: number, storeDir?: string): Promise<FloorProc> {
+  const proc = launch([FLOOR, servicesDir, serviceId, String(workers)], { ...process.env, ...(storeDir ? { FLOOR_STORE_DIR: storeDir } : {}) });
   const match = await waitForOutput(proc, /\{"floor":[^\n]*\}/, 'floor gateway');
   const info = JSON.parse(match[0]) as { floor: string; workerPids: number[] };
   return { ...proc, url: info.floor, workerPids: info.workerPids };

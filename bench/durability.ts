@@ -1,0 +1,56 @@
+/**
+ * What recording a run costs, apart from the rest of Runlet: the sync load of `npm run bench`
+ * against the bare floor, the floor that also writes each call to a SQLite store as Runlet's
+ * sync path does (two writes: started, ended), and Runlet itself, taking turns for `ROUNDS`
+ * rounds (default 2). Prints req/s, p50 and the gateway's CPU per request of each.
+ *
+ *   node --import tsx bench/durability.ts
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createKey, startFloor, startRunlet, type Proc } from './lib/processes.js';
+import { buildServicesDir, FIXTURES } from './lib/services-dir.js';
+import { measureSync, type SyncSettings } from './scenarios/sync.js';
+
+const WORKERS = 4;
+const rounds = Number(process.env.ROUNDS ?? 2);
+const load: SyncSettings = {
+  connections: 32,
+  warmupMs: 10_000,
+  durationMs: 10_000,
+  body: JSON.stringify({ name: 'bench', items: [1, 2, 3], text: 'the quick brown fox jumps over the lazy dog' }),
+};
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'runlet-durability-'));
+const running: Proc[] = [];
+try {
+  const { dir: servicesDir } = buildServicesDir(tmp, 0);
+  const dataDir = path.join(tmp, 'data');
+  const key = createKey(dataDir);
+  const [floor, recording, runlet] = await Promise.all([
+    startFloor(FIXTURES, 'echo', WORKERS),
+    startFloor(FIXTURES, 'echo', WORKERS, path.join(tmp, 'floor-store')),
+    startRunlet({ dataDir, servicesDir, settings: { RUNLET_MAX_WORKERS_PER_SERVICE: String(WORKERS), RUNLET_MIN_WARM_WORKERS: String(WORKERS), RUNLET_LOG_LEVEL: 'info' } }),
+  ]);
+  running.push(floor, recording, runlet);
+  const targets = [
+    { name: 'floor', target: floor },
+    { name: 'floor + store', target: recording },
+    { name: 'Runlet', target: { url: runlet.url, pid: runlet.pid, key } },
+  ];
+  console.log('| round | gateway | req/s | p50 (ms) | gateway CPU ms/req | workers CPU ms/req | of the floor |');
+  console.log('| ---: | --- | ---: | ---: | ---: | ---: | ---: |');
+  for (let round = 1; round <= rounds; round++) {
+    let floorRate = 0;
+    for (const { name, target } of targets) {
+      const f = await measureSync(target, load);
+      floorRate ||= f.rps;
+      const share = ((100 * f.rps) / floorRate).toFixed(1);
+      console.log(`| ${round} | ${name} | ${f.rps.toFixed(0)} | ${f.latency.p50.toFixed(2)} | ${f.gatewayCpuMsPerRequest.toFixed(3)} | ${f.workersCpuMsPerRequest.toFixed(3)} | ${share} % |`);
+    }
+  }
+} finally {
+  await Promise.all(running.map((p) => p.stop()));
+  rmSync(tmp, { recursive: true, force: true });
+}
