@@ -46,6 +46,7 @@ export const errorCatalogue = {
   RANGE_NOT_SATISFIABLE: { status: 416, message: 'The requested byte range lies outside the file.' },
   STORAGE_UNAVAILABLE: { status: 502, message: 'The file storage did not answer as expected; retry later.' },
   SHUTTING_DOWN: { status: 503, message: 'The runtime is shutting down; retry shortly.' },
+  STORE_UNAVAILABLE: { status: 503, message: 'The store cannot take this request now (disk full, or the database out of reach); nothing of it was carried out. Retry shortly.' },
   CALLBACK_URL_INVALID: { status: 400, message: 'X-Callback-Url must be an absolute http or https URL of at most 2048 characters.' },
   CALLBACK_URL_NOT_ALLOWED: { status: 403, message: 'X-Callback-Url points at an address that callbacks may not reach (private, loopback, link-local, or not on the allow-list).' },
   RETAIN_INVALID: { status: 400, message: 'X-Retain-Seconds must be a whole number of seconds, at least 1.' },

@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { NO_RETRY_HEADER, workerHeaders, type ErrorCode, type TerminalRunStatus } from '@runlet/protocol';
 import { RunletError } from '../errors.js';
+import { storeFailureOf } from '../store/store-failure.js';
 import type { LogRecorder } from '../logs/log-recorder.js';
 import type { RunOutcome, RunRow } from '../store/store.js';
 import { nowMicros, outputLinesOf } from '../workers/worker-process.js';
@@ -162,7 +163,7 @@ export class Execution {
   private async confirmStarted(res: { body: { destroy(): unknown } }): Promise<void> {
     const marked = await this.o.marked?.catch((err: unknown) => {
       res.body.destroy();
-      throw new RunletError('INTERNAL', `The start of the run could not be recorded: ${err instanceof Error ? err.message : String(err)}`);
+      throw storeFailureOf(err) ?? new RunletError('INTERNAL', `The start of the run could not be recorded: ${err instanceof Error ? err.message : String(err)}`);
     });
     if (marked !== false) return;
     this.cancelled = true;

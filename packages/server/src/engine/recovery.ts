@@ -18,6 +18,8 @@ export async function recoverOrphanedRuns(
   const requeued: string[] = [];
   const failed: string[] = [];
   for (const orphan of await deps.store.findOrphanedRuns(filter)) {
+    // Its lease lapsed while the store was away, but this node is still on it.
+    if (deps.engine.holds(orphan.id)) continue;
     // Several nodes may find the same orphan: only the one that adopts it goes on.
     if (!(await deps.store.adoptRun(orphan.id, orphan.nodeId, deps.nodeId))) continue;
     const run = { ...orphan, nodeId: deps.nodeId };

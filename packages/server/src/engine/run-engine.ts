@@ -2,6 +2,7 @@ import { actorOf, isOneTimeKey } from '../keys/principal.js';
 import { isErrorCode, isTerminal, type RunMode } from '@runlet/protocol';
 import type { Config } from '../config.js';
 import { overLimit, RunletError } from '../errors.js';
+import { storeFailureOf } from '../store/store-failure.js';
 import { newRequestId } from '../ids.js';
 import type { EventBus, RunEvent } from '../logs/event-bus.js';
 import type { LogRecorder } from '../logs/log-recorder.js';
@@ -78,6 +79,13 @@ const RESULT_SAFETY_CHECK_MS = 5000;
 const SHUTDOWN_RETRY_AFTER_SECONDS = 5;
 /** How often a shutdown looks again for runs that wait here for a worker (they have no promise to wait on). */
 const DRAIN_CHECK_MS = 100;
+/**
+ * A run's end the store could not take is written again after this long, then twice as long,
+ * up to the max: soon enough after the store is back to come before any other node's look for
+ * orphans (every half lease), which would take over the run if its lease lapsed meanwhile.
+ */
+const END_RETRY_FIRST_MS = 500;
+const END_RETRY_MAX_MS = 5000;
 
 /**
  * The life of a run: recorded first, then handed a worker, executed, and ended exactly once.
@@ -90,6 +98,8 @@ export class RunEngine {
   private readonly leaseTimer: NodeJS.Timeout;
   /** Wake-ups for runs waiting out a retry's backoff. */
   private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** Runs whose end the store could not take yet (disk full, database out of reach): their next try. */
+  private readonly endsPending = new Map<string, NodeJS.Timeout>();
   /** Asked to look for queued async runs of a service (set by the dispatcher). */
   onCapacityFreed: (serviceId: string) => void = () => {};
   /** Whether no async run of a service is known to wait in the queue (set by the dispatcher). */
@@ -118,6 +128,11 @@ export class RunEngine {
 
   get activeCount(): number {
     return this.active.size;
+  }
+
+  /** Whether this node still holds the run: it must not be taken for orphaned, even with its lease lapsed. */
+  holds(runId: string): boolean {
+    return this.held.has(runId) || this.endsPending.has(runId);
   }
 
   /** Shutdown begins: every new run (and provisioned id) is refused with 503 SHUTTING_DOWN from now on. */
@@ -418,6 +433,8 @@ export class RunEngine {
   close(): void {
     clearInterval(this.leaseTimer);
     for (const t of this.retryTimers) clearTimeout(t);
+    // Ends still unwritten stay `running` in the store: the next start recovers them as orphans.
+    for (const t of this.endsPending.values()) clearTimeout(t);
   }
 
   /** `marked`: the write that records the run as started, still committing (see `startSync`). */
@@ -455,15 +472,27 @@ export class RunEngine {
 
   /**
    * Ends a run (a conditional write: only the first ending counts) and tells its readers; those
-   * on this node get the ended run with the news, and need not read it back.
+   * on this node get the ended run with the news, and need not read it back. An end the store
+   * cannot take now (disk full, database out of reach) is not dropped: it is written again,
+   * backing off, until the store takes it (`tries`: how many times it did not). Meanwhile the
+   * run stays held here, its lease renewed, so that this node does not take it for orphaned,
+   * and its readers wait on.
    */
-  async finish(run: Pick<RunRow, 'id' | 'accountId'>, outcome: RunOutcome, attempt?: AttemptRow): Promise<boolean> {
+  async finish(run: Pick<RunRow, 'id' | 'accountId'>, outcome: RunOutcome, attempt?: AttemptRow, tries = 0): Promise<boolean> {
     let ended: RunRow | undefined;
     try {
       ended = await this.d.store.completeRun(run.id, outcome, this.d.nodeId, attempt);
     } catch (err) {
+      if (storeFailureOf(err)) {
+        if (tries === 0) this.d.log.error({ err, requestId: run.id }, 'could not record the end of a run; writing it again until the store takes it');
+        const delay = Math.min(END_RETRY_FIRST_MS * 2 ** tries, END_RETRY_MAX_MS);
+        this.endsPending.set(run.id, setTimeout(() => void this.finish(run, outcome, attempt, tries + 1), delay));
+        return false;
+      }
       this.d.log.error({ err, requestId: run.id }, 'could not record the end of a run');
     }
+    if (tries > 0) this.d.log.info({ requestId: run.id, tries }, 'recorded the end of a run once the store was back');
+    this.endsPending.delete(run.id);
     // A cancelled run already ended in the store; its readers hear of it once its log is whole.
     if (ended || outcome.status === 'cancelled') this.d.bus.publish(run.id, { type: 'status', status: outcome.status, ended: ended && endedRunOf(ended, attempt) });
     if (ended) this.changed(run);
@@ -471,7 +500,7 @@ export class RunEngine {
   }
 
   private async failBeforeStart(run: RunRow, err: unknown): Promise<void> {
-    const e = err instanceof RunletError ? err : new RunletError('INTERNAL', String(err));
+    const e = err instanceof RunletError ? err : (storeFailureOf(err) ?? new RunletError('INTERNAL', String(err)));
     if (e.code === 'RUN_CANCELLED') return;
     await noteInLog(this.d.logs, run, 'error', e.message);
     await this.endAttempt(run, { status: 'failed', completedAt: Date.now(), error: e.message, errorCode: e.code }, {});
@@ -524,8 +553,8 @@ export class RunEngine {
   }
 
   private async renewLeases(): Promise<void> {
-    if (this.held.size === 0) return;
-    await this.d.store.extendLeases(this.d.nodeId, [...this.held], Date.now() + this.leaseMs).catch((err: unknown) => {
+    if (this.held.size === 0 && this.endsPending.size === 0) return;
+    await this.d.store.extendLeases(this.d.nodeId, [...this.held, ...this.endsPending.keys()], Date.now() + this.leaseMs).catch((err: unknown) => {
       this.d.log.warn({ err }, 'could not renew run leases');
     });
   }

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { RUNTIME_ERROR_HEADER } from '@runlet/protocol';
 import { RunletError } from '../errors.js';
+import { storeFailureOf } from '../store/store-failure.js';
 
 /** Sends a runtime error: its status, its JSON body, and the header that marks it as Runlet's own. */
 export function sendError(reply: FastifyReply, err: RunletError): FastifyReply {
@@ -29,8 +30,9 @@ function fromFastify(err: FastifyError): RunletError {
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const err = error instanceof RunletError ? error : fromFastify(error);
+    const err = error instanceof RunletError ? error : (storeFailureOf(error) ?? fromFastify(error));
     if (err.code === 'INTERNAL') request.log.error({ err: error }, 'unhandled error');
+    else if (err.code === 'STORE_UNAVAILABLE') request.log.error({ err: error }, 'the store failed a request');
     return sendError(reply, err);
   });
   app.setNotFoundHandler((request, reply) => sendError(reply, new RunletError('ROUTE_NOT_FOUND', `No endpoint ${request.method} ${request.url.split('?')[0]}.`)));

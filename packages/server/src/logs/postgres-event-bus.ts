@@ -171,17 +171,27 @@ export class PostgresEventBus extends LocalEventBus {
       this.reconnect(client);
     });
     client.on('end', () => this.reconnect(client));
-    await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
-    await client.query('SELECT pg_advisory_lock_shared($1, $2)', [...MEMBERSHIP_LOCK]);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+      await client.query('SELECT pg_advisory_lock_shared($1, $2)', [...MEMBERSHIP_LOCK]);
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw err;
+    }
     this.listener = client;
   }
 
   private reconnect(dead: pg.Client): void {
     if (this.closed || this.listener !== dead) return;
     this.listener = undefined;
+    this.listenAgain();
+  }
+
+  /** Tries to listen again, and again, until PostgreSQL takes the connection (it may be down for a while). */
+  private listenAgain(): void {
     setTimeout(() => {
-      if (!this.closed) this.listen().catch((err: unknown) => (this.onError(err), this.reconnect(dead)));
+      if (!this.closed) this.listen().catch((err: unknown) => (this.onError(err), this.listenAgain()));
     }, RECONNECT_MS).unref();
   }
 }

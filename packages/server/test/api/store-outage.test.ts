@@ -1,0 +1,90 @@
+/**
+ * When the store fails (the disk holding SQLite is full, PostgreSQL is out of reach): a call it
+ * cannot take is answered 503 STORE_UNAVAILABLE naming the cause, with nothing of it kept, and
+ * a run whose end it could not take is written again once it is back, not lost. Each store
+ * fails for real: SQLite's file may not grow (`max_page_count`, what a full disk does to it);
+ * PostgreSQL's database refuses connections and drops those it has.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type Database from 'better-sqlite3';
+import { POSTGRES_ADMIN_URL, startTestServer, TEST_STORE, waitFor, type TestServer } from '../helpers.js';
+import { expectJson, expectRuntimeError, startAsync, type Json } from './api-helpers.js';
+
+interface Outage {
+  /** What the error message names as the cause. */
+  cause: RegExp;
+  end(): Promise<void>;
+}
+
+async function storeOutage(s: TestServer): Promise<Outage> {
+  const { store, config } = s.server.runtime;
+  if (store.kind === 'sqlite') {
+    const db = (store as unknown as { db: Database.Database }).db;
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+    return { cause: /disk holding the data folder is full/, end: async () => void db.pragma('max_page_count = 1073741823') };
+  }
+  const name = new URL(config.database!).pathname.slice(1);
+  const admin = async (sql: string) => {
+    const pg = (await import('pg')).default;
+    const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+    await client.connect();
+    await client.query(sql);
+    await client.end();
+  };
+  await admin(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS false`);
+  await admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}'`);
+  return { cause: /PostgreSQL|database/, end: () => admin(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`) };
+}
+
+describe(`when the store fails (${TEST_STORE})`, () => {
+  let s: TestServer;
+  // A lease that lapses during the outage: the node still on the run must not take it for orphaned.
+  before(async () => (s = await startTestServer({ leaseSeconds: 1 })));
+  after(() => s.close());
+
+  const runCount = async () => ((await expectJson<{ runs: Json[] }>(await s.fetch('/runs?limit=100'))).runs).length;
+
+  test('a call the store cannot take is answered 503 STORE_UNAVAILABLE with the cause; nothing of it is kept', async () => {
+    await expectJson(await s.fetch('/run/echo', { json: { warm: true } }));
+    const before = await runCount();
+    const big = { blob: 'y'.repeat(512 * 1024) };
+    const outage = await storeOutage(s);
+    try {
+      for (const url of ['/run/echo', '/run_async/echo']) {
+        const res = await s.fetch(url, { json: big });
+        const body = await expectRuntimeError(res, 503, 'STORE_UNAVAILABLE');
+        assert.match(body.message, outage.cause);
+        assert.equal(res.headers.get('retry-after'), '5');
+      }
+    } finally {
+      await outage.end();
+    }
+    assert.equal(await runCount(), before, 'no run was recorded for the refused calls');
+    const answer = await expectJson<{ input: unknown }>(await s.fetch('/run/echo', { json: big }));
+    assert.deepEqual(answer.input, big, 'the same call goes through once the store is back');
+  });
+
+  test('a run whose end the store cannot take is written again once it is back, with its answer', async () => {
+    const { engine } = s.server.runtime;
+    const bytes = 1_000_000;
+    const id = await startAsync(s, 'late-answer', { ms: 1500, bytes });
+    await waitFor(async () => (await expectJson<Json>(await s.fetch(`/request/${id}`))).status === 'running', 30_000, 'the run to start');
+    const outage = await storeOutage(s);
+    try {
+      // The call is over, its end unwritten and still held here, past its 1 s lease.
+      await waitFor(() => engine.activeCount === 0 && engine.holds(id), 30_000, 'the call to end during the outage');
+      await new Promise((r) => setTimeout(r, 1500));
+      if (TEST_STORE === 'sqlite') {
+        // Reads still work on a full disk: the run is still in flight as far as the record goes.
+        assert.equal((await expectJson<Json>(await s.fetch(`/request/${id}`))).status, 'running');
+      }
+    } finally {
+      await outage.end();
+    }
+    const record = await expectJson<Json & { responseJson: { pad: string } }>(await s.fetch(`/result/${id}?timeout=30`));
+    assert.equal(record.status, 'completed', `the run ended as it did, not as an orphan: ${record.error as string}`);
+    assert.equal(record.responseJson.pad.length, bytes, 'with the answer the service gave');
+    assert.equal(engine.holds(id), false);
+  });
+});
