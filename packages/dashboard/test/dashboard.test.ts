@@ -4,8 +4,10 @@
  * files and usage. Every page's screenshot goes to test-artifacts/dashboard/.
  */
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { EXAMPLE_SERVICES, startTestServer, waitFor, type TestServer } from '../../server/test/helpers.js';
+import { EXAMPLE_SERVICES, startTestServer, tempDirs, waitFor, type TestServer } from '../../server/test/helpers.js';
 import { ensureDashboardBuilt } from '../build.js';
 import { browserMissing, launchBrowser, type TestBrowser } from './browser.js';
 
@@ -244,5 +246,26 @@ describe('dashboard in a browser', { skip: missing }, () => {
       assert.equal(await sideScroll(), 0, `${path} scrolls sideways on a phone`);
     }
     await page().setViewportSize({ width: 1360, height: 860 });
+  });
+
+  test('services that cannot be loaded are listed apart, each with its reason', async () => {
+    const dir = tempDirs()('runlet-broken-');
+    writeFileSync(path.join(dir, 'fine.ts'), "import { defineService } from '@runlet/sdk';\nexport default defineService({ handler: () => ({ ok: true }) });\n");
+    mkdirSync(path.join(dir, 'bad-manifest'));
+    writeFileSync(path.join(dir, 'bad-manifest', 'runlet.json'), '{ "command": ');
+    const other = await startTestServer({ servicesDir: dir });
+    try {
+      await page().goto(other.url + '/sign-in');
+      await page().getByLabel('API key').fill(other.key);
+      await page().getByRole('button', { name: 'Sign in' }).click();
+      const card = page().getByRole('region', { name: 'Cannot be loaded' });
+      await card.waitFor(UI_WAIT);
+      assert.match(await card.innerText(), /bad-manifest[\s\S]*runlet\.json is not valid JSON/);
+      assert.ok(await page().getByRole('link', { name: 'fine', exact: true }).isVisible(), 'the service that loads is listed as usual');
+      assert.equal(await card.getByText('fine').count(), 0);
+      await b.screenshot('services-problems');
+    } finally {
+      await other.close();
+    }
   });
 });
