@@ -79,3 +79,19 @@ test('under writes that never pause, the WAL starts over from its first frame in
     await store.close();
   }
 });
+
+test('a WAL that a burst of writes grew is cut back to its limit when it starts over', async () => {
+  const file = path.join(dir, 'burst.db');
+  const limit = 256 * 1024;
+  const store = new SqliteStore(file, { walLimitBytes: limit });
+  try {
+    await writeRuns(store, 1000);
+    assert.ok(statSync(`${file}-wal`).size > 4 * limit, 'the burst grew the WAL past its limit');
+    const restarts = walRestarts(file);
+    // Once the thread has copied the WAL into the database, the next write starts it over.
+    await waitFor(async () => (await writeRuns(store, 1), walRestarts(file) > restarts || undefined), 10_000, 'the WAL to start over');
+    assert.ok(statSync(`${file}-wal`).size <= limit, `the WAL holds ${statSync(`${file}-wal`).size} bytes, more than its limit`);
+  } finally {
+    await store.close();
+  }
+});
