@@ -13,6 +13,7 @@ import { capturePrintedOutput } from './capture.js';
 import { channelLinesSent, hasRuntimeChannel, sendToRuntime } from './channel.js';
 import { HttpError, NonRetryableError } from './errors.js';
 import { files } from './files.js';
+import { describeLoadError } from './load-error.js';
 import { createLogger } from './logger.js';
 import { runService } from './run-service.js';
 import { resolveSdkFromAnywhere } from './sdk-resolution.js';
@@ -46,7 +47,11 @@ if (!entry || !socket) {
   process.exit(2);
 }
 
-const mod = (await import(pathToFileURL(entry).href)) as { default?: unknown };
+const mod = (await import(pathToFileURL(entry).href).catch((err: unknown) => {
+  console.error(`cannot load ${entry}: ${describeLoadError(err)}`);
+  printed.flush();
+  process.exit(3);
+})) as { default?: unknown };
 const service = mod.default;
 if (!isService(service)) {
   console.error(`${entry} must export a service as its default export: export default defineService({ ... })`);

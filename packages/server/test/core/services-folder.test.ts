@@ -81,6 +81,34 @@ describe('a folder with services that cannot be loaded', () => {
   });
 });
 
+describe('a TypeScript service that cannot be loaded', () => {
+  test('answers 503 saying where and why in a line or two, without the loader\'s own stack', async () => {
+    const folder = tempDir('runlet-unloadable-');
+    const sdk = "import { defineService } from '@runlet/sdk';\n";
+    writeFileSync(path.join(folder, 'typo.ts'), `${sdk}export default defineService({ handler: () => ({ ok: true } });\n`);
+    writeFileSync(path.join(folder, 'throws.ts'), `${sdk}const token = process.env.API_TOKEN;\nif (!token) throw new Error('API_TOKEN is not set');\nexport default defineService({ handler: () => ({}) });\n`);
+    writeFileSync(path.join(folder, 'missing.ts'), `${sdk}import { helper } from './lib/helper.js';\nexport default defineService({ handler: () => helper() });\n`);
+    const s = await startTestServer({ servicesDir: folder });
+    try {
+      const expected = {
+        typo: /cannot load .*typo\.ts: .*typo\.ts:2:\d+: Expected "\)" but found "}"$/,
+        throws: /cannot load .*throws\.ts: Error: API_TOKEN is not set\n {4}at .*throws\.ts:3:\d+$/,
+        missing: /cannot load .*missing\.ts: Error: Cannot find module '\.\/lib\/helper\.js'/,
+      };
+      for (const [id, why] of Object.entries(expected)) {
+        const res = await s.fetch(`/run/${id}`, { json: {} });
+        assert.equal(res.status, 503);
+        const body = (await res.json()) as { code: string; message: string };
+        assert.equal(body.code, 'WORKER_START_FAILED');
+        assert.match(body.message, why);
+        assert.doesNotMatch(body.message, /node_modules|node:internal|triggerUncaughtException|Node\.js v/, `${id}: only what concerns the service`);
+      }
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('a services folder that does not exist yet', () => {
   test('a watching server (runlet dev) makes it, and picks up the first service written into it', async () => {
     const folder = path.join(tempDir('runlet-new-project-'), 'services');

@@ -30,7 +30,7 @@ describe('workers', () => {
       const body = (await res.json()) as { code: string; message: string; request_id: string };
       assert.equal(body.code, 'WORKER_START_FAILED');
       assert.match(body.message, /starting\.\.\./);
-      assert.match(body.message, /missing configuration/);
+      assert.match(body.message, /missing configuration\n {4}at .*crash-on-start\.ts:3:\d+/, 'where the module threw');
       const record = (await (await s.fetch(`/request/${body.request_id}`)).json()) as { status: string; errorCode: string };
       assert.equal(record.status, 'failed');
       assert.equal(record.errorCode, 'WORKER_START_FAILED');
