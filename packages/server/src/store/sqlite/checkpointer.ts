@@ -24,6 +24,14 @@ const HOLD_WAIT_MS = 100;
  */
 const ROUNDS = 4;
 const SHORT_ROUND_MS = 2;
+/**
+ * A WAL larger than this when the store has gone quiet (no commit for MAX_INTERVAL_MS) is cut
+ * to nothing. SQLite reuses the WAL from its first frame but keeps the file at the largest size
+ * it ever reached: after a burst (a service printing hundreds of thousands of log lines) that
+ * would be hundreds of MB held for good. Cutting it under load instead would cost every restart
+ * of the WAL fresh blocks from the file system.
+ */
+const IDLE_WAL_BYTES = 4 * 1024 * 1024;
 
 /** Slots of the state shared with the thread. */
 const WROTE = 0;
@@ -53,10 +61,13 @@ const closing = () => Atomics.load(state, ${CLOSING}) === 1;
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 5000');
 
-/** A PASSIVE checkpoint: it never blocks a writer, and copies the WAL as it was when it began. */
-function checkpoint() {
+/**
+ * A PASSIVE checkpoint: it never blocks a writer, and copies the WAL as it was when it began.
+ * TRUNCATE, with the writes held and the WAL already copied, only empties the file.
+ */
+function checkpoint(mode = 'PASSIVE') {
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    db.pragma('wal_checkpoint(' + mode + ')');
   } catch {
     // Busy or locked: the next round tries again.
   }
@@ -68,7 +79,7 @@ function checkpoint() {
 const dbFile = fs.openSync(workerData.file, 'r');
 
 let holds = 0;
-function catchUp() {
+function catchUp(mode) {
   fs.fsyncSync(dbFile);
   const hold = ++holds;
   parentPort.postMessage({ hold });
@@ -79,17 +90,30 @@ function catchUp() {
     Atomics.wait(state, ${HELD}, granted, left);
   }
   try {
-    if (Atomics.load(state, ${HELD}) === hold) checkpoint();
+    if (Atomics.load(state, ${HELD}) === hold) checkpoint(mode);
   } finally {
     parentPort.postMessage({ resume: hold });
   }
 }
 
+function walBytes() {
+  try {
+    return fs.statSync(workerData.file + '-wal').size;
+  } catch {
+    return 0;
+  }
+}
+
 let seen = 0;
 while (!closing()) {
-  Atomics.wait(state, ${WROTE}, seen, workerData.maxMs);
+  const quiet = Atomics.wait(state, ${WROTE}, seen, workerData.maxMs) === 'timed-out';
   seen = Atomics.load(state, ${WROTE});
   if (closing()) break;
+  if (quiet && walBytes() > workerData.idleWalBytes) {
+    checkpoint();
+    catchUp('TRUNCATE');
+    continue;
+  }
   // Each round copies what was committed while the last one copied, so under steady load the
   // rounds shrink: the store's writes are held only for the last, short one.
   for (let round = 0; round < workerData.rounds; round++) {
@@ -135,7 +159,7 @@ export class Checkpointer {
   constructor(file: string, writes: HeldWrites, fallBack: (err: Error) => void) {
     this.thread = new Worker(THREAD_SOURCE, {
       eval: true,
-      workerData: { driver: DRIVER, file, state: this.state.buffer, minMs: MIN_INTERVAL_MS, maxMs: MAX_INTERVAL_MS, holdWaitMs: HOLD_WAIT_MS, rounds: ROUNDS, shortMs: SHORT_ROUND_MS },
+      workerData: { driver: DRIVER, file, state: this.state.buffer, minMs: MIN_INTERVAL_MS, maxMs: MAX_INTERVAL_MS, holdWaitMs: HOLD_WAIT_MS, rounds: ROUNDS, shortMs: SHORT_ROUND_MS, idleWalBytes: IDLE_WAL_BYTES },
     });
     this.thread.unref();
     this.thread.on('message', (message: { hold: number } | { resume: number }) => {

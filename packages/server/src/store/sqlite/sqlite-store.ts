@@ -46,23 +46,14 @@ const QUEUED_OF_SERVICE = `SELECT id, account_id, created_at FROM runs WHERE sta
  * The embedded store: one SQLite file in WAL mode. better-sqlite3 is synchronous, so each
  * method runs to completion without interleaving; the async signatures are the interface's.
  */
-/** Larger than the WAL grows between two restarts under steady load, so that only bursts are cut back. */
-const DEFAULT_WAL_LIMIT_BYTES = 64 * 1024 * 1024;
-
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
 
-  /**
-   * `walLimitBytes`: the WAL file is cut back to this size when it starts over. A burst of
-   * writes (a service printing a few hundred thousand log lines) grows it far past its usual
-   * size, and SQLite would otherwise keep that space for as long as the file lives.
-   */
-  constructor(file: string, { walLimitBytes = DEFAULT_WAL_LIMIT_BYTES }: { walLimitBytes?: number } = {}) {
+  constructor(file: string) {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`journal_size_limit = ${Math.floor(walLimitBytes)}`);
     // NORMAL in WAL mode loses no committed transaction on a process crash, only on power loss.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
