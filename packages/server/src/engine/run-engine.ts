@@ -472,27 +472,17 @@ export class RunEngine {
 
   /**
    * Ends a run (a conditional write: only the first ending counts) and tells its readers; those
-   * on this node get the ended run with the news, and need not read it back. An end the store
-   * cannot take now (disk full, database out of reach) is not dropped: it is written again,
-   * backing off, until the store takes it (`tries`: how many times it did not). Meanwhile the
-   * run stays held here, its lease renewed, so that this node does not take it for orphaned,
-   * and its readers wait on.
+   * on this node get the ended run with the news, and need not read it back. Throws when the
+   * store cannot take the write now (see `endAttempt`).
    */
-  async finish(run: Pick<RunRow, 'id' | 'accountId'>, outcome: RunOutcome, attempt?: AttemptRow, tries = 0): Promise<boolean> {
+  async finish(run: Pick<RunRow, 'id' | 'accountId'>, outcome: RunOutcome, attempt?: AttemptRow): Promise<boolean> {
     let ended: RunRow | undefined;
     try {
       ended = await this.d.store.completeRun(run.id, outcome, this.d.nodeId, attempt);
     } catch (err) {
-      if (storeFailureOf(err)) {
-        if (tries === 0) this.d.log.error({ err, requestId: run.id }, 'could not record the end of a run; writing it again until the store takes it');
-        const delay = Math.min(END_RETRY_FIRST_MS * 2 ** tries, END_RETRY_MAX_MS);
-        this.endsPending.set(run.id, setTimeout(() => void this.finish(run, outcome, attempt, tries + 1), delay));
-        return false;
-      }
+      if (storeFailureOf(err)) throw err;
       this.d.log.error({ err, requestId: run.id }, 'could not record the end of a run');
     }
-    if (tries > 0) this.d.log.info({ requestId: run.id, tries }, 'recorded the end of a run once the store was back');
-    this.endsPending.delete(run.id);
     // A cancelled run already ended in the store; its readers hear of it once its log is whole.
     if (ended || outcome.status === 'cancelled') this.d.bus.publish(run.id, { type: 'status', status: outcome.status, ended: ended && endedRunOf(ended, attempt) });
     if (ended) this.changed(run);
@@ -509,9 +499,31 @@ export class RunEngine {
   /**
    * Ends an attempt: an async run whose service's policy retries this ending goes back to the
    * queue until its next attempt is due; any other run ends here, its attempt recorded first
-   * (so a reader who sees the end sees every attempt).
+   * (so a reader who sees the end sees every attempt). Answers whether the run ended.
+   *
+   * An ending the store cannot take now (disk full, database out of reach) is not dropped: it
+   * is tried again, backing off, until the store takes it (`tries`: how many times it did not).
+   * Meanwhile the run stays held here, its lease renewed, so that this node does not take it
+   * for orphaned, and its readers wait on.
    */
-  async endAttempt(run: RunRow, outcome: RunOutcome, hints: AttemptHints): Promise<boolean> {
+  async endAttempt(run: RunRow, outcome: RunOutcome, hints: AttemptHints, tries = 0): Promise<boolean> {
+    let ended: boolean;
+    try {
+      ended = await this.endAttemptOnce(run, outcome, hints);
+    } catch (err) {
+      if (!storeFailureOf(err)) throw err;
+      if (tries === 0) this.d.log.error({ err, requestId: run.id }, 'could not record the end of a run; writing it again until the store takes it');
+      const delay = Math.min(END_RETRY_FIRST_MS * 2 ** tries, END_RETRY_MAX_MS);
+      const again = () => this.endAttempt(run, outcome, hints, tries + 1).catch((e: unknown) => this.d.log.error({ err: e, requestId: run.id }, 'could not record the end of a run'));
+      this.endsPending.set(run.id, setTimeout(again, delay));
+      return false;
+    }
+    if (tries > 0) this.d.log.info({ requestId: run.id, tries }, 'recorded the end of a run once the store was back');
+    this.endsPending.delete(run.id);
+    return ended;
+  }
+
+  private async endAttemptOnce(run: RunRow, outcome: RunOutcome, hints: AttemptHints): Promise<boolean> {
     // An async run this node gives up because it shuts down goes back to the queue, whatever its
     // policy: it did not fail, and another node (or this one, restarted) runs it again.
     if (run.mode === 'async' && outcome.errorCode === 'SHUTTING_DOWN' && (await this.retry(run, outcome, Date.now()))) return false;
@@ -521,12 +533,16 @@ export class RunEngine {
     return this.finish(run, outcome, run.attempt > 0 ? attemptRowOf(run, outcome, this.d.nodeId, null) : undefined);
   }
 
-  /** Requeues a run this node holds for its next attempt at `retryAt`; answers whether it was. */
+  /**
+   * Requeues a run this node holds for its next attempt at `retryAt`; answers whether it was.
+   * Throws when the store cannot take the write now.
+   */
   async retry(run: RunRow, outcome: RunOutcome, retryAt: number): Promise<boolean> {
     let requeued = false;
     try {
       requeued = await this.d.store.retryRun({ ...attemptRowOf(run, outcome, this.d.nodeId, retryAt), retryAt }, this.d.nodeId);
     } catch (err) {
+      if (storeFailureOf(err)) throw err;
       this.d.log.error({ err, requestId: run.id }, 'could not requeue a run for a retry');
     }
     if (!requeued) return false;

@@ -2,8 +2,9 @@
  * When the store fails (the disk holding SQLite is full, PostgreSQL is out of reach): a call it
  * cannot take is answered 503 STORE_UNAVAILABLE naming the cause, with nothing of it kept, and
  * a run whose end it could not take is written again once it is back, not lost. Each store
- * fails for real: SQLite's file may not grow (`max_page_count`, what a full disk does to it);
- * PostgreSQL's database refuses connections and drops those it has.
+ * fails for real: SQLite's file may not grow (`max_page_count`, what a full disk does to it), or
+ * may not be written at all (what a file system remounted read-only does); PostgreSQL's
+ * database refuses connections and drops those it has.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -17,10 +18,15 @@ interface Outage {
   end(): Promise<void>;
 }
 
-async function storeOutage(s: TestServer): Promise<Outage> {
+/** `sqlite`: a full disk refuses writes that need room (large ones); a read-only one, every write. */
+async function storeOutage(s: TestServer, sqlite: 'full' | 'read-only' = 'full'): Promise<Outage> {
   const { store, config } = s.server.runtime;
   if (store.kind === 'sqlite') {
     const db = (store as unknown as { db: Database.Database }).db;
+    if (sqlite === 'read-only') {
+      db.pragma('query_only = ON');
+      return { cause: /cannot be written/, end: async () => void db.pragma('query_only = OFF') };
+    }
     db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
     return { cause: /disk holding the data folder is full/, end: async () => void db.pragma('max_page_count = 1073741823') };
   }
@@ -86,5 +92,21 @@ describe(`when the store fails (${TEST_STORE})`, () => {
     assert.equal(record.status, 'completed', `the run ended as it did, not as an orphan: ${record.error as string}`);
     assert.equal(record.responseJson.pad.length, bytes, 'with the answer the service gave');
     assert.equal(engine.holds(id), false);
+  });
+
+  test("an attempt that fails while the store is away still goes back to the queue under its service's policy", async () => {
+    const { engine } = s.server.runtime;
+    const id = await startAsync(s, 'late-answer', { ms: 1500, bytes: 10, status: 503 });
+    await waitFor(async () => (await expectJson<Json>(await s.fetch(`/request/${id}`))).status === 'running', 30_000, 'the run to start');
+    const outage = await storeOutage(s, 'read-only');
+    try {
+      await waitFor(() => engine.activeCount === 0 && engine.holds(id), 30_000, 'the attempt to end during the outage');
+    } finally {
+      await outage.end();
+    }
+    const record = await expectJson<Json & { attempts: Json[] }>(await s.fetch(`/result/${id}?timeout=30`));
+    // Not ended after its first attempt for want of a write: requeued, and run again as its policy allows.
+    assert.deepEqual(record.attempts.map((a) => [a.attempt, a.responseStatus]), [[1, 503], [2, 503]]);
+    assert.equal(record.responseStatus, 503);
   });
 });
