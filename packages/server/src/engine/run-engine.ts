@@ -2,7 +2,7 @@ import { actorOf, isOneTimeKey } from '../keys/principal.js';
 import { isErrorCode, isTerminal, type RunMode } from '@runlet/protocol';
 import type { Config } from '../config.js';
 import { overLimit, RunletError } from '../errors.js';
-import { storeFailureOf } from '../store/store-failure.js';
+import { isStoreFailure, storeFailureOf } from '../store/store-failure.js';
 import { newRequestId } from '../ids.js';
 import type { EventBus, RunEvent } from '../logs/event-bus.js';
 import type { LogRecorder } from '../logs/log-recorder.js';
@@ -480,7 +480,7 @@ export class RunEngine {
     try {
       ended = await this.d.store.completeRun(run.id, outcome, this.d.nodeId, attempt);
     } catch (err) {
-      if (storeFailureOf(err)) throw err;
+      if (isStoreFailure(err)) throw err;
       this.d.log.error({ err, requestId: run.id }, 'could not record the end of a run');
     }
     // A cancelled run already ended in the store; its readers hear of it once its log is whole.
@@ -511,7 +511,10 @@ export class RunEngine {
     try {
       ended = await this.endAttemptOnce(run, outcome, hints);
     } catch (err) {
-      if (!storeFailureOf(err)) throw err;
+      if (!isStoreFailure(err)) {
+        this.endsPending.delete(run.id);
+        throw err;
+      }
       if (tries === 0) this.d.log.error({ err, requestId: run.id }, 'could not record the end of a run; writing it again until the store takes it');
       const delay = Math.min(END_RETRY_FIRST_MS * 2 ** tries, END_RETRY_MAX_MS);
       const again = () => this.endAttempt(run, outcome, hints, tries + 1).catch((e: unknown) => this.d.log.error({ err: e, requestId: run.id }, 'could not record the end of a run'));
@@ -542,7 +545,7 @@ export class RunEngine {
     try {
       requeued = await this.d.store.retryRun({ ...attemptRowOf(run, outcome, this.d.nodeId, retryAt), retryAt }, this.d.nodeId);
     } catch (err) {
-      if (storeFailureOf(err)) throw err;
+      if (isStoreFailure(err)) throw err;
       this.d.log.error({ err, requestId: run.id }, 'could not requeue a run for a retry');
     }
     if (!requeued) return false;

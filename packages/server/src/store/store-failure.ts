@@ -44,6 +44,11 @@ export function storeFailureOf(err: unknown): RunletError | undefined {
   });
 }
 
+/** Whether `err` is the store's own failure (see `storeFailureOf`). */
+export function isStoreFailure(err: unknown): boolean {
+  return causeOf(err) !== undefined;
+}
+
 function causeOf(err: unknown): string | undefined {
   if (!(err instanceof Error)) return undefined;
   const code = String((err as { code?: unknown }).code ?? '');

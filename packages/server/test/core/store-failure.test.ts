@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { storeFailureOf } from '../../src/store/store-failure.js';
+import { isStoreFailure, storeFailureOf } from '../../src/store/store-failure.js';
 
 function sqliteError(setUp: (db: Database.Database) => void, write: (db: Database.Database) => void): unknown {
   const db = new Database(':memory:');
@@ -35,6 +35,7 @@ test('SQLite: a full disk or a read-only file is a store failure; a broken const
   const constraint = sqliteError(() => {}, (db) => db.prepare('INSERT INTO t VALUES (?)').run('taken'));
   assert.match((constraint as { code: string }).code, /^SQLITE_CONSTRAINT/);
   assert.equal(storeFailureOf(constraint), undefined);
+  assert.deepEqual([full, readOnly, constraint].map(isStoreFailure), [true, true, false]);
 });
 
 test('PostgreSQL: a database out of reach is a store failure; an error in a statement is not', async () => {
