@@ -9,9 +9,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createKey, startFloor, startRunlet, type Proc } from './lib/processes.js';
+import { createKey, startFloor, startRunlet, warmPoolSettings, type Proc } from './lib/processes.js';
 import { buildServicesDir, FIXTURES } from './lib/services-dir.js';
-import { measureSync, type SyncSettings } from './scenarios/sync.js';
+import { measureSync, SYNC_BODY, type SyncSettings } from './scenarios/sync.js';
 
 const WORKERS = 4;
 const rounds = Number(process.env.ROUNDS ?? 2);
@@ -19,7 +19,7 @@ const load: SyncSettings = {
   connections: 32,
   warmupMs: 10_000,
   durationMs: 10_000,
-  body: JSON.stringify({ name: 'bench', items: [1, 2, 3], text: 'the quick brown fox jumps over the lazy dog' }),
+  body: SYNC_BODY,
 };
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'runlet-durability-'));
@@ -31,7 +31,7 @@ try {
   const [floor, recording, runlet] = await Promise.all([
     startFloor(FIXTURES, 'echo', WORKERS),
     startFloor(FIXTURES, 'echo', WORKERS, path.join(tmp, 'floor-store')),
-    startRunlet({ dataDir, servicesDir, settings: { RUNLET_MAX_WORKERS_PER_SERVICE: String(WORKERS), RUNLET_MIN_WARM_WORKERS: String(WORKERS), RUNLET_LOG_LEVEL: 'info' } }),
+    startRunlet({ dataDir, servicesDir, settings: warmPoolSettings(WORKERS) }),
   ]);
   running.push(floor, recording, runlet);
   const targets = [

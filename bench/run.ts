@@ -9,14 +9,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchClient } from './lib/client.js';
 import { describeMachine, loadAverage } from './lib/machine.js';
-import { createKey, rssOf, startFloor, startRunlet, waitForQuiet, type Proc } from './lib/processes.js';
+import { createKey, rssOf, startFloor, startRunlet, waitForQuiet, warmPoolSettings, type Proc } from './lib/processes.js';
 import { renderReport, type BenchResults, type Settings } from './lib/report.js';
 import { buildServicesDir, EXAMPLES, FIXTURES } from './lib/services-dir.js';
 import { measureAsyncThroughput, measureSubmitToStart } from './scenarios/async.js';
 import { measureColdStart } from './scenarios/cold.js';
 import { measureLogLatency } from './scenarios/logs.js';
 import { measureIdleMemory } from './scenarios/memory.js';
-import { measureSync, type SyncSettings } from './scenarios/sync.js';
+import { measureSync, SYNC_BODY, type SyncSettings } from './scenarios/sync.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const settings: Settings = {
@@ -24,7 +24,7 @@ const settings: Settings = {
   warmupMs: quick ? 1000 : 10_000,
   durationMs: quick ? 2000 : 10_000,
   latencyDurationMs: quick ? 1000 : 5000,
-  body: JSON.stringify({ name: 'bench', items: [1, 2, 3], text: 'the quick brown fox jumps over the lazy dog' }),
+  body: SYNC_BODY,
   workers: 4,
   asyncRuns: quick ? 300 : 3000,
   asyncWarmupRuns: quick ? 300 : 6000,
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   const key = createKey(dataDir);
   const [floor, runlet] = await Promise.all([
     startFloor(FIXTURES, 'echo', settings.workers),
-    startRunlet({ dataDir, servicesDir, settings: { RUNLET_MAX_WORKERS_PER_SERVICE: String(settings.workers), RUNLET_MIN_WARM_WORKERS: String(settings.workers), RUNLET_LOG_LEVEL: 'info' } }),
+    startRunlet({ dataDir, servicesDir, settings: warmPoolSettings(settings.workers) }),
   ]);
   running.push(floor, runlet);
   const runletTarget = { url: runlet.url, pid: runlet.pid, key };

@@ -65,6 +65,11 @@ export interface RunletProc extends Proc {
   startMs: number;
 }
 
+/** The settings of a Runlet measured against the floor: the same number of workers, all warm before the load. */
+export function warmPoolSettings(workers: number): Record<string, string> {
+  return { RUNLET_MAX_WORKERS_PER_SERVICE: String(workers), RUNLET_MIN_WARM_WORKERS: String(workers), RUNLET_LOG_LEVEL: 'info' };
+}
+
 /** `runlet serve` in its own process, on a free port, with settings as RUNLET_* environment variables. */
 export async function startRunlet(options: { dataDir: string; servicesDir: string; settings?: Record<string, string> }): Promise<RunletProc> {
   const t0 = performance.now();

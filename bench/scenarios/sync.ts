@@ -3,6 +3,9 @@ import { runLoad, type ClosedLoopResult } from '../lib/loadgen.js';
 import { machineBusyMs } from '../lib/machine.js';
 import { cpuDelta, cpuMsOf, cpuSnapshot, waitForQuiet } from '../lib/processes.js';
 
+/** The body of every sync call of the benches: a small JSON object, as most calls carry. */
+export const SYNC_BODY = JSON.stringify({ name: 'bench', items: [1, 2, 3], text: 'the quick brown fox jumps over the lazy dog' });
+
 export interface SyncSettings {
   connections: number;
   warmupMs: number;
