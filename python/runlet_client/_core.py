@@ -20,7 +20,8 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 #: The longest single ``/result`` long-poll, in seconds (what the official client uses: under
 #: the two-minute limit of common gateways).
 POLL_SECONDS = 110
-#: Failed polls or log connections in a row (network errors, gateway 502/503/504) before giving up.
+#: Failed polls or log connections in a row (network errors, gateway 502/503/504, the runtime's
+#: 503s to retry) before giving up.
 MAX_FAILURES = 8
 #: Tries of a call that starts work (run, provision) before its error is raised. Every try carries
 #: the call's one ``Idempotency-Key``, so a retry cannot start the work again; a few tries ride
@@ -69,14 +70,37 @@ def encode_inputs(inputs: Inputs) -> Tuple[Optional[bytes], Optional[str]]:
     return json.dumps(inputs).encode("utf-8"), "application/json"
 
 
-def is_gateway_error(response: Response) -> bool:
-    """A 502/503/504 from something between the client and the runtime (a proxy, a load balancer):
-    the runtime marks its own errors, and a service's answers carry the run's ``X-Request-Id``."""
-    return (
-        response.status_code in (502, 503, 504)
-        and "x-runlet-error" not in response.headers
-        and "x-request-id" not in response.headers
-    )
+#: The runtime's own refusals that say nothing was carried out and to try again shortly.
+RETRYABLE_RUNTIME_CODES = frozenset({"STORE_UNAVAILABLE", "SHUTTING_DOWN"})
+#: The longest ``Retry-After`` honoured, in seconds.
+MAX_RETRY_AFTER = 30.0
+
+
+def backoff(attempt: int) -> float:
+    """Exponential: 0.25 s, 0.5 s, 1 s, ... up to 5 s."""
+    return min(5.0, 0.25 * 2 ** max(0, attempt - 1))
+
+
+def retry_delay(response: Response, attempt: int) -> Optional[float]:
+    """Seconds to wait before sending ``response``'s request again, or None when it is the answer.
+
+    Two kinds of answer are tried again: a 502/503/504 from something between the client and the
+    runtime (a proxy, a load balancer), which carries neither the runtime's error mark nor a run's
+    ``X-Request-Id``; and the runtime's own 503 refusing a request it did not carry out (its store
+    out of reach, or the node shutting down), after the ``Retry-After`` it names."""
+    headers = response.headers  # lower-cased names
+    if response.status_code not in (502, 503, 504) or "x-request-id" in headers:
+        return None
+    code = headers.get("x-runlet-error")
+    if code is None:
+        return backoff(attempt)
+    if response.status_code != 503 or code not in RETRYABLE_RUNTIME_CODES:
+        return None
+    try:
+        seconds = float(headers.get("retry-after", ""))
+    except ValueError:
+        return backoff(attempt)
+    return min(seconds, MAX_RETRY_AFTER) if seconds > 0 else backoff(attempt)
 
 
 def response_from_record(record: dict) -> Response:
@@ -160,21 +184,25 @@ class Core:
 
     def send_once(self, method: str, path: str, headers: Optional[Mapping[str, str]] = None, **kwargs: Any) -> Response:
         """A call that starts work, with one fresh ``Idempotency-Key`` on every try: after a network
-        error or a gateway's 502/503/504 it is sent again, and the runtime answers a try that follows
-        one it received with the run that one started. A call that passed its own ``timeout`` is not
+        error, a gateway's 502/503/504 or the runtime's own "unavailable, retry" (``retry_delay``)
+        it is sent again, and the runtime answers a try that follows one it received with the run
+        that one started. A call that passed its own ``timeout`` is not
         tried again: the caller's limit is the caller's."""
         headers = {"Idempotency-Key": uuid.uuid4().hex, **(headers or {})}
         tries = 0
         while True:
             tries += 1
+            delay = backoff(tries)
             try:
                 response = self.request(method, path, headers=headers, **kwargs)
-                if not is_gateway_error(response) or tries >= MAX_SEND_TRIES:
+                answer_delay = retry_delay(response, tries)
+                if answer_delay is None or tries >= MAX_SEND_TRIES:
                     return response
+                delay = answer_delay
             except TransportError as err:
                 if isinstance(err.__cause__, TimeoutError) or tries >= MAX_SEND_TRIES:
                     raise
-            (kwargs.get("cancel") or Cancel()).sleep(min(5.0, 0.25 * 2 ** (tries - 1)))
+            (kwargs.get("cancel") or Cancel()).sleep(delay)
 
     # -- runs -----------------------------------------------------------------------------
 
@@ -238,16 +266,17 @@ class Core:
                 failures += 1
                 if failures > MAX_FAILURES:
                     raise
-                (cancel or Cancel()).sleep(min(5.0, 0.25 * 2**failures))
+                (cancel or Cancel()).sleep(backoff(failures))
                 continue
             if response.status_code == 200:
                 return response.json()
             if response.status_code == 408:
                 failures = 0
                 continue
-            if is_gateway_error(response) and failures < MAX_FAILURES:
+            delay = retry_delay(response, failures + 1)
+            if delay is not None and failures < MAX_FAILURES:
                 failures += 1
-                (cancel or Cancel()).sleep(min(5.0, 0.25 * 2**failures))
+                (cancel or Cancel()).sleep(delay)
                 continue
             raise error_for_response(response)
 
@@ -278,7 +307,13 @@ class Core:
                     content = resp.read()
                     conn.close()
                     cancel.detach(conn)
-                    raise error_for_response(Response(resp.status, dict(resp.getheaders()), content, self.base_url + path))
+                    refused = Response(resp.status, dict(resp.getheaders()), content, self.base_url + path)
+                    delay = retry_delay(refused, failures + 1)
+                    if delay is None or failures >= MAX_FAILURES:
+                        raise error_for_response(refused)
+                    failures += 1
+                    cancel.sleep(delay)
+                    continue
                 for text in _transport.read_lines(conn, resp, cancel):
                     if not text.strip():
                         continue

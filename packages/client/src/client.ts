@@ -1,6 +1,7 @@
 import { resolveApiKey, resolveBaseUrl, keyTypeOf, type KeyType } from './config.js';
 import { errorForCode, errorFromResponse, isAbortError, isJsonType, isNetworkError, parseBody, RunFailedError, RunletError, RunTimeoutError, ServiceError, type ErrorResponse } from './errors.js';
 import { followLogs, type LogsOptions } from './logs.js';
+import { backoff, retryDelay } from './retries.js';
 import { linkSignals, sleep } from './signals.js';
 import { readServerSentEvents, type ServerSentEvent } from './streams.js';
 import { isRunOver, type InputFor, type LogLine, type OutputFor, type RequestRecord } from './types.js';
@@ -70,7 +71,7 @@ export type UploadContent = Blob | ArrayBuffer | ArrayBufferView | string;
 
 /** The longest single `/result` long-poll, in seconds: short enough that proxies leave it alone. */
 const POLL_SECONDS = 60;
-/** Failed polls in a row (network errors, gateway 502/503/504) before giving up. */
+/** Failed polls in a row (network errors, gateway 502/503/504, the runtime's 503s to retry) before giving up. */
 const MAX_POLL_FAILURES = 8;
 /**
  * Tries of a call that starts work (run, start, provision) before its error is thrown. Each
@@ -206,11 +207,11 @@ export class RunletClient {
       try {
         const res = await this.fetchRaw('GET', `/result/${encodeURIComponent(requestId)}?timeout=${timeout}`, { signal: link.signal });
         if (res.ok) return (await res.json()) as RequestRecord;
-        const gateway = isGatewayError(res);
-        if (res.status !== 408 && !gateway) throw await errorFromResponse(res, requestId);
+        const delay = res.status === 408 ? undefined : retryDelay(res, failures + 1);
+        if (res.status !== 408 && delay === undefined) throw await errorFromResponse(res, requestId);
+        if (delay !== undefined && ++failures > MAX_POLL_FAILURES) throw await errorFromResponse(res, requestId);
         await res.body?.cancel();
-        if (gateway && ++failures > MAX_POLL_FAILURES) throw await errorFromResponse(res, requestId);
-        if (gateway) await sleep(backoff(failures), options.signal);
+        if (delay !== undefined) await sleep(delay, options.signal);
         else failures = 0;
       } catch (err) {
         if (link.timedOut()) throw this.timeoutError(requestId, options.timeoutMs!, err);
@@ -269,20 +270,23 @@ export class RunletClient {
 
   /**
    * Sends a call that starts work, with one idempotency key (`key`, or a fresh one) on every
-   * try: after a network error or a gateway's 502/503/504 it is sent again, and the runtime
-   * answers a try that follows one it received with the run that one started.
+   * try: after a network error, a gateway's 502/503/504 or the runtime's own "unavailable, retry"
+   * (see `retryDelay`) it is sent again, and the runtime answers a try that follows one it
+   * received with the run that one started.
    */
   protected async sendOnce(send: (idempotencyKey: string) => Promise<Response>, key: string | undefined, signal: AbortSignal | undefined): Promise<Response> {
     const idempotencyKey = key ?? newIdempotencyKey();
     for (let tries = 1; ; tries++) {
+      let delay: number | undefined;
       try {
         const res = await send(idempotencyKey);
-        if (!isGatewayError(res) || tries >= MAX_SEND_TRIES) return res;
+        delay = retryDelay(res, tries);
+        if (delay === undefined || tries >= MAX_SEND_TRIES) return res;
         await res.body?.cancel();
       } catch (err) {
         if (!isNetworkError(err) || signal?.aborted || tries >= MAX_SEND_TRIES) throw err;
       }
-      await sleep(backoff(tries), signal);
+      await sleep(delay ?? backoff(tries), signal);
     }
   }
 
@@ -399,22 +403,11 @@ function encodeInput(input: unknown): { body: BodyInit | null; contentType?: str
   return { body: JSON.stringify(input), contentType: 'application/json' };
 }
 
-/**
- * A 502/503/504 from something between the client and the runtime (a proxy, a load balancer):
- * the runtime marks its own errors, and a service's answers carry the run's `X-Request-Id`.
- */
-function isGatewayError(res: Response): boolean {
-  return [502, 503, 504].includes(res.status) && !res.headers.has('x-runlet-error') && !res.headers.has('x-request-id');
-}
-
 /** 128 random bits, hex: `crypto.randomUUID` is missing from pages not served over https. */
 function newIdempotencyKey(): string {
   const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-export function backoff(attempt: number): number {
-  return Math.min(5000, 250 * 2 ** Math.max(0, attempt - 1));
-}
 
 export { isAbortError };

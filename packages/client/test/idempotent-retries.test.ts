@@ -1,13 +1,14 @@
 /**
  * The TypeScript client retries calls that start work (run, start, provision, and the
- * CodeWords-style runService/runAsync) after a network error or a gateway's 502/503/504, with
- * one Idempotency-Key for every try: against a live server, a try whose answer was lost and its
- * retry make one run, not two.
+ * CodeWords-style runService/runAsync) after a network error, a gateway's 502/503/504, or the
+ * runtime's own 503 asking for a retry (its store failing), with one Idempotency-Key for every
+ * try: against a live server, a try whose answer was lost and its retry make one run, not two.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createServiceClient, RunletClient, ServiceError } from '../src/index.js';
-import type { TestServer } from '../../server/test/helpers.js';
+import { TEST_STORE, waitFor, type TestServer } from '../../server/test/helpers.js';
+import { storeOutageFor } from '../../server/test/store-outage.js';
 import { startClientServer } from './support.js';
 
 let server: TestServer;
@@ -22,6 +23,9 @@ interface Sent {
   method: string;
   path: string;
   idempotencyKey: string | null;
+  /** The status the server answered (before any loss), and when the request was sent. */
+  status?: number;
+  at: number;
 }
 
 /**
@@ -35,8 +39,10 @@ function lossyFetch(lose: RegExp, mode: 'drop' | 'gateway', times = 1): { fetch:
   const wrapped: typeof fetch = async (input, init) => {
     const url = new URL(String(input));
     const headers = new Headers(init?.headers);
-    sent.push({ method: init?.method ?? 'GET', path: url.pathname, idempotencyKey: headers.get('idempotency-key') });
+    const entry: Sent = { method: init?.method ?? 'GET', path: url.pathname, idempotencyKey: headers.get('idempotency-key'), at: Date.now() };
+    sent.push(entry);
     const res = await fetch(input, init);
+    entry.status = res.status;
     if (!lose.test(url.pathname) || lost >= times) return res;
     lost++;
     await res.arrayBuffer();
@@ -131,3 +137,45 @@ describe('the TypeScript client retries with one idempotency key', () => {
     assert.deepEqual(new Set(sent.map((s) => s.idempotencyKey)), new Set([key]));
   });
 });
+
+describe(`the TypeScript client rides out a store that fails for a moment (${TEST_STORE})`, () => {
+  test("run(): the runtime's 503 STORE_UNAVAILABLE is sent again after its Retry-After, and goes through once the store is back", async () => {
+    const { fetch, sent } = lossyFetch(/^$/, 'drop');
+    const client = new RunletClient({ apiKey: server.key, baseUrl: server.url, fetch });
+    const before = (await accountRuns('echo')).length;
+    const { back } = await storeOutageFor(server, 1000);
+    const output = (await client.run('echo', { call: 'through an outage' })) as { input: unknown };
+    await back;
+    assert.deepEqual(output.input, { call: 'through an outage' });
+    const provisions = triesOf(sent, /^\/provision-request$/);
+    assert.equal(provisions[0]!.status, 503, 'the first try was refused');
+    assert.equal(provisions.at(-1)!.status, 200);
+    // The runtime asks for 5 s (Retry-After); the store was back after 1 s, so one wait sufficed.
+    assert.equal(provisions.length, 2);
+    assert.ok(provisions[1]!.at - provisions[0]!.at >= 4500, `the retry waited for Retry-After (${provisions[1]!.at - provisions[0]!.at} ms)`);
+    assert.equal((await accountRuns('echo')).length, before + 1, 'one run');
+  });
+
+  test('wait() and logs() go on through the outage and end with the run', async () => {
+    const { fetch, sent } = lossyFetch(/^$/, 'drop');
+    const client = new RunletClient({ apiKey: server.key, baseUrl: server.url, fetch });
+    const handle = await client.start('ticker', { count: 6, intervalMs: 400 });
+    const lines: string[] = [];
+    const following = (async () => {
+      for await (const line of handle.logs()) lines.push(line.message);
+    })();
+    await waitFor(() => lines.includes('tick 1') || undefined, 20_000, 'the first log line');
+    const { back } = await storeOutageFor(server, 1500);
+    const record = await handle.wait({ timeoutMs: 60_000 });
+    await back;
+    await following;
+    assert.equal(record.status, 'completed');
+    assert.deepEqual(record.responseJson, { ticks: 6 });
+    assert.equal(lines[0], 'tick 1', 'the lines from before the outage were read');
+    if (TEST_STORE === 'postgres') {
+      // PostgreSQL refuses reads too: the polls and the stream were refused, then tried again.
+      assert.ok(sent.some((s) => s.status === 503 && /^\/(result|logs)\//.test(s.path)), 'a read was refused during the outage');
+    }
+  });
+});
+

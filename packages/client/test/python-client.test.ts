@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
-import type { TestServer } from '../../server/test/helpers.js';
+import { TEST_STORE, type TestServer } from '../../server/test/helpers.js';
+import { storeOutageFor } from '../../server/test/store-outage.js';
 import { REPO, startClientServer } from './support.js';
 
 /**
@@ -48,4 +50,53 @@ test('python/tests passes against a live server', async (t) => {
   assert.ok(ran && Number(ran[1]) >= 20, output);
   t.diagnostic(ran![0]);
   if (process.env.RUNLET_TEST_VERBOSE) console.log(output);
+});
+
+/**
+ * A script of the Python client's that meets a store failing for a moment, twice: its `run()` is
+ * refused 503 STORE_UNAVAILABLE and must be sent again after the Retry-After; then, while it
+ * follows a background run's logs and waits for its result, the store fails again (on
+ * PostgreSQL, reads too). It prints one JSON line per phase; the store is failed from here.
+ */
+const OUTAGE_SCRIPT = `
+import json, sys, time
+from runlet_client import CodewordsClient
+c = CodewordsClient(base_url=sys.argv[1], api_key=sys.argv[2])
+t0 = time.monotonic()
+out = c.run(service_id="echo-input", inputs={"through": "an outage"}).json()
+print(json.dumps({"phase": "run", "input": out["input"], "seconds": time.monotonic() - t0}), flush=True)
+handle = c.run(service_id="ticker", inputs={"count": 6, "intervalMs": 400}, in_background=True)
+lines = []
+for line in handle.logs():
+    lines.append(line["message"])
+    if len(lines) == 1:
+        print(json.dumps({"phase": "first line"}), flush=True)
+print(json.dumps({"phase": "done", "lines": lines, "output": handle.result(timeout_seconds=60).json()}), flush=True)
+`;
+
+test(`the Python client rides out a store that fails for a moment (${TEST_STORE})`, async () => {
+  const python = path.join(REPO, 'python');
+  let { back } = await storeOutageFor(server, 1000);
+  const child = spawn('python3', ['-c', OUTAGE_SCRIPT, server.url, server.key], {
+    cwd: python,
+    env: { ...process.env, PYTHONPATH: python, PYTHONDONTWRITEBYTECODE: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  const phases: Record<string, Record<string, unknown>> = {};
+  for await (const text of createInterface({ input: child.stdout })) {
+    const line = JSON.parse(text) as { phase: string };
+    phases[line.phase] = line;
+    if (line.phase === 'run') await back;
+    if (line.phase === 'first line') ({ back } = await storeOutageFor(server, 1500));
+  }
+  await back;
+  const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.on('close', resolve)));
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(phases.run?.input, { through: 'an outage' });
+  // Refused at first, then sent again after the 5 s the runtime asked for.
+  assert.ok((phases.run?.seconds as number) >= 4.5, `run() waited for Retry-After (${String(phases.run?.seconds)} s)`);
+  assert.deepEqual(phases.done?.output, { ticks: 6 });
+  assert.equal((phases.done?.lines as string[])[0], 'tick 1');
 });

@@ -8,40 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type Database from 'better-sqlite3';
-import { POSTGRES_ADMIN_URL, startTestServer, TEST_STORE, waitFor, type TestServer } from '../helpers.js';
+import { startTestServer, TEST_STORE, waitFor, type TestServer } from '../helpers.js';
+import { storeOutage } from '../store-outage.js';
 import { expectJson, expectRuntimeError, startAsync, type Json } from './api-helpers.js';
-
-interface Outage {
-  /** What the error message names as the cause. */
-  cause: RegExp;
-  end(): Promise<void>;
-}
-
-/** `sqlite`: a full disk refuses writes that need room (large ones); a read-only one, every write. */
-async function storeOutage(s: TestServer, sqlite: 'full' | 'read-only' = 'full'): Promise<Outage> {
-  const { store, config } = s.server.runtime;
-  if (store.kind === 'sqlite') {
-    const db = (store as unknown as { db: Database.Database }).db;
-    if (sqlite === 'read-only') {
-      db.pragma('query_only = ON');
-      return { cause: /cannot be written/, end: async () => void db.pragma('query_only = OFF') };
-    }
-    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
-    return { cause: /disk holding the data folder is full/, end: async () => void db.pragma('max_page_count = 1073741823') };
-  }
-  const name = new URL(config.database!).pathname.slice(1);
-  const admin = async (sql: string) => {
-    const pg = (await import('pg')).default;
-    const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
-    await client.connect();
-    await client.query(sql);
-    await client.end();
-  };
-  await admin(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS false`);
-  await admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}'`);
-  return { cause: /PostgreSQL|database/, end: () => admin(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`) };
-}
 
 describe(`when the store fails (${TEST_STORE})`, () => {
   let s: TestServer;

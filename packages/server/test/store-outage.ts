@@ -1,0 +1,45 @@
+/**
+ * Makes a test server's store fail for real, as a full disk, a read-only file system or a
+ * database gone away would: SQLite's file may not grow (`max_page_count`, what a full disk does
+ * to it) or may not be written at all; PostgreSQL's database refuses connections and drops
+ * those it has.
+ */
+import type Database from 'better-sqlite3';
+import { POSTGRES_ADMIN_URL, type TestServer } from './helpers.js';
+
+export interface Outage {
+  /** What the error message names as the cause. */
+  cause: RegExp;
+  end(): Promise<void>;
+}
+
+/** `sqlite`: a full disk refuses writes that need room (large ones); a read-only one, every write. */
+export async function storeOutage(s: TestServer, sqlite: 'full' | 'read-only' = 'full'): Promise<Outage> {
+  const { store, config } = s.server.runtime;
+  if (store.kind === 'sqlite') {
+    const db = (store as unknown as { db: Database.Database }).db;
+    if (sqlite === 'read-only') {
+      db.pragma('query_only = ON');
+      return { cause: /cannot be written/, end: async () => void db.pragma('query_only = OFF') };
+    }
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+    return { cause: /disk holding the data folder is full/, end: async () => void db.pragma('max_page_count = 1073741823') };
+  }
+  const name = new URL(config.database!).pathname.slice(1);
+  const admin = async (sql: string) => {
+    const pg = (await import('pg')).default;
+    const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+    await client.connect();
+    await client.query(sql);
+    await client.end();
+  };
+  await admin(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS false`);
+  await admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}'`);
+  return { cause: /PostgreSQL|database/, end: () => admin(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`) };
+}
+
+/** Fails the store now, for `ms`: `back` settles once it has been given back. */
+export async function storeOutageFor(s: TestServer, ms: number, sqlite: 'full' | 'read-only' = 'read-only'): Promise<{ back: Promise<void> }> {
+  const outage = await storeOutage(s, sqlite);
+  return { back: new Promise<void>((resolve, reject) => setTimeout(() => outage.end().then(resolve, reject), ms)) };
+}
