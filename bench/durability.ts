@@ -1,8 +1,11 @@
 /**
  * What recording a run costs, apart from the rest of Runlet: the sync load of `npm run bench`
  * against the bare floor, the floor that also writes each call to a SQLite store as Runlet's
- * sync path does (two writes: started, ended), and Runlet itself, taking turns for `ROUNDS`
- * rounds (default 2). Prints req/s, p50 and the gateway's CPU per request of each.
+ * sync path does (two writes: started, ended), the floor that appends the same two facts to a
+ * journal file instead (the cheapest durable record), that journal with the ended runs also
+ * written to the store's tables in bulk every 100 ms (what a journal-first store would still
+ * index), and Runlet itself, taking turns for
+ * `ROUNDS` rounds (default 2). Prints req/s, p50 and the gateway's CPU per request of each.
  *
  *   node --import tsx bench/durability.ts
  */
@@ -28,15 +31,19 @@ try {
   const { dir: servicesDir } = buildServicesDir(tmp, 0);
   const dataDir = path.join(tmp, 'data');
   const key = createKey(dataDir);
-  const [floor, recording, runlet] = await Promise.all([
+  const [floor, recording, journaling, indexing, runlet] = await Promise.all([
     startFloor(FIXTURES, 'echo', WORKERS),
-    startFloor(FIXTURES, 'echo', WORKERS, path.join(tmp, 'floor-store')),
+    startFloor(FIXTURES, 'echo', WORKERS, { store: path.join(tmp, 'floor-store') }),
+    startFloor(FIXTURES, 'echo', WORKERS, { journal: path.join(tmp, 'floor-journal.ndjson') }),
+    startFloor(FIXTURES, 'echo', WORKERS, { journal: path.join(tmp, 'floor-journal-2.ndjson'), index: path.join(tmp, 'floor-index') }),
     startRunlet({ dataDir, servicesDir, settings: warmPoolSettings(WORKERS) }),
   ]);
-  running.push(floor, recording, runlet);
+  running.push(floor, recording, journaling, indexing, runlet);
   const targets = [
     { name: 'floor', target: floor },
     { name: 'floor + store', target: recording },
+    { name: 'floor + journal', target: journaling },
+    { name: 'floor + journal + bulk index', target: indexing },
     { name: 'Runlet', target: { url: runlet.url, pid: runlet.pid, key } },
   ];
   console.log('| round | gateway | req/s | p50 (ms) | gateway CPU ms/req | workers CPU ms/req | of the floor |');

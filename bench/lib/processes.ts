@@ -89,8 +89,16 @@ export interface FloorProc extends Proc {
 }
 
 /** `storeDir`: the floor also records each call in a SQLite store there (see floor-gateway.ts). */
-export async function startFloor(servicesDir: string, serviceId: string, workers: number, storeDir?: string): Promise<FloorProc> {
-  const proc = launch([FLOOR, servicesDir, serviceId, String(workers)], { ...process.env, ...(storeDir ? { FLOOR_STORE_DIR: storeDir } : {}) });
+/** What the floor also records of each call (bench/lib/floor-gateway.ts): nothing, by default. */
+export type FloorRecording = { store: string } | { journal: string; index?: string };
+
+export async function startFloor(servicesDir: string, serviceId: string, workers: number, recording?: FloorRecording): Promise<FloorProc> {
+  const env = !recording
+    ? {}
+    : 'store' in recording
+      ? { FLOOR_STORE_DIR: recording.store }
+      : { FLOOR_JOURNAL: recording.journal, ...(recording.index ? { FLOOR_INDEX_DIR: recording.index } : {}) };
+  const proc = launch([FLOOR, servicesDir, serviceId, String(workers)], { ...process.env, ...env });
   const match = await waitForOutput(proc, /\{"floor":[^\n]*\}/, 'floor gateway');
   const info = JSON.parse(match[0]) as { floor: string; workerPids: number[] };
   return { ...proc, url: info.floor, workerPids: info.workerPids };
