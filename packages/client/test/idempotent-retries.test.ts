@@ -1,13 +1,16 @@
 /**
  * The TypeScript client retries calls that start work (run, start, provision, and the
  * CodeWords-style runService/runAsync) after a network error, a gateway's 502/503/504, or the
- * runtime's own 503 asking for a retry (its store failing), with one Idempotency-Key for every
+ * runtime's own 503 asking for a retry (its store failing, or the node stopping), with one Idempotency-Key for every
  * try: against a live server, a try whose answer was lost and its retry make one run, not two.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createServiceClient, RunletClient, ServiceError } from '../src/index.js';
-import { TEST_STORE, waitFor, type TestServer } from '../../server/test/helpers.js';
+import { freePort, freshDatabase, TEST_STORE, waitFor, type TestServer } from '../../server/test/helpers.js';
 import { storeOutageFor } from '../../server/test/store-outage.js';
 import { startClientServer } from './support.js';
 
@@ -179,3 +182,36 @@ describe(`the TypeScript client rides out a store that fails for a moment (${TES
   });
 });
 
+
+test(`start(): refused 503 SHUTTING_DOWN by a node that drains, it is sent again after Retry-After and lands on the node restarted in its place (${TEST_STORE})`, async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'runlet-client-restart-'));
+  const database = TEST_STORE === 'postgres' ? await freshDatabase() : undefined;
+  // The same address, data and database: a node restarted in place, as a deploy does.
+  const settings = { port: await freePort(), dataDir, database: database?.url };
+  const first = await startClientServer(settings);
+  let second: TestServer | undefined;
+  try {
+    const { fetch, sent } = lossyFetch(/^$/, 'drop');
+    const client = new RunletClient({ apiKey: first.key, baseUrl: first.url, fetch });
+    // A sync call in flight keeps the first node draining for a while.
+    const inFlight = first.fetch('/run/sleeper', { json: { ms: 2500 } });
+    await waitFor(async () => ((await (await first.fetch('/runs?service=sleeper&status=running')).json()) as { runs: unknown[] }).runs.length > 0 || undefined, 30_000, 'the sleeper to run');
+    const closing = first.close();
+    await waitFor(async () => (await globalThis.fetch(`${first.url}/healthz`)).status === 503 || undefined, 10_000, 'the node to drain');
+    const starting = client.start('echo-input', { call: 'across a restart' });
+    assert.equal((await inFlight).status, 200, 'the call in flight finished');
+    await closing;
+    second = await startClientServer(settings);
+    const handle = await starting;
+    const output = (await handle.result({ timeoutMs: 30_000 })) as { input: unknown };
+    assert.deepEqual(output.input, { call: 'across a restart' });
+    const tries = triesOf(sent, /^\/run_async\/echo-input/);
+    assert.equal(tries[0]!.status, 503, 'the draining node refused it');
+    assert.equal(tries.at(-1)!.status, 200, 'the restarted node took it');
+    assert.ok(tries[1]!.at - tries[0]!.at >= 4500, `the retry waited for Retry-After (${tries[1]!.at - tries[0]!.at} ms)`);
+  } finally {
+    await second?.close();
+    await database?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
