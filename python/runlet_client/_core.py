@@ -23,9 +23,10 @@ POLL_SECONDS = 110
 #: Failed polls or log connections in a row (network errors, gateway 502/503/504, the runtime's
 #: 503s to retry) before giving up.
 MAX_FAILURES = 8
-#: Tries of a call that starts work (run, provision) before its error is raised. Every try carries
-#: the call's one ``Idempotency-Key``, so a retry cannot start the work again; a few tries ride
-#: out a dropped connection or a restarting proxy without hiding a real outage.
+#: Tries of a call that starts work (run, provision), or of a read, before its error is raised.
+#: Every try of a call carries its one ``Idempotency-Key``, so a retry cannot start the work
+#: again; a few tries ride out a dropped connection or a restarting proxy without hiding a real
+#: outage.
 MAX_SEND_TRIES = 4
 #: A log stream that brings nothing, not even a heartbeat (every 15 s), for this long is reopened.
 LOG_IDLE_SECONDS = 60.0
@@ -179,22 +180,30 @@ class Core:
         )
 
     def call(self, method: str, path: str, **kwargs: Any) -> Response:
-        """A call that must answer 2xx; anything else raises the matching error."""
+        """A call that must answer 2xx; anything else raises the matching error. A read is retried
+        as ``retrying`` says."""
+        if method == "GET":
+            return self.retrying(method, path, **kwargs).raise_for_status()
         return self.request(method, path, **kwargs).raise_for_status()
 
     def send_once(self, method: str, path: str, headers: Optional[Mapping[str, str]] = None, **kwargs: Any) -> Response:
-        """A call that starts work, with one fresh ``Idempotency-Key`` on every try: after a network
-        error, a gateway's 502/503/504 or the runtime's own "unavailable, retry" (``retry_delay``)
-        it is sent again, and the runtime answers a try that follows one it received with the run
-        that one started. A call that passed its own ``timeout`` is not
-        tried again: the caller's limit is the caller's."""
-        headers = {"Idempotency-Key": uuid.uuid4().hex, **(headers or {})}
+        """A call that starts work, with one fresh ``Idempotency-Key`` on every try (see
+        ``retrying``): the runtime answers a try that follows one it received with the run that
+        one started."""
+        return self.retrying(method, path, headers={"Idempotency-Key": uuid.uuid4().hex, **(headers or {})}, **kwargs)
+
+    def retrying(self, method: str, path: str, **kwargs: Any) -> Response:
+        """Sends a request that is safe to send again (a read, or a call with an idempotency key)
+        until its answer is final: after a network error, a gateway's 502/503/504 or the runtime's
+        own "unavailable, retry" (``retry_delay``) it is sent again, up to ``MAX_SEND_TRIES``
+        tries. A request that passed its own ``timeout`` is not tried again: the caller's limit
+        is the caller's."""
         tries = 0
         while True:
             tries += 1
             delay = backoff(tries)
             try:
-                response = self.request(method, path, headers=headers, **kwargs)
+                response = self.request(method, path, **kwargs)
                 answer_delay = retry_delay(response, tries)
                 if answer_delay is None or tries >= MAX_SEND_TRIES:
                     return response

@@ -74,9 +74,10 @@ const POLL_SECONDS = 60;
 /** Failed polls in a row (network errors, gateway 502/503/504, the runtime's 503s to retry) before giving up. */
 const MAX_POLL_FAILURES = 8;
 /**
- * Tries of a call that starts work (run, start, provision) before its error is thrown. Each
- * try carries the call's one idempotency key, so a retry cannot start the work again; a few
- * tries ride out a dropped connection or a restarting proxy without hiding a real outage.
+ * Tries of a call that starts work (run, start, provision), or of a read, before its error is
+ * thrown. Each try of a call carries its one idempotency key, so a retry cannot start the work
+ * again; a few tries ride out a dropped connection or a restarting proxy without hiding a real
+ * outage.
  */
 const MAX_SEND_TRIES = 4;
 
@@ -270,16 +271,24 @@ export class RunletClient {
 
   /**
    * Sends a call that starts work, with one idempotency key (`key`, or a fresh one) on every
-   * try: after a network error, a gateway's 502/503/504 or the runtime's own "unavailable, retry"
-   * (see `retryDelay`) it is sent again, and the runtime answers a try that follows one it
-   * received with the run that one started.
+   * try (see `retrying`): the runtime answers a try that follows one it received with the run
+   * that one started.
    */
-  protected async sendOnce(send: (idempotencyKey: string) => Promise<Response>, key: string | undefined, signal: AbortSignal | undefined): Promise<Response> {
+  protected sendOnce(send: (idempotencyKey: string) => Promise<Response>, key: string | undefined, signal: AbortSignal | undefined): Promise<Response> {
     const idempotencyKey = key ?? newIdempotencyKey();
+    return this.retrying(() => send(idempotencyKey), signal);
+  }
+
+  /**
+   * Sends a request that is safe to send again (a read, or a call with an idempotency key) until
+   * its answer is final: after a network error, a gateway's 502/503/504 or the runtime's own
+   * "unavailable, retry" (see `retryDelay`) it is sent again, up to MAX_SEND_TRIES tries.
+   */
+  private async retrying(send: () => Promise<Response>, signal: AbortSignal | undefined): Promise<Response> {
     for (let tries = 1; ; tries++) {
       let delay: number | undefined;
       try {
-        const res = await send(idempotencyKey);
+        const res = await send();
         delay = retryDelay(res, tries);
         if (delay === undefined || tries >= MAX_SEND_TRIES) return res;
         await res.body?.cancel();
@@ -310,9 +319,10 @@ export class RunletClient {
     });
   }
 
-  /** A call to the runtime that must answer 2xx; anything else becomes the matching error. */
+  /** A call to the runtime that must answer 2xx; anything else becomes the matching error. A read is retried as `retrying` says. */
   protected async call(method: string, pathname: string, options: CallOptions & { body?: BodyInit; headers?: Record<string, string> } = {}): Promise<Response> {
-    const res = await this.fetchRaw(method, pathname, options);
+    const send = () => this.fetchRaw(method, pathname, options);
+    const res = await (method === 'GET' ? this.retrying(send, options.signal) : send());
     if (!res.ok) throw await errorFromResponse(res);
     return res;
   }

@@ -159,7 +159,7 @@ describe(`the TypeScript client rides out a store that fails for a moment (${TES
     assert.equal((await accountRuns('echo')).length, before + 1, 'one run');
   });
 
-  test('wait() and logs() go on through the outage and end with the run', async () => {
+  test('details(), wait() and logs() go on through the outage and end with the run', async () => {
     const { fetch, sent } = lossyFetch(/^$/, 'drop');
     const client = new RunletClient({ apiKey: server.key, baseUrl: server.url, fetch });
     const handle = await client.start('ticker', { count: 6, intervalMs: 400 });
@@ -169,6 +169,8 @@ describe(`the TypeScript client rides out a store that fails for a moment (${TES
     })();
     await waitFor(() => lines.includes('tick 1') || undefined, 20_000, 'the first log line');
     const { back } = await storeOutageFor(server, 1500);
+    const now = await handle.details();
+    assert.equal(now.id, handle.requestId);
     const record = await handle.wait({ timeoutMs: 60_000 });
     await back;
     await following;
@@ -176,8 +178,8 @@ describe(`the TypeScript client rides out a store that fails for a moment (${TES
     assert.deepEqual(record.responseJson, { ticks: 6 });
     assert.equal(lines[0], 'tick 1', 'the lines from before the outage were read');
     if (TEST_STORE === 'postgres') {
-      // PostgreSQL refuses reads too: the polls and the stream were refused, then tried again.
-      assert.ok(sent.some((s) => s.status === 503 && /^\/(result|logs)\//.test(s.path)), 'a read was refused during the outage');
+      // PostgreSQL refuses reads too: they were refused, then tried again.
+      assert.ok(sent.some((s) => s.status === 503 && s.path.startsWith('/request/')), 'details() was refused during the outage');
     }
   });
 });

@@ -55,8 +55,8 @@ test('python/tests passes against a live server', async (t) => {
 /**
  * A script of the Python client's that meets a store failing for a moment, twice: its `run()` is
  * refused 503 STORE_UNAVAILABLE and must be sent again after the Retry-After; then, while it
- * follows a background run's logs and waits for its result, the store fails again (on
- * PostgreSQL, reads too). It prints one JSON line per phase; the store is failed from here.
+ * follows a background run's logs, reads its details and waits for its result, the store fails
+ * again (on PostgreSQL, reads too). It prints one JSON line per phase; the store is failed from here.
  */
 const OUTAGE_SCRIPT = `
 import json, sys, time
@@ -71,6 +71,10 @@ for line in handle.logs():
     lines.append(line["message"])
     if len(lines) == 1:
         print(json.dumps({"phase": "first line"}), flush=True)
+        sys.stdin.readline()  # the store has failed
+        t0 = time.monotonic()
+        status = c.get_request_details(handle.request_id)["status"]
+        print(json.dumps({"phase": "details", "status": status, "seconds": time.monotonic() - t0}), flush=True)
 print(json.dumps({"phase": "done", "lines": lines, "output": handle.result(timeout_seconds=60).json()}), flush=True)
 `;
 
@@ -80,7 +84,7 @@ test(`the Python client rides out a store that fails for a moment (${TEST_STORE}
   const child = spawn('python3', ['-c', OUTAGE_SCRIPT, server.url, server.key], {
     cwd: python,
     env: { ...process.env, PYTHONPATH: python, PYTHONDONTWRITEBYTECODE: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
   child.stderr.on('data', (c) => (stderr += c));
@@ -89,7 +93,10 @@ test(`the Python client rides out a store that fails for a moment (${TEST_STORE}
     const line = JSON.parse(text) as { phase: string };
     phases[line.phase] = line;
     if (line.phase === 'run') await back;
-    if (line.phase === 'first line') ({ back } = await storeOutageFor(server, 1500));
+    if (line.phase === 'first line') {
+      ({ back } = await storeOutageFor(server, 1500));
+      child.stdin.write('failed\n');
+    }
   }
   await back;
   const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.on('close', resolve)));
@@ -97,6 +104,9 @@ test(`the Python client rides out a store that fails for a moment (${TEST_STORE}
   assert.deepEqual(phases.run?.input, { through: 'an outage' });
   // Refused at first, then sent again after the 5 s the runtime asked for.
   assert.ok((phases.run?.seconds as number) >= 4.5, `run() waited for Retry-After (${String(phases.run?.seconds)} s)`);
+  assert.match(String(phases.details?.status), /^(running|completed)$/, 'details read the run');
+  // PostgreSQL refuses reads too: the read was refused, and sent again after the Retry-After.
+  if (TEST_STORE === 'postgres') assert.ok((phases.details?.seconds as number) >= 4.5, `details waited for Retry-After (${String(phases.details?.seconds)} s)`);
   assert.deepEqual(phases.done?.output, { ticks: 6 });
   assert.equal((phases.done?.lines as string[])[0], 'tick 1');
 });
