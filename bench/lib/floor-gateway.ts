@@ -14,7 +14,8 @@
  * the call and before the answer: as durable as the store's commits (in the kernel's hands,
  * so a crashed process loses nothing; `synchronous=NORMAL` does not sync each commit either),
  * with no index at all. That prices the cheapest durable record, what a journal-first store
- * design could get down to.
+ * design could get down to. With `FLOOR_INDEX_DIR` too, the ended runs are also written to a
+ * store's tables in bulk (see `bulkIndexer`).
  *
  * Run as a process of its own: `node --import tsx floor-gateway.ts <servicesDir> <serviceId> <workers>`;
  * prints `{"floor":"<url>","workerPids":[...]}` on stdout when it listens.
