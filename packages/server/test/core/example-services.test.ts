@@ -20,10 +20,12 @@ describe('example services', () => {
   after(() => t.close());
 
   test('echo answers its input, path, query string and request ids', async () => {
-    const res = await t.fetch('/run/echo/some/path?x=1&y=two', { json: { hello: 'world' }, headers: { 'x-correlation-id': 'corr-1' } });
+    const res = await t.fetch('/run/echo/some/path?x=1&y=two&tag=a&tag=b', { json: { hello: 'world' }, headers: { 'x-correlation-id': 'corr-1' } });
     assert.equal(res.status, 200);
     const requestId = res.headers.get('x-request-id');
-    assert.deepEqual(await res.json(), { input: { hello: 'world' }, path: 'some/path', query: { x: '1', y: 'two' }, requestId, correlationId: 'corr-1' });
+    // A key given twice keeps both values.
+    const query = { x: '1', y: 'two', tag: ['a', 'b'] };
+    assert.deepEqual(await res.json(), { input: { hello: 'world' }, path: 'some/path', query, requestId, correlationId: 'corr-1' });
   });
 
   test('slow sleeps, logging a tick each interval, and answers how long it slept', async () => {
