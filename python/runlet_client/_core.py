@@ -258,6 +258,11 @@ class Core:
         """Long-polls ``/result`` (in seconds, at most 110 a poll) until the run ends; riding out 408s,
         gateway timeouts and dropped connections. Raises ``RunTimeoutError`` at ``timeout_seconds``."""
         deadline = time.monotonic() + timeout_seconds
+
+        def pause(seconds: float) -> None:
+            # A wait between two polls ends at the deadline too: the caller's limit is the caller's.
+            (cancel or Cancel()).sleep(max(0.0, min(seconds, deadline - time.monotonic())))
+
         failures = 0
         path = f"/result/{urllib.parse.quote(request_id, safe='')}"
         while True:
@@ -275,7 +280,7 @@ class Core:
                 failures += 1
                 if failures > MAX_FAILURES:
                     raise
-                (cancel or Cancel()).sleep(backoff(failures))
+                pause(backoff(failures))
                 continue
             if response.status_code == 200:
                 return response.json()
@@ -285,7 +290,7 @@ class Core:
             delay = retry_delay(response, failures + 1)
             if delay is not None and failures < MAX_FAILURES:
                 failures += 1
-                (cancel or Cancel()).sleep(delay)
+                pause(delay)
                 continue
             raise error_for_response(response)
 

@@ -198,6 +198,8 @@ export class RunletClient {
    */
   async wait(requestId: string, options: WaitOptions & { wireUnit?: 'seconds' | 'milliseconds' } = {}): Promise<RequestRecord> {
     const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
+    // A wait between two polls ends at the deadline too: the caller's limit is the caller's.
+    const pause = (ms: number) => sleep(deadline === undefined ? ms : Math.max(0, Math.min(ms, deadline - Date.now())), options.signal);
     let failures = 0;
     for (;;) {
       const left = deadline === undefined ? POLL_SECONDS * 1000 : deadline - Date.now();
@@ -212,12 +214,12 @@ export class RunletClient {
         if (res.status !== 408 && delay === undefined) throw await errorFromResponse(res, requestId);
         if (delay !== undefined && ++failures > MAX_POLL_FAILURES) throw await errorFromResponse(res, requestId);
         await res.body?.cancel();
-        if (delay !== undefined) await sleep(delay, options.signal);
+        if (delay !== undefined) await pause(delay);
         else failures = 0;
       } catch (err) {
         if (link.timedOut()) throw this.timeoutError(requestId, options.timeoutMs!, err);
         if (!isNetworkError(err) || ++failures > MAX_POLL_FAILURES) throw err;
-        await sleep(backoff(failures), options.signal);
+        await pause(backoff(failures));
       } finally {
         link.dispose();
       }

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createServiceClient, RunletClient, ServiceError } from '../src/index.js';
+import { createServiceClient, RunletClient, RunTimeoutError, ServiceError } from '../src/index.js';
 import { freePort, freshDatabase, TEST_STORE, waitFor, type TestServer } from '../../server/test/helpers.js';
 import { storeOutageFor } from '../../server/test/store-outage.js';
 import { startClientServer } from './support.js';
@@ -157,6 +157,18 @@ describe(`the TypeScript client rides out a store that fails for a moment (${TES
     assert.equal(provisions.length, 2);
     assert.ok(provisions[1]!.at - provisions[0]!.at >= 4500, `the retry waited for Retry-After (${provisions[1]!.at - provisions[0]!.at} ms)`);
     assert.equal((await accountRuns('echo')).length, before + 1, 'one run');
+  });
+
+  test('wait() gives up at its own timeout, not after the longer Retry-After the runtime asks for', async () => {
+    const client = new RunletClient({ apiKey: server.key, baseUrl: server.url });
+    const handle = await client.start('sleeper', { ms: 6000 });
+    const { back } = await storeOutageFor(server, 3000);
+    const started = Date.now();
+    // On PostgreSQL the poll is refused with Retry-After: 5; on SQLite it long-polls. Either way: 1.5 s.
+    await assert.rejects(handle.wait({ timeoutMs: 1500 }), RunTimeoutError);
+    const waited = Date.now() - started;
+    await back;
+    assert.ok(waited < 4500, `gave up after ${waited} ms`);
   });
 
   test('details(), wait() and logs() go on through the outage and end with the run', async () => {

@@ -56,11 +56,12 @@ test('python/tests passes against a live server', async (t) => {
  * A script of the Python client's that meets a store failing for a moment, twice: its `run()` is
  * refused 503 STORE_UNAVAILABLE and must be sent again after the Retry-After; then, while it
  * follows a background run's logs, reads its details and waits for its result, the store fails
- * again (on PostgreSQL, reads too). It prints one JSON line per phase; the store is failed from here.
+ * again (on PostgreSQL, reads too); then a short wait meets a third outage and must give up
+ * at its own timeout. It prints one JSON line per phase; the store is failed from here.
  */
 const OUTAGE_SCRIPT = `
 import json, sys, time
-from runlet_client import CodewordsClient
+from runlet_client import CodewordsClient, RunTimeoutError
 c = CodewordsClient(base_url=sys.argv[1], api_key=sys.argv[2])
 t0 = time.monotonic()
 out = c.run(service_id="echo-input", inputs={"through": "an outage"}).json()
@@ -76,6 +77,16 @@ for line in handle.logs():
         status = c.get_request_details(handle.request_id)["status"]
         print(json.dumps({"phase": "details", "status": status, "seconds": time.monotonic() - t0}), flush=True)
 print(json.dumps({"phase": "done", "lines": lines, "output": handle.result(timeout_seconds=60).json()}), flush=True)
+slow = c.run(service_id="sleeper", inputs={"ms": 6000}, in_background=True)
+print(json.dumps({"phase": "slow run started"}), flush=True)
+sys.stdin.readline()  # the store has failed again
+t0 = time.monotonic()
+try:
+    c.wait_for_record(slow.request_id, timeout_seconds=1.5)
+    outcome = "ended"
+except RunTimeoutError:
+    outcome = "timed out"
+print(json.dumps({"phase": "short wait", "outcome": outcome, "seconds": time.monotonic() - t0}), flush=True)
 `;
 
 test(`the Python client rides out a store that fails for a moment (${TEST_STORE})`, async () => {
@@ -93,8 +104,9 @@ test(`the Python client rides out a store that fails for a moment (${TEST_STORE}
     const line = JSON.parse(text) as { phase: string };
     phases[line.phase] = line;
     if (line.phase === 'run') await back;
-    if (line.phase === 'first line') {
-      ({ back } = await storeOutageFor(server, 1500));
+    if (line.phase === 'first line' || line.phase === 'slow run started') {
+      await back;
+      ({ back } = await storeOutageFor(server, line.phase === 'first line' ? 1500 : 3000));
       child.stdin.write('failed\n');
     }
   }
@@ -109,4 +121,7 @@ test(`the Python client rides out a store that fails for a moment (${TEST_STORE}
   if (TEST_STORE === 'postgres') assert.ok((phases.details?.seconds as number) >= 4.5, `details waited for Retry-After (${String(phases.details?.seconds)} s)`);
   assert.deepEqual(phases.done?.output, { ticks: 6 });
   assert.equal((phases.done?.lines as string[])[0], 'tick 1');
+  // A wait gives up at its own timeout, even while the runtime asks for a longer Retry-After.
+  assert.equal(phases['short wait']?.outcome, 'timed out');
+  assert.ok((phases['short wait']?.seconds as number) < 4.5, `gave up after ${String(phases['short wait']?.seconds)} s`);
 });
