@@ -3,7 +3,10 @@ import { after, describe, test } from 'node:test';
 import { newRequestId } from '../../src/ids.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { endRuns } from '../../src/store/postgres/run-batches.js';
-import { freshDatabase } from '../helpers.js';
+import { inTransaction } from '../../src/store/postgres/transaction.js';
+import { storeFailureOf } from '../../src/store/store-failure.js';
+import pg from 'pg';
+import { freshDatabase, POSTGRES_ADMIN_URL } from '../helpers.js';
 import { runStoreConformance } from './conformance.js';
 import { newRunOf } from './new-run.js';
 
@@ -141,4 +144,41 @@ describe('postgres: plans that hold as the queue grows', () => {
       }
     });
   });
+});
+
+test('a connection PostgreSQL drops in the middle of a transaction fails that transaction, and does not crash the node', async () => {
+  const own = await freshDatabase();
+  const pool = new pg.Pool({ connectionString: own.url, max: 2 });
+  pool.on('error', () => {});
+  const uncaught: unknown[] = [];
+  const onUncaught = (err: unknown) => uncaught.push(err);
+  process.on('uncaughtException', onUncaught);
+  try {
+    let pid = 0;
+    let resume!: () => void;
+    const paused = new Promise<void>((r) => (resume = r));
+    const transaction = inTransaction(pool, async (client) => {
+      pid = Number((await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
+      await paused; // between two statements, the client checked out and idle
+      await client.query('SELECT 1');
+    });
+    while (pid === 0) await new Promise((r) => setTimeout(r, 10));
+    const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+    await admin.connect();
+    await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+    await admin.end();
+    // The dropped connection reaches the client as an 'error' event before the next statement.
+    await new Promise((r) => setTimeout(r, 200));
+    resume();
+    const err = await transaction.then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof Error, 'the transaction failed');
+    assert.equal(storeFailureOf(err)?.code, 'STORE_UNAVAILABLE', `answered as the store's failure: ${String(err)}`);
+    assert.deepEqual(uncaught, [], 'nothing went uncaught');
+    // The broken client was not handed back: the next transaction gets a working one.
+    assert.equal(await inTransaction(pool, async (client) => (await client.query('SELECT 2 AS n')).rows[0].n), 2);
+  } finally {
+    process.removeListener('uncaughtException', onUncaught);
+    await pool.end();
+    await own.drop();
+  }
 });

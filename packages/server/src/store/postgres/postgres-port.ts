@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Row } from '../rows.js';
 import { numberPlaceholders, type SqlPort } from '../directory/sql-port.js';
 import { query } from './prepared.js';
+import { inTransaction } from './transaction.js';
 
 /** The directory's SQL on PostgreSQL: placeholders numbered, a batch in one transaction. */
 export function postgresPort(pool: pg.Pool): SqlPort {
@@ -14,20 +15,11 @@ export function postgresPort(pool: pg.Pool): SqlPort {
   return {
     all: async (sql, params = []) => (await query(pool, text(sql), params)).rows as Row[],
     run: async (sql, params = []) => (await query(pool, text(sql), params)).rowCount ?? 0,
-    batch: async (list) => {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
+    batch: (list) =>
+      inTransaction(pool, async (client) => {
         const counts: number[] = [];
         for (const s of list) counts.push((await query(client, text(s.sql), s.params)).rowCount ?? 0);
-        await client.query('COMMIT');
         return counts;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw err;
-      } finally {
-        client.release();
-      }
-    },
+      }),
   };
 }

@@ -29,6 +29,7 @@ import type { AuditEvent } from '../directory/types.js';
 import { migratePostgres } from './migrate.js';
 import { postgresPort } from './postgres-port.js';
 import { query, type Queryable } from './prepared.js';
+import { inTransaction } from './transaction.js';
 import { Batcher } from './batcher.js';
 import { endRuns, insertAttempts, insertRuns, readRunRecords, type RunEnd } from './run-batches.js';
 import type { AttemptRow, DeliveryAttemptRow, DeliveryNext, DeliveryRow, PurgePolicy, RunWithAttempts, TombstoneRow } from '../control-types.js';
@@ -85,19 +86,8 @@ export class PostgresStore implements Store {
     return (await query(db, sql, params)).rowCount ?? 0;
   }
 
-  private async tx<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const out = await fn(client);
-      await client.query('COMMIT');
-      return out;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+  private tx<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, fn);
   }
 
   async defaultAccount(): Promise<Account> {
