@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { NO_RETRY_HEADER, workerHeaders, type ErrorCode, type TerminalRunStatus } from '@runlet/protocol';
 import { RunletError } from '../errors.js';
 import { storeFailureOf } from '../store/store-failure.js';
@@ -160,14 +160,14 @@ export class Execution {
   }
 
   /** A run whose start could not be recorded does not take its answer: it was cancelled just before. */
-  private async confirmStarted(res: { body: { destroy(): unknown } }): Promise<void> {
+  private async confirmStarted(res: { body: Readable }): Promise<void> {
     const marked = await this.o.marked?.catch((err: unknown) => {
-      res.body.destroy();
+      discard(res.body);
       throw storeFailureOf(err) ?? new RunletError('INTERNAL', `The start of the run could not be recorded: ${err instanceof Error ? err.message : String(err)}`);
     });
     if (marked !== false) return;
     this.cancelled = true;
-    res.body.destroy();
+    discard(res.body);
     throw new RunletError('RUN_CANCELLED', 'The run was cancelled.');
   }
 
@@ -215,4 +215,13 @@ function drained(stream: PassThrough): Promise<void> {
 function headerValue(value: string | string[] | undefined): string | null {
   if (value === undefined) return null;
   return Array.isArray(value) ? (value[0] ?? null) : value;
+}
+
+/**
+ * Drops an answer that will not be taken. Destroying undici's body before its end makes it emit
+ * an 'error' (RequestAbortedError): with nobody listening, that would crash the node.
+ */
+function discard(body: Readable): void {
+  body.on('error', () => {});
+  body.destroy();
 }

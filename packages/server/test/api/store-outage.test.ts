@@ -78,4 +78,34 @@ describe(`when the store fails (${TEST_STORE})`, () => {
     assert.deepEqual(record.attempts.map((a) => [a.attempt, a.responseStatus]), [[1, 503], [2, 503]]);
     assert.equal(record.responseStatus, 503);
   });
+
+  test('a call that waited for a worker, whose start the store cannot take, is answered 503 and ends once the store is back', async () => {
+    // One worker: the second call waits for the first, and its start is written when that one ends.
+    const one = await startTestServer({ maxWorkersPerService: 1 });
+    try {
+      const runsOf = async (status: string) => (await expectJson<{ runs: Json[] }>(await one.fetch(`/runs?service=late-answer&status=${status}`))).runs;
+      const first = one.fetch('/run/late-answer', { json: { ms: 1500, bytes: 0 } });
+      await waitFor(async () => (await runsOf('running')).length === 1 || undefined, 30_000, 'the first call to run');
+      const second = one.fetch('/run/late-answer', { json: { ms: 0, bytes: 0 } });
+      const [queued] = await waitFor(async () => { const q = await runsOf('queued'); return q.length === 1 ? q : undefined; }, 30_000, 'the second call to wait');
+      const outage = await storeOutage(one, 'read-only');
+      let refused: Response;
+      try {
+        assert.equal((await first).status, 200, 'the first caller has its answer');
+        refused = await second;
+      } finally {
+        await outage.end();
+      }
+      const body = await expectRuntimeError(refused, 503, 'STORE_UNAVAILABLE');
+      assert.equal(refused.headers.get('x-request-id'), queued!.id);
+      assert.match(body.message, /could not be recorded|cannot take/);
+      // The node is up, and the refused run is not left waiting forever.
+      assert.equal((await fetch(`${one.url}/healthz`)).status, 200);
+      const record = await expectJson<Json>(await one.fetch(`/result/${queued!.id}?timeout=30`));
+      assert.equal(record.status, 'failed');
+      assert.equal(record.errorCode, 'STORE_UNAVAILABLE');
+    } finally {
+      await one.close();
+    }
+  });
 });
