@@ -1,0 +1,59 @@
+/**
+ * A store that fails again and again under load: the node must stay up, answer every call with
+ * its answer or a 503 to retry, and end every run it acknowledged. Each store fails for real,
+ * for 150 ms in every 400 ms (SQLite's file may not be written; PostgreSQL refuses connections
+ * and drops those it has), while eight callers send sync and async calls.
+ *
+ * Known and left open (issue 2's note of 2026-12-07): on PostgreSQL about one async run in 500
+ * ends RUNTIME_RESTARTED here, its node alive. Most likely a claim whose COMMIT landed while its
+ * connection dropped: the node takes the claim as failed, never calls the run, and recovery
+ * fails it when its lease lapses (2 s here). So the runs that do not complete must have failed
+ * that way, and no other.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { startTestServer, TEST_STORE, waitFor, type TestServer } from '../helpers.js';
+import { storeOutage } from '../store-outage.js';
+import type { Json } from './api-helpers.js';
+
+let s: TestServer;
+before(async () => (s = await startTestServer({ minWarmWorkers: 2, leaseSeconds: 2 })));
+after(() => s.close());
+
+test(`the node survives a store that keeps failing under load, and ends every run it acknowledged (${TEST_STORE})`, async () => {
+  const statuses = new Map<number, number>();
+  const acknowledged: string[] = [];
+  let stop = false;
+  const caller = async (i: number) => {
+    for (let n = 0; !stop; n++) {
+      const url = (i + n) % 2 ? '/run/echo' : '/run_async/echo';
+      const res = await s.fetch(url, { json: { i, n } });
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      const body = (await res.json()) as Json;
+      if (url === '/run_async/echo' && res.status === 200) acknowledged.push(String(body.request_id));
+      if (res.status === 503) await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const callers = Array.from({ length: 8 }, (_, i) => caller(i));
+  for (let round = 0; round < 20; round++) {
+    await new Promise((r) => setTimeout(r, 250));
+    const outage = await storeOutage(s, 'read-only');
+    await new Promise((r) => setTimeout(r, 150));
+    await outage.end();
+  }
+  stop = true;
+  await Promise.all(callers);
+
+  assert.deepEqual([...statuses.keys()].filter((status) => status !== 200 && status !== 503), [], `answers: ${JSON.stringify([...statuses])}`);
+  assert.ok((statuses.get(200) ?? 0) > 0 && (statuses.get(503) ?? 0) > 0, `both kinds of answer: ${JSON.stringify([...statuses])}`);
+  assert.equal((await fetch(`${s.url}/healthz`)).status, 200, 'the node is up');
+  const terminal = new Set(['completed', 'failed', 'timed_out', 'cancelled']);
+  const ended = await waitFor(async () => {
+    const records = await Promise.all(acknowledged.map(async (id) => (await (await s.fetch(`/request/${id}`)).json()) as Json));
+    return records.every((r) => terminal.has(String(r.status))) ? records : undefined;
+  }, 60_000, 'every acknowledged async run to end');
+  const notCompleted = ended.filter((r) => r.status !== 'completed');
+  assert.deepEqual(notCompleted.filter((r) => r.errorCode !== 'RUNTIME_RESTARTED'), [], 'no run ended otherwise than completed, or failed after an ambiguous claim');
+  assert.ok(notCompleted.length <= 0.02 * ended.length, `${notCompleted.length} of ${ended.length} did not complete`);
+  assert.equal(ended.length, acknowledged.length);
+});
