@@ -4,8 +4,8 @@
  * sync path does (two writes: started, ended), the floor that appends the same two facts to a
  * journal file instead (the cheapest durable record), that journal with the ended runs also
  * written to the store's tables in bulk every 100 ms (what a journal-first store would still
- * index), and Runlet itself, taking turns for
- * `ROUNDS` rounds (default 2). Prints req/s, p50 and the gateway's CPU per request of each.
+ * index), and Runlet itself, taking turns for `ROUNDS` rounds (default 2). Prints req/s, p50
+ * and the gateway's CPU per request of each.
  *
  *   node --import tsx bench/durability.ts
  */

@@ -88,7 +88,6 @@ export interface FloorProc extends Proc {
   workerPids: number[];
 }
 
-/** `storeDir`: the floor also records each call in a SQLite store there (see floor-gateway.ts). */
 /** What the floor also records of each call (bench/lib/floor-gateway.ts): nothing, by default. */
 export type FloorRecording = { store: string } | { journal: string; index?: string };
 

@@ -210,7 +210,7 @@ export class RunletClient {
       try {
         const res = await this.fetchRaw('GET', `/result/${encodeURIComponent(requestId)}?timeout=${timeout}`, { signal: link.signal });
         if (res.ok) return (await res.json()) as RequestRecord;
-        const delay = res.status === 408 ? undefined : retryDelay(res, failures + 1);
+        const delay = retryDelay(res, failures + 1);
         if (res.status !== 408 && delay === undefined) throw await errorFromResponse(res, requestId);
         if (delay !== undefined && ++failures > MAX_POLL_FAILURES) throw await errorFromResponse(res, requestId);
         await res.body?.cancel();

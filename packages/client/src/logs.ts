@@ -25,13 +25,6 @@ export interface LogSource {
   errorOf(res: Response): Promise<RunletError>;
 }
 
-/** An answer to reopen the stream after, as after a dropped connection: a gateway's 5xx, or the runtime asking to retry. */
-class RetryLater extends Error {
-  constructor(readonly delayMs: number) {
-    super('the log stream could not be opened now');
-  }
-}
-
 /**
  * Follows a run's NDJSON log stream to its end. Each line's `createdAt` is strictly increasing
  * within a run, so reconnecting with `after=<last createdAt>` resumes with neither gap nor
@@ -55,10 +48,12 @@ export async function* followLogs(source: LogSource, options: LogsOptions = {}):
       touch();
       const res = await source.open(after, link.signal);
       if (!res.ok) {
+        // A gateway's 5xx, or the runtime asking to retry: reopened after the wait it names.
         const delay = retryDelay(res, failures + 1);
-        if (delay === undefined || failures >= maxReconnects) throw await source.errorOf(res);
+        if (delay === undefined || ++failures > maxReconnects) throw await source.errorOf(res);
         await res.body?.cancel();
-        throw new RetryLater(delay);
+        await sleep(delay, options.signal);
+        continue;
       }
       if (res.body) {
         for await (const text of readLines(res.body)) {
@@ -87,9 +82,9 @@ export async function* followLogs(source: LogSource, options: LogsOptions = {}):
     } catch (err) {
       clearTimeout(timer);
       if (options.signal?.aborted) throw options.signal.reason;
-      const dropped = isNetworkError(err) || err instanceof RetryLater || (idle.signal.aborted && !(err instanceof RunletError));
+      const dropped = isNetworkError(err) || (idle.signal.aborted && !(err instanceof RunletError));
       if (!dropped || ++failures > maxReconnects) throw err;
-      await sleep(err instanceof RetryLater ? err.delayMs : Math.min(2000, 100 * 2 ** (failures - 1)), options.signal);
+      await sleep(Math.min(2000, 100 * 2 ** (failures - 1)), options.signal);
     } finally {
       clearTimeout(timer);
       link.dispose();

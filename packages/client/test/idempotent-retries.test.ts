@@ -1,8 +1,9 @@
 /**
  * The TypeScript client retries calls that start work (run, start, provision, and the
  * CodeWords-style runService/runAsync) after a network error, a gateway's 502/503/504, or the
- * runtime's own 503 asking for a retry (its store failing, or the node stopping), with one Idempotency-Key for every
- * try: against a live server, a try whose answer was lost and its retry make one run, not two.
+ * runtime's own 503 asking for a retry (its store failing, or the node stopping), with one
+ * Idempotency-Key for every try: against a live server, a try whose answer was lost and its
+ * retry make one run, not two.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -195,7 +196,6 @@ describe(`the TypeScript client rides out a store that fails for a moment (${TES
     }
   });
 });
-
 
 test(`start(): refused 503 SHUTTING_DOWN by a node that drains, it is sent again after Retry-After and lands on the node restarted in its place (${TEST_STORE})`, async () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'runlet-client-restart-'));

@@ -53,8 +53,8 @@ test('python/tests passes against a live server', async (t) => {
 });
 
 /**
- * A script of the Python client's that meets a store failing for a moment, twice: its `run()` is
- * refused 503 STORE_UNAVAILABLE and must be sent again after the Retry-After; then, while it
+ * A script of the Python client's that meets a store failing for a moment, three times: its
+ * `run()` is refused 503 STORE_UNAVAILABLE and must be sent again after the Retry-After; then, while it
  * follows a background run's logs, reads its details and waits for its result, the store fails
  * again (on PostgreSQL, reads too); then a short wait meets a third outage and must give up
  * at its own timeout. It prints one JSON line per phase; the store is failed from here.
@@ -63,6 +63,8 @@ const OUTAGE_SCRIPT = `
 import json, sys, time
 from runlet_client import CodewordsClient, RunTimeoutError
 c = CodewordsClient(base_url=sys.argv[1], api_key=sys.argv[2])
+print(json.dumps({"phase": "ready"}), flush=True)
+sys.stdin.readline()  # the store has failed
 t0 = time.monotonic()
 out = c.run(service_id="echo-input", inputs={"through": "an outage"}).json()
 print(json.dumps({"phase": "run", "input": out["input"], "seconds": time.monotonic() - t0}), flush=True)
@@ -91,7 +93,7 @@ print(json.dumps({"phase": "short wait", "outcome": outcome, "seconds": time.mon
 
 test(`the Python client rides out a store that fails for a moment (${TEST_STORE})`, async () => {
   const python = path.join(REPO, 'python');
-  let { back } = await storeOutageFor(server, 1000);
+  let back = Promise.resolve();
   const child = spawn('python3', ['-c', OUTAGE_SCRIPT, server.url, server.key], {
     cwd: python,
     env: { ...process.env, PYTHONPATH: python, PYTHONDONTWRITEBYTECODE: '1' },
@@ -103,10 +105,11 @@ test(`the Python client rides out a store that fails for a moment (${TEST_STORE}
   for await (const text of createInterface({ input: child.stdout })) {
     const line = JSON.parse(text) as { phase: string };
     phases[line.phase] = line;
-    if (line.phase === 'run') await back;
-    if (line.phase === 'first line' || line.phase === 'slow run started') {
+    // Each outage begins only once the script is there to meet it (Python's start-up is slow on a busy machine).
+    const outageMs = { ready: 1000, 'first line': 1500, 'slow run started': 3000 }[line.phase];
+    if (outageMs !== undefined) {
       await back;
-      ({ back } = await storeOutageFor(server, line.phase === 'first line' ? 1500 : 3000));
+      ({ back } = await storeOutageFor(server, outageMs));
       child.stdin.write('failed\n');
     }
   }

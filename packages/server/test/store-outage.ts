@@ -38,8 +38,8 @@ export async function storeOutage(s: TestServer, sqlite: 'full' | 'read-only' = 
   return { cause: /PostgreSQL|database/, end: () => admin(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`) };
 }
 
-/** Fails the store now, for `ms`: `back` settles once it has been given back. */
-export async function storeOutageFor(s: TestServer, ms: number, sqlite: 'full' | 'read-only' = 'read-only'): Promise<{ back: Promise<void> }> {
-  const outage = await storeOutage(s, sqlite);
+/** Fails the store now (SQLite: read-only, every write refused) for `ms`: `back` settles once it has been given back. */
+export async function storeOutageFor(s: TestServer, ms: number): Promise<{ back: Promise<void> }> {
+  const outage = await storeOutage(s, 'read-only');
   return { back: new Promise<void>((resolve, reject) => setTimeout(() => outage.end().then(resolve, reject), ms)) };
 }

@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startTestServer, TEST_STORE, waitFor, type TestServer } from '../helpers.js';
-import { storeOutage } from '../store-outage.js';
+import { storeOutageFor } from '../store-outage.js';
 import type { Json } from './api-helpers.js';
 
 let s: TestServer;
@@ -37,9 +37,7 @@ test(`the node survives a store that keeps failing under load, and ends every ru
   const callers = Array.from({ length: 8 }, (_, i) => caller(i));
   for (let round = 0; round < 20; round++) {
     await new Promise((r) => setTimeout(r, 250));
-    const outage = await storeOutage(s, 'read-only');
-    await new Promise((r) => setTimeout(r, 150));
-    await outage.end();
+    await (await storeOutageFor(s, 150)).back;
   }
   stop = true;
   await Promise.all(callers);
@@ -47,6 +45,7 @@ test(`the node survives a store that keeps failing under load, and ends every ru
   assert.deepEqual([...statuses.keys()].filter((status) => status !== 200 && status !== 503), [], `answers: ${JSON.stringify([...statuses])}`);
   assert.ok((statuses.get(200) ?? 0) > 0 && (statuses.get(503) ?? 0) > 0, `both kinds of answer: ${JSON.stringify([...statuses])}`);
   assert.equal((await fetch(`${s.url}/healthz`)).status, 200, 'the node is up');
+  assert.ok(acknowledged.length > 0, 'async runs were acknowledged between the outages');
   const terminal = new Set(['completed', 'failed', 'timed_out', 'cancelled']);
   const ended = await waitFor(async () => {
     const records = await Promise.all(acknowledged.map(async (id) => (await (await s.fetch(`/request/${id}`)).json()) as Json));
@@ -55,5 +54,4 @@ test(`the node survives a store that keeps failing under load, and ends every ru
   const notCompleted = ended.filter((r) => r.status !== 'completed');
   assert.deepEqual(notCompleted.filter((r) => r.errorCode !== 'RUNTIME_RESTARTED'), [], 'no run ended otherwise than completed, or failed after an ambiguous claim');
   assert.ok(notCompleted.length <= 0.02 * ended.length, `${notCompleted.length} of ${ended.length} did not complete`);
-  assert.equal(ended.length, acknowledged.length);
 });
