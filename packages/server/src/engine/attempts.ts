@@ -1,6 +1,7 @@
 import type { RunAttempt } from '@runlet/protocol';
 import type { LogRecorder } from '../logs/log-recorder.js';
 import type { AttemptRow, Millis, RunOutcome, RunRow } from '../store/store.js';
+import { isStoreFailure } from '../store/store-failure.js';
 
 const iso = (ms: Millis | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -40,9 +41,18 @@ export function describeEnding(outcome: RunOutcome): string {
   return `The attempt ended ${outcome.status}.`;
 }
 
-/** Writes one runtime line into a run's log, tagged with the attempt it concerns. */
+/**
+ * Writes one runtime line into a run's log, tagged with the attempt it concerns. A note the
+ * store cannot take now (its log's last line cannot be read) is dropped rather than thrown:
+ * what follows it, such as the run's end, which carries the same words, must still be written.
+ */
 export async function noteInLog(logs: LogRecorder, run: Pick<RunRow, 'id' | 'attempt'>, level: 'warn' | 'error', message: string): Promise<void> {
-  await logs.open(run.id, false, run.attempt);
+  try {
+    await logs.open(run.id, false, run.attempt);
+  } catch (err) {
+    if (isStoreFailure(err)) return;
+    throw err;
+  }
   logs.write(run.id, { level, source: 'runtime', message, timeMicros: Date.now() * 1000 });
   await logs.close(run.id);
 }

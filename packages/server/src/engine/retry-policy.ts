@@ -6,6 +6,8 @@ import type { ServiceRegistry } from '../workers/service-registry.js';
 export interface AttemptHints {
   /** The service sent `x-runlet-no-retry`: this run must not run again. */
   noRetry?: boolean;
+  /** The attempt ended before its call reached a worker. */
+  beforeStart?: boolean;
 }
 
 /**

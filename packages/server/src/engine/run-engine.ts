@@ -325,7 +325,13 @@ export class RunEngine {
         await noteInLog(this.d.logs, run, 'error', 'The run was cancelled before it started.');
         return this.d.bus.publish(run.id, { type: 'status', status: 'cancelled' });
       }
-      const execution = await this.execute(run, lease, false);
+      let execution: Execution;
+      try {
+        execution = await this.execute(run, lease, false);
+      } catch (err) {
+        await this.failBeforeStart(run, err);
+        return;
+      }
       stopWatching();
       await execution.done;
     } finally {
@@ -440,7 +446,11 @@ export class RunEngine {
   /** `marked`: the write that records the run as started, still committing (see `startSync`). */
   private async execute(run: RunRow, lease: WorkerLease, streamToCaller: boolean, marked?: Promise<boolean>): Promise<Execution> {
     // A retried run continues its log: its cursor must be read before the worker prints anything.
-    await this.d.logs.open(run.id, run.attempt <= 1, run.attempt);
+    // Failing that (the store away), the call is not made, and the worker goes back to its pool.
+    await this.d.logs.open(run.id, run.attempt <= 1, run.attempt).catch((err: unknown) => {
+      lease.release(true);
+      throw err;
+    });
     const execution = new Execution({
       run,
       lease,
@@ -493,7 +503,7 @@ export class RunEngine {
     const e = err instanceof RunletError ? err : (storeFailureOf(err) ?? new RunletError('INTERNAL', String(err)));
     if (e.code === 'RUN_CANCELLED') return;
     await noteInLog(this.d.logs, run, 'error', e.message);
-    await this.endAttempt(run, { status: 'failed', completedAt: Date.now(), error: e.message, errorCode: e.code }, {});
+    await this.endAttempt(run, { status: 'failed', completedAt: Date.now(), error: e.message, errorCode: e.code }, { beforeStart: true });
   }
 
   /**
@@ -527,9 +537,11 @@ export class RunEngine {
   }
 
   private async endAttemptOnce(run: RunRow, outcome: RunOutcome, hints: AttemptHints): Promise<boolean> {
-    // An async run this node gives up because it shuts down goes back to the queue, whatever its
-    // policy: it did not fail, and another node (or this one, restarted) runs it again.
-    if (run.mode === 'async' && outcome.errorCode === 'SHUTTING_DOWN' && (await this.retry(run, outcome, Date.now()))) return false;
+    // An async run this node gives up because it shuts down, or could not start because the store
+    // failed meanwhile (a worker's start needs it), goes back to the queue, whatever its policy:
+    // it did not fail, and another node (or this one, restarted or once the store is back) runs it again.
+    const givenUp = outcome.errorCode === 'SHUTTING_DOWN' || (hints.beforeStart && outcome.errorCode === 'STORE_UNAVAILABLE');
+    if (run.mode === 'async' && givenUp && (await this.retry(run, outcome, Date.now()))) return false;
     const policy = run.mode === 'async' ? await retryPolicyOf(this.d.registry, run).catch(() => undefined) : undefined;
     const retryAt = nextAttemptAt(policy, run, outcome, hints, Date.now());
     if (retryAt !== undefined && (await this.retry(run, outcome, retryAt))) return false;

@@ -1,5 +1,6 @@
 import type { ServiceDescription } from '@runlet/protocol';
 import { RunletError } from '../errors.js';
+import { storeFailureOf } from '../store/store-failure.js';
 import type { ServiceSpec } from './service-spec.js';
 import { WorkerProcess, WorkerStartError } from './worker-process.js';
 import type { HostSpares } from './host-spares.js';
@@ -227,7 +228,8 @@ export class WorkerPool {
       // A failed start freed a slot that a waiter may now use.
       queueMicrotask(() => this.serveWaiters());
       this.options.onStartFailure?.(err as Error);
-      throw new RunletError('WORKER_START_FAILED', err instanceof WorkerStartError ? err.message : String(err));
+      // The store failing while the worker's environment was read from it is no fault of the service: the caller may retry.
+      throw storeFailureOf(err) ?? new RunletError('WORKER_START_FAILED', err instanceof WorkerStartError ? err.message : String(err));
     } finally {
       for (const settled of this.startSettled.splice(0)) settled();
     }

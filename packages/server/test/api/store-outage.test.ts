@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, TEST_STORE, waitFor, type TestServer } from '../helpers.js';
+import { createKey } from '../../src/keys/key-admin.js';
 import { storeOutage } from '../store-outage.js';
 import { expectJson, expectRuntimeError, startAsync, type Json } from './api-helpers.js';
 
@@ -107,5 +108,65 @@ describe(`when the store fails (${TEST_STORE})`, () => {
     } finally {
       await one.close();
     }
+  });
+
+  test("an async run whose worker cannot start because the store failed goes back to the queue, and runs once it is back", async () => {
+    const { store } = s.server.runtime;
+    // A new account's first worker mints its key in the store: the store failing then fails the
+    // start. (The service called once first: its limits known, the new account's call starts no worker.)
+    await expectJson(await s.fetch('/run/noop', { json: {} }));
+    const account = await store.createAccount('outage-at-start');
+    const key = (await createKey(store, account.id, 'standard', 'outage')).key;
+    const claim = store.claimQueuedRuns.bind(store);
+    let outage: Awaited<ReturnType<typeof storeOutage>> | undefined;
+    // The store fails just after the claim that takes the run, before its worker starts.
+    store.claimQueuedRuns = async (c) => {
+      const runs = await claim(c);
+      if (!outage && runs.some((r) => r.accountId === account.id)) outage = await storeOutage(s, 'read-only');
+      return runs;
+    };
+    let id: string;
+    try {
+      id = await startAsync(s, 'noop', {}, { key });
+      await waitFor(() => outage, 30_000, 'the claim of the run');
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      store.claimQueuedRuns = claim;
+      await outage?.end();
+    }
+    const record = await expectJson<Json>(await s.fetch(`/result/${id}?timeout=30`, { key }));
+    assert.deepEqual([record.status, record.errorCode], ['completed', null], 'it ran once the store was back');
+    const run = (await store.getRun(id))!;
+    assert.equal(run.attempt, 2, 'its first attempt, which never reached a worker, is counted');
+    const logs = await (await s.fetch(`/logs/${id}`, { key })).text();
+    assert.match(logs, /Attempt 1 failed: The store cannot take this request now.*Attempt 2 in/);
+  });
+
+  test('a retry whose log cannot be read back as it starts goes back to the queue and gives its worker back', async () => {
+    const { store, registry } = s.server.runtime;
+    const claim = store.claimQueuedRuns.bind(store);
+    let outage: Awaited<ReturnType<typeof storeOutage>> | undefined;
+    // The store fails just after the claim that takes the run's second attempt: a retry reads its
+    // log's last line before its call (PostgreSQL refuses that read; SQLite's file still reads).
+    let id = '';
+    store.claimQueuedRuns = async (c) => {
+      const runs = await claim(c);
+      if (!outage && runs.some((r) => r.id === id && r.attempt === 2)) outage = await storeOutage(s, 'read-only');
+      return runs;
+    };
+    try {
+      id = await startAsync(s, 'flaky-status', { status: 503 });
+      await waitFor(() => outage, 30_000, 'the claim of the second attempt');
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      store.claimQueuedRuns = claim;
+      await outage?.end();
+    }
+    const record = await expectJson<Json & { attempts: Json[] }>(await s.fetch(`/result/${id}?timeout=30`));
+    // Its policy's three attempts, each ended by the service's 503 or, before its call, by the store: none by a lapsed lease.
+    assert.deepEqual(record.attempts.map((a) => a.attempt), [1, 2, 3]);
+    assert.deepEqual(record.attempts.filter((a) => a.responseStatus !== 503 && a.errorCode !== 'STORE_UNAVAILABLE'), []);
+    assert.deepEqual([record.status, record.responseStatus], ['completed', 503], 'the last attempt had the service\'s answer');
+    assert.equal(registry.get('flaky-status').pool.stats.busy, 0, 'no worker is left leased');
   });
 });
