@@ -40,7 +40,7 @@ await from(16, BACKLOG, () => newRun('async'));
 const cpuBefore = cpuMsOfCommand('postgres');
 const startedAt = performance.now();
 await from(4, MEASURED / 2, async () => {
-  for (const run of await store.claimQueuedRuns('noop', 2, 'bench', Date.now(), Date.now() + 60_000)) await end(run);
+  for (const run of await store.claimQueuedRuns({ serviceId: 'noop', limit: 2, nodeId: 'bench', now: Date.now(), leaseExpiresAt: Date.now() + 60_000 })) await end(run);
 });
 const perRunUs = ((cpuMsOfCommand('postgres') - cpuBefore) * 1000) / MEASURED;
 console.log(`backlog ${BACKLOG}: ${MEASURED} runs claimed and ended; PostgreSQL ${perRunUs.toFixed(0)} µs per run, ${Math.round(MEASURED / ((performance.now() - startedAt) / 1000))} runs/s`);

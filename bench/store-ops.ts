@@ -58,7 +58,7 @@ await phase('sync', RUNS, async () => end(await store.createRun(newRun('sync')))
 const queued: RunRow[] = [];
 await phase('insert', RUNS, async () => queued.push(await store.createRun(newRun('async'))));
 const claimed: RunRow[] = [];
-await phase('claim', Math.ceil(queued.length / CLAIM), async () => claimed.push(...(await store.claimQueuedRuns('noop', CLAIM, 'bench', Date.now(), Date.now() + 60_000))), 2);
+await phase('claim', Math.ceil(queued.length / CLAIM), async () => claimed.push(...(await store.claimQueuedRuns({ serviceId: 'noop', limit: CLAIM, nodeId: 'bench', now: Date.now(), leaseExpiresAt: Date.now() + 60_000 }))), 2);
 if (claimed.length !== queued.length) throw new Error(`claimed ${claimed.length} of ${queued.length} queued runs`);
 await phase('complete', claimed.length, (i) => end(claimed[i]!));
 await phase('read', claimed.length, (i) => store.getRunRecord(claimed[i]!.id));

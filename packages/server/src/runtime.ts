@@ -142,7 +142,7 @@ export class Runtime {
   }
 
   private get recoveryDeps() {
-    return { store: this.store, registry: this.registry, logs: this.logs, engine: this.engine, nodeId: this.nodeId };
+    return { store: this.store, registry: this.registry, logs: this.logs, engine: this.engine, nodeId: this.nodeId, dispatcher: this.dispatcher };
   }
 
   get url(): string {
@@ -223,6 +223,7 @@ export class Runtime {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.drain();
+      this.dispatcher.close();
       this.engine.close();
       this.spares.close();
       await this.logs.flush();

@@ -1,10 +1,13 @@
-import type { Store } from '../store/store.js';
+import type { RunRow, Store } from '../store/store.js';
 import type { ServiceRegistry } from '../workers/service-registry.js';
 import type { WorkerPool } from '../workers/worker-pool.js';
 import type { RunEngine, ServerLog } from './run-engine.js';
 
 /** How often queued runs are looked for without a nudge: only a safety net, since every enqueue nudges and a freed worker looks while runs may wait. */
 const SWEEP_MS = 1000;
+/** A claim whose answer was lost is looked up at once, then again after this long, doubling up to the max, until the store answers. */
+const SETTLE_RETRY_FIRST_MS = 100;
+const SETTLE_RETRY_MAX_MS = 2000;
 
 /**
  * Moves queued async runs onto free workers. It claims at most as many runs of a service as
@@ -26,6 +29,10 @@ export class Dispatcher {
   private stopped = false;
   /** Until the first sweep has looked, runs queued before this node started are not known. */
   private swept = false;
+  /** Numbers this node's claims, so the runs of one whose answer is lost can be found. */
+  private claims = 0;
+  /** Claims whose answer was lost (by number): they may have taken runs, which nothing here calls yet. */
+  private readonly unsettled = new Map<number, NodeJS.Timeout>();
 
   constructor(
     private readonly store: Store,
@@ -51,6 +58,21 @@ export class Dispatcher {
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
+  }
+
+  /** Stops looking up lost claims too: the store is closing. Their runs end as orphans, as a dead node's would. */
+  close(): void {
+    this.stop();
+    for (const timer of this.unsettled.values()) clearTimeout(timer);
+    this.unsettled.clear();
+  }
+
+  /**
+   * Whether the run may have been taken by a claim of this node whose answer was lost: it is
+   * not an orphan, since this node starts it once the store says which runs that claim took.
+   */
+  mayHaveClaimed(run: RunRow): boolean {
+    return run.nodeId === this.nodeId && run.claimNumber !== null && this.unsettled.has(run.claimNumber);
   }
 
   /** The service may have queued runs (one was queued, here or on another node): claim what fits. */
@@ -101,20 +123,53 @@ export class Dispatcher {
   private async claim(serviceId: string, pool: WorkerPool | undefined, capacity: number): Promise<void> {
     // Off the backlog before looking: a run queued while the claim runs puts it back.
     this.backlog.delete(serviceId);
+    const claimNumber = ++this.claims;
     try {
       // Finding a capped service's cap may start a worker (of the default account) to ask it.
       const limit = pool && (await this.engine.limits.of(serviceId, pool, async () => (await this.store.defaultAccount()).id));
       const now = Date.now();
-      const runs = await this.store.claimQueuedRuns(serviceId, capacity, this.nodeId, now, now + this.engine.leaseMs, limit?.max, this.accountMax);
-      for (const run of runs) {
-        void this.engine.startClaimed(run).catch((err: unknown) => this.log.error({ err, requestId: run.id }, 'async run failed to start'));
-      }
+      const runs = await this.store.claimQueuedRuns({
+        serviceId,
+        limit: capacity,
+        nodeId: this.nodeId,
+        claimNumber,
+        now,
+        leaseExpiresAt: now + this.engine.leaseMs,
+        clusterMax: limit?.max,
+        accountMax: this.accountMax,
+      });
+      this.startAll(runs);
       // A full claim may have left more behind (look again now); so may one a cluster-wide cap held back.
       if (runs.length === capacity || limit) this.backlog.add(serviceId);
       if (runs.length === capacity) this.again.add(serviceId);
     } catch (err) {
       this.backlog.add(serviceId);
       this.log.warn({ err, serviceId }, 'could not claim queued runs');
+      // The claim may have committed as its connection dropped: then its runs are running here, unheard of.
+      this.settle(claimNumber, 0);
     }
+  }
+
+  private startAll(runs: RunRow[]): void {
+    for (const run of runs) {
+      void this.engine.startClaimed(run).catch((err: unknown) => this.log.error({ err, requestId: run.id }, 'async run failed to start'));
+    }
+  }
+
+  /** Asks the store which runs a claim whose answer was lost took, until it answers, and starts them. */
+  private settle(claimNumber: number, tries: number): void {
+    const wait = tries === 0 ? 0 : Math.min(SETTLE_RETRY_FIRST_MS * 2 ** (tries - 1), SETTLE_RETRY_MAX_MS);
+    const timer = setTimeout(() => {
+      this.store.takeClaimedRuns(this.nodeId, claimNumber, Date.now() + this.engine.leaseMs).then(
+        (runs) => {
+          if (!this.unsettled.delete(claimNumber)) return;
+          if (runs.length > 0) this.log.warn({ requestIds: runs.map((r) => r.id) }, 'a claim whose answer was lost had taken runs: starting them');
+          this.startAll(runs);
+        },
+        () => this.unsettled.has(claimNumber) && this.settle(claimNumber, tries + 1),
+      );
+    }, wait);
+    timer.unref();
+    this.unsettled.set(claimNumber, timer);
   }
 }

@@ -3,6 +3,7 @@ import type { ServiceRegistry } from '../workers/service-registry.js';
 import type { LogRecorder } from '../logs/log-recorder.js';
 import { noteInLog } from './attempts.js';
 import { nextAttemptAt, retryPolicyOf } from './retry-policy.js';
+import type { Dispatcher } from './dispatcher.js';
 import type { RunEngine } from './run-engine.js';
 
 /**
@@ -12,16 +13,19 @@ import type { RunEngine } from './run-engine.js';
  * RUNTIME_RESTARTED and a line in its log saying so. Nothing stays `running` forever.
  */
 export async function recoverOrphanedRuns(
-  deps: { store: Store; registry: ServiceRegistry; logs: LogRecorder; engine: RunEngine; nodeId: string },
+  deps: { store: Store; registry: ServiceRegistry; logs: LogRecorder; engine: RunEngine; nodeId: string; dispatcher: Pick<Dispatcher, 'mayHaveClaimed'> },
   filter: OrphanFilter,
 ): Promise<{ requeued: string[]; failed: string[] }> {
   const requeued: string[] = [];
   const failed: string[] = [];
   for (const orphan of await deps.store.findOrphanedRuns(filter)) {
-    // Its lease lapsed while the store was away, but this node is still on it.
-    if (deps.engine.holds(orphan.id)) continue;
-    // Several nodes may find the same orphan: only the one that adopts it goes on.
-    if (!(await deps.store.adoptRun(orphan.id, orphan.nodeId, deps.nodeId))) continue;
+    // Its lease lapsed while the store was away, but this node is still on it, or will be once
+    // the store tells it which runs a claim whose answer was lost took.
+    if (deps.engine.holds(orphan.id) || deps.dispatcher.mayHaveClaimed(orphan)) continue;
+    // Several nodes may find the same orphan: only the one that adopts it goes on (and only
+    // while its lease is lapsed: its node may have renewed it since it was found).
+    const lapsed = 'leaseExpiredBefore' in filter ? filter.leaseExpiredBefore : undefined;
+    if (!(await deps.store.adoptRun(orphan.id, orphan.nodeId, deps.nodeId, lapsed))) continue;
     const run = { ...orphan, nodeId: deps.nodeId };
     const message =
       run.status === 'running'

@@ -33,6 +33,7 @@ export function toRun(r: Row): RunRow {
     nodeId: str(r.node_id),
     leaseExpiresAt: num(r.lease_expires_at),
     attempt: Number(r.attempt ?? 0),
+    claimNumber: num(r.claim_number),
     expiresAt: num(r.expires_at),
     runAfter: num(r.run_after),
     callbackUrl: str(r.callback_url),

@@ -37,6 +37,19 @@ export interface ClusterLimit {
   max: number;
 }
 
+/** A node's claim on a service's queued async runs (see `Store.claimQueuedRuns`). */
+export interface RunClaim {
+  serviceId: string;
+  limit: number;
+  nodeId: string;
+  /** Tells this claim from the node's others, so its runs can be found if its answer is lost. */
+  claimNumber?: number;
+  now: Millis;
+  leaseExpiresAt: Millis;
+  clusterMax?: number;
+  accountMax?: number;
+}
+
 export type OrphanFilter = { notNodeId: string } | { nodeId: string } | { leaseExpiredBefore: Millis };
 
 /**
@@ -103,7 +116,12 @@ export interface Store {
    * `accountMax`, none of an account that already has that many runs running (of any service,
    * on every node), so one account's flood waits while others' runs go on.
    */
-  claimQueuedRuns(serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis, clusterMax?: number, accountMax?: number): Promise<RunRow[]>;
+  claimQueuedRuns(claim: RunClaim): Promise<RunRow[]>;
+  /**
+   * The runs a claim of this node took (`claimNumber`), still running here, their leases
+   * renewed: for a claim whose answer was lost, so the node never heard which runs it took.
+   */
+  takeClaimedRuns(nodeId: string, claimNumber: number, leaseExpiresAt: Millis): Promise<RunRow[]>;
   /** Service ids that have queued async runs waiting. */
   servicesWithQueuedRuns(): Promise<string[]>;
   countQueuedRuns(serviceId: string): Promise<number>;
@@ -122,8 +140,12 @@ export interface Store {
    * a provisioned id not used yet (which no run may use after). Answers whether this call ended it.
    */
   cancelRun(id: string, at: Millis, error: string): Promise<boolean>;
-  /** Takes over a run left by a dead node; of several nodes trying, exactly one wins. */
-  adoptRun(id: string, fromNodeId: string | null, toNodeId: string): Promise<boolean>;
+  /**
+   * Takes over a run left by a dead node; of several nodes trying, exactly one wins. With
+   * `leaseExpiredBefore`, only while its lease is still lapsed: a live holder that renewed it
+   * since it was found keeps it.
+   */
+  adoptRun(id: string, fromNodeId: string | null, toNodeId: string, leaseExpiredBefore?: Millis): Promise<boolean>;
   /** Puts a running run back in the queue (a retry); answers whether it was running. */
   requeueRun(id: string): Promise<boolean>;
   /**

@@ -71,6 +71,8 @@ export interface RunRow {
   nodeId: string | null;
   leaseExpiresAt: Millis | null;
   attempt: number;
+  /** Which of its node's claims took the run (null: it was not claimed, or was adopted since). */
+  claimNumber: number | null;
   /** For a provisioned id: when it lapses unused. */
   expiresAt: Millis | null;
   /** A queued run waiting out a retry's backoff is not claimed before this. */

@@ -173,10 +173,10 @@ describe('an async run and a free worker', () => {
     // While `gate` is set, claims wait for it: a worker is then free while runs are known to wait.
     let gate: Promise<void> | undefined;
     const claimQueuedRuns = store.claimQueuedRuns.bind(store);
-    store.claimQueuedRuns = async (serviceId, ...rest) => {
-      claims.push(serviceId);
+    store.claimQueuedRuns = async (claim) => {
+      claims.push(claim.serviceId);
       await gate;
-      return claimQueuedRuns(serviceId, ...rest);
+      return claimQueuedRuns(claim);
     };
     try {
       // Once the node has looked for runs queued before it started, a run may skip the queue.

@@ -151,12 +151,12 @@ export function runAdmissionConformance(name: string, open: () => Promise<Opened
       const theirs = [];
       for (let i = 0; i < 2; i++) theirs.push(await store.createRun(newRunOf(other, { serviceId: svc, createdAt: Date.now() + i })));
       const now = Date.now() + 1000;
-      const claims = await Promise.all(['n1', 'n2', 'n3', 'n4'].map((node) => store.claimQueuedRuns(svc, 10, node, now, now + 10_000, undefined, 2)));
+      const claims = await Promise.all(['n1', 'n2', 'n3', 'n4'].map((node) => store.claimQueuedRuns({ serviceId: svc, limit: 10, nodeId: node, now, leaseExpiresAt: now + 10_000, accountMax: 2 })));
       const claimed = claims.flat().map((r) => r.id).sort();
       assert.deepEqual(claimed, [mine[0]!.id, ...theirs.map((r) => r.id)].sort(), "the account's oldest run and both of the other's");
       // Its running run ends: the next oldest gets the place, and no more.
       await store.completeRun(running.id, { status: 'completed', completedAt: Date.now(), responseStatus: 200 });
-      const next = await store.claimQueuedRuns(svc, 10, 'n1', now, now + 10_000, undefined, 2);
+      const next = await store.claimQueuedRuns({ serviceId: svc, limit: 10, nodeId: 'n1', now, leaseExpiresAt: now + 10_000, accountMax: 2 });
       assert.deepEqual(next.map((r) => r.id), [mine[1]!.id]);
     });
 

@@ -49,15 +49,15 @@ export function runControlConformance(name: string, open: () => Promise<OpenedSt
         const svc = service();
         const run = await store.createRun(newRun({ serviceId: svc }));
         const now = Date.now();
-        const [claimed] = await store.claimQueuedRuns(svc, 1, 'node-a', now, now + 1000);
+        const [claimed] = await store.claimQueuedRuns({ serviceId: svc, limit: 1, nodeId: 'node-a', now, leaseExpiresAt: now + 1000 });
         assert.equal(claimed?.attempt, 1);
         const retryAt = now + 60_000;
         assert.equal(await store.retryRun({ ...attemptOf(run.id, 1), retryAt }, 'node-b'), false, 'only the node holding the run retries it');
         assert.equal(await store.retryRun({ ...attemptOf(run.id, 1), retryAt }, 'node-a'), true);
         const queued = (await store.getRun(run.id))!;
         assert.deepEqual([queued.status, queued.runAfter, queued.nodeId, queued.leaseExpiresAt], ['queued', retryAt, null, null]);
-        assert.deepEqual(await store.claimQueuedRuns(svc, 1, 'node-b', retryAt - 1, retryAt + 1000), [], 'not before its time');
-        const [again] = await store.claimQueuedRuns(svc, 1, 'node-b', retryAt, retryAt + 1000);
+        assert.deepEqual(await store.claimQueuedRuns({ serviceId: svc, limit: 1, nodeId: 'node-b', now: retryAt - 1, leaseExpiresAt: retryAt + 1000 }), [], 'not before its time');
+        const [again] = await store.claimQueuedRuns({ serviceId: svc, limit: 1, nodeId: 'node-b', now: retryAt, leaseExpiresAt: retryAt + 1000 });
         assert.deepEqual([again?.id, again?.attempt, again?.nodeId], [run.id, 2, 'node-b']);
         assert.equal(await store.retryRun({ ...attemptOf(run.id, 1), retryAt }, 'node-a'), false, 'node-a lost it');
         const second = attemptOf(run.id, 2, { status: 'completed', responseStatus: 200, error: null, errorCode: null });

@@ -374,12 +374,12 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         const service = unique('requeue');
         const run = await store.createRun(newRun({ serviceId: service }));
         assert.equal(await store.requeueRun(run.id), false, 'a queued run is not running');
-        await store.claimQueuedRuns(service, 1, 'node-a', Date.now(), Date.now() + 1000);
+        await store.claimQueuedRuns({ serviceId: service, limit: 1, nodeId: 'node-a', now: Date.now(), leaseExpiresAt: Date.now() + 1000 });
         assert.equal(await store.requeueRun(run.id), true);
         const requeued = (await store.getRun(run.id))!;
         assert.deepEqual([requeued.status, requeued.nodeId, requeued.leaseExpiresAt], ['queued', null, null]);
         assert.equal(await store.countQueuedRuns(service), 1);
-        const again = await store.claimQueuedRuns(service, 1, 'node-b', Date.now(), Date.now() + 1000);
+        const again = await store.claimQueuedRuns({ serviceId: service, limit: 1, nodeId: 'node-b', now: Date.now(), leaseExpiresAt: Date.now() + 1000 });
         assert.deepEqual(again.map((r) => [r.id, r.attempt, r.nodeId]), [[run.id, 2, 'node-b']]);
         await store.completeRun(run.id, completed());
         assert.equal(await store.requeueRun(run.id), false, 'an ended run stays ended');
@@ -398,16 +398,16 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         await provision({ createdAt: base - 10 });
         assert.ok((await store.servicesWithQueuedRuns()).includes(service));
         assert.equal(await store.countQueuedRuns(service), 6);
-        assert.deepEqual(await store.claimQueuedRuns(service, 0, 'node-a', base, base + 1000), []);
-        const first = await store.claimQueuedRuns(service, 2, 'node-a', base + 50, base + 1000);
+        assert.deepEqual(await store.claimQueuedRuns({ serviceId: service, limit: 0, nodeId: 'node-a', now: base, leaseExpiresAt: base + 1000 }), []);
+        const first = await store.claimQueuedRuns({ serviceId: service, limit: 2, nodeId: 'node-a', now: base + 50, leaseExpiresAt: base + 1000 });
         assert.deepEqual(first.map((r) => r.id), ids.slice(0, 2));
         for (const r of first) assert.deepEqual([r.status, r.nodeId, r.attempt, r.startedAt, r.leaseExpiresAt, r.mode], ['running', 'node-a', 1, base + 50, base + 1000, 'async']);
         assert.equal(await store.countQueuedRuns(service), 4);
-        const racing = await Promise.all([store.claimQueuedRuns(service, 3, 'node-b', base, base + 1000), store.claimQueuedRuns(service, 3, 'node-c', base, base + 1000)]);
+        const racing = await Promise.all([store.claimQueuedRuns({ serviceId: service, limit: 3, nodeId: 'node-b', now: base, leaseExpiresAt: base + 1000 }), store.claimQueuedRuns({ serviceId: service, limit: 3, nodeId: 'node-c', now: base, leaseExpiresAt: base + 1000 })]);
         const claimed = racing.flat().map((r) => r.id);
         assert.equal(new Set(claimed).size, claimed.length, 'no run claimed twice');
         assert.deepEqual(claimed.sort(), ids.slice(2).sort());
-        assert.deepEqual(await store.claimQueuedRuns(service, 5, 'node-a', base, base + 1000), []);
+        assert.deepEqual(await store.claimQueuedRuns({ serviceId: service, limit: 5, nodeId: 'node-a', now: base, leaseExpiresAt: base + 1000 }), []);
         assert.equal(await store.countQueuedRuns(service), 0);
         assert.ok(!(await store.servicesWithQueuedRuns()).includes(service), 'a service with nothing queued is not listed');
       });
@@ -416,7 +416,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         const service = unique('claim-race');
         const ids = new Set<string>();
         for (let i = 0; i < 30; i++) ids.add((await store.createRun(newRun({ serviceId: service, createdAt: Date.now() + i }))).id);
-        const batches = await Promise.all(Array.from({ length: 12 }, (_, i) => store.claimQueuedRuns(service, 4, `node-${i}`, Date.now(), Date.now() + 1000)));
+        const batches = await Promise.all(Array.from({ length: 12 }, (_, i) => store.claimQueuedRuns({ serviceId: service, limit: 4, nodeId: `node-${i}`, now: Date.now(), leaseExpiresAt: Date.now() + 1000 })));
         const claimed = batches.flat().map((r) => r.id);
         assert.ok(batches.every((b) => b.length <= 4));
         assert.equal(claimed.length, new Set(claimed).size);
@@ -430,7 +430,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         const sync = await store.createRun(newRun({ serviceId: service, mode: 'sync' }));
         const now = Date.now();
         // Twelve nodes race for a cap of 3: three runs start, whoever claims them.
-        const batches = await Promise.all(Array.from({ length: 12 }, (_, i) => store.claimQueuedRuns(service, 2, `node-${i}`, now, now + 1000, 3)));
+        const batches = await Promise.all(Array.from({ length: 12 }, (_, i) => store.claimQueuedRuns({ serviceId: service, limit: 2, nodeId: `node-${i}`, now, leaseExpiresAt: now + 1000, clusterMax: 3 })));
         const running = batches.flat();
         assert.equal(running.length, 3);
         const within = { serviceId: service, max: 3 };
@@ -438,11 +438,11 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         assert.equal((await store.getRun(sync.id))!.status, 'queued', 'it stays queued, to try again');
         await store.completeRun(running[0]!.id, completed());
         // One place freed, and a claim and a start race for it: exactly one gets it.
-        const [claimed, started] = await Promise.all([store.claimQueuedRuns(service, 5, 'node-y', now, now + 1000, 3), store.markRunning(sync.id, 'node-x', now, now + 1000, within)]);
+        const [claimed, started] = await Promise.all([store.claimQueuedRuns({ serviceId: service, limit: 5, nodeId: 'node-y', now, leaseExpiresAt: now + 1000, clusterMax: 3 }), store.markRunning(sync.id, 'node-x', now, now + 1000, within)]);
         assert.equal(claimed.length + (started ? 1 : 0), 1);
         assert.equal(await store.countQueuedRuns(service), 12 - 3 - claimed.length);
         // Without a cap, claims are bounded only by their own limit.
-        assert.equal((await store.claimQueuedRuns(service, 2, 'node-z', now, now + 1000)).length, 2);
+        assert.equal((await store.claimQueuedRuns({ serviceId: service, limit: 2, nodeId: 'node-z', now, leaseExpiresAt: now + 1000 })).length, 2);
       });
     });
 
@@ -452,7 +452,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         const service = unique('orphan');
         const dead = unique('dead');
         const running = await store.createRun(newRun({ serviceId: service, nodeId: dead }));
-        await store.claimQueuedRuns(service, 1, dead, now, now + 50);
+        await store.claimQueuedRuns({ serviceId: service, limit: 1, nodeId: dead, now, leaseExpiresAt: now + 50 });
         const waitingSync = await store.createRun(newRun({ serviceId: service, mode: 'sync', nodeId: dead, leaseExpiresAt: now + 50 }));
         const queuedAsync = await store.createRun(newRun({ serviceId: service, nodeId: dead, createdAt: now + 1 }));
         const ended = await store.createRun(newRun({ serviceId: service, mode: 'sync', nodeId: dead }));
@@ -470,7 +470,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         const now = Date.now();
         const service = unique('lease');
         const a = await store.createRun(newRun({ serviceId: service }));
-        await store.claimQueuedRuns(service, 1, 'holder', now, now + 50);
+        await store.claimQueuedRuns({ serviceId: service, limit: 1, nodeId: 'holder', now, leaseExpiresAt: now + 50 });
         const b = await store.createRun(newRun({ serviceId: service, mode: 'sync', nodeId: 'holder', leaseExpiresAt: now + 50 }));
         const lapsed = (await store.findOrphanedRuns({ leaseExpiredBefore: now + 100 })).map((r) => r.id);
         assert.ok(lapsed.includes(a.id) && lapsed.includes(b.id));
@@ -491,16 +491,58 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         const now = Date.now();
         const service = unique('adopt');
         const a = await store.createRun(newRun({ serviceId: service }));
-        await store.claimQueuedRuns(service, 1, 'gone', now, now + 50);
+        await store.claimQueuedRuns({ serviceId: service, limit: 1, nodeId: 'gone', now, leaseExpiresAt: now + 50 });
         assert.equal(await store.adoptRun(a.id, 'not-the-holder', 'n0'), false);
         const adoptions = await Promise.all([store.adoptRun(a.id, 'gone', 'n1'), store.adoptRun(a.id, 'gone', 'n2'), store.adoptRun(a.id, 'gone', 'n3')]);
         assert.equal(adoptions.filter(Boolean).length, 1);
         const adopter = ['n1', 'n2', 'n3'][adoptions.indexOf(true)];
         assert.equal((await store.getRun(a.id))!.nodeId, adopter);
         assert.equal(await store.requeueRun(a.id), true);
-        assert.equal((await store.claimQueuedRuns(service, 1, 'n1', now, now + 1000))[0]?.attempt, 2);
+        assert.equal((await store.claimQueuedRuns({ serviceId: service, limit: 1, nodeId: 'n1', now, leaseExpiresAt: now + 1000 }))[0]?.attempt, 2);
         await store.completeRun(a.id, completed());
         assert.equal(await store.adoptRun(a.id, 'n1', 'n2'), false, 'an ended run is nobody to adopt');
+      });
+
+      test('a run whose lease its holder renewed after it was found lapsed is not adopted', async () => {
+        const now = Date.now();
+        const service = unique('renewed');
+        const a = await store.createRun(newRun({ serviceId: service }));
+        await store.claimQueuedRuns({ serviceId: service, limit: 1, nodeId: 'slow-holder', now, leaseExpiresAt: now + 50 });
+        const found = (await store.findOrphanedRuns({ leaseExpiredBefore: now + 100 })).find((r) => r.id === a.id);
+        assert.ok(found, 'its lease lapsed');
+        await store.extendLeases('slow-holder', [a.id], now + 10_000);
+        assert.equal(await store.adoptRun(a.id, 'slow-holder', 'adopter', now + 100), false, 'renewed since it was found');
+        assert.equal((await store.getRun(a.id))!.nodeId, 'slow-holder');
+        assert.equal(await store.adoptRun(a.id, 'slow-holder', 'adopter', now + 20_000), true, 'lapsed again');
+      });
+
+      test("a claim's runs are found by its number: only its own, still running on its node, their leases renewed", async () => {
+        const now = Date.now();
+        const service = unique('lost-claim');
+        const node = unique('node');
+        const mine = [await store.createRun(newRun({ serviceId: service, createdAt: now })), await store.createRun(newRun({ serviceId: service, createdAt: now + 1 }))];
+        const later = await store.createRun(newRun({ serviceId: service, createdAt: now + 2 }));
+        const taken = await store.claimQueuedRuns({ serviceId: service, limit: 2, nodeId: node, claimNumber: 7, now, leaseExpiresAt: now + 50 });
+        assert.deepEqual(taken.map((r) => [r.id, r.claimNumber]), mine.map((r) => [r.id, 7]));
+        await store.claimQueuedRuns({ serviceId: service, limit: 1, nodeId: node, claimNumber: 8, now, leaseExpiresAt: now + 50 });
+        // Another node's claim of the same number takes nothing of this node's.
+        const elsewhere = await store.createRun(newRun({ serviceId: service, createdAt: now + 3 }));
+        await store.claimQueuedRuns({ serviceId: service, limit: 1, nodeId: unique('other'), claimNumber: 7, now, leaseExpiresAt: now + 50 });
+
+        const found = await store.takeClaimedRuns(node, 7, now + 10_000);
+        assert.deepEqual(found.map((r) => [r.id, r.status, r.leaseExpiresAt]), mine.map((r) => [r.id, 'running', now + 10_000]));
+        assert.equal((await store.getRun(mine[0]!.id))!.leaseExpiresAt, now + 10_000, 'the lease is renewed in the store');
+        assert.equal((await store.getRun(later.id))!.leaseExpiresAt, now + 50, "claim 8's run is not touched");
+        assert.equal((await store.getRun(elsewhere.id))!.leaseExpiresAt, now + 50, "another node's claim 7 is not touched");
+        // Again (its answer lost too): the same runs.
+        assert.deepEqual((await store.takeClaimedRuns(node, 7, now + 20_000)).map((r) => r.id), mine.map((r) => r.id));
+
+        // An ended run, and one another node adopted, are no longer this claim's.
+        await store.completeRun(mine[0]!.id, completed());
+        assert.equal(await store.adoptRun(mine[1]!.id, node, 'adopter'), true);
+        assert.equal((await store.getRun(mine[1]!.id))!.claimNumber, null, 'adoption forgets the claim');
+        assert.deepEqual(await store.takeClaimedRuns(node, 7, now + 30_000), []);
+        assert.deepEqual(await store.takeClaimedRuns('adopter', 7, now + 30_000), [], "the adopter's own claim 7 is another claim");
       });
     });
 

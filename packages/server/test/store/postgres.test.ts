@@ -68,7 +68,7 @@ describe('postgres: prepared statements', () => {
       // PostgreSQL switches a prepared statement to a generic plan after five runs: go past that.
       const runs = await Promise.all(Array.from({ length: 12 }, () => store.createRun(newRunOf(account.id))));
       for (const run of runs) assert.equal((await store.getRun(run.id))?.input?.toString(), '{}');
-      const claimed = await store.claimQueuedRuns('svc', 5, 'node-a', Date.now(), Date.now() + 30_000);
+      const claimed = await store.claimQueuedRuns({ serviceId: 'svc', limit: 5, nodeId: 'node-a', now: Date.now(), leaseExpiresAt: Date.now() + 30_000 });
       assert.equal(new Set(claimed.map((r) => r.id)).size, 5);
       assert.ok(claimed.every((r) => r.status === 'running' && r.nodeId === 'node-a' && runs.some((x) => x.id === r.id)));
       assert.equal(await store.countQueuedRuns('svc'), 7);

@@ -7,7 +7,7 @@ import { IDEMPOTENCY_COLUMNS, idempotencyValues, replayOf } from '../idempotency
 import { apiKeyExtras, hasRunOptions, startOf, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
 import { ACCOUNT_RUN_COUNTS, listRunsStatement, runTimingsStatement, toRunCounts, toRunTiming, withinAccountCaps } from '../run-queries.js';
 import type { RunListQuery, RunTiming } from '../types.js';
-import type { ClusterLimit, OrphanFilter, Store } from '../store.js';
+import type { ClusterLimit, OrphanFilter, RunClaim, Store } from '../store.js';
 import type {
   Account,
   ApiKeyRecord,
@@ -284,14 +284,23 @@ export class PostgresStore implements Store {
     return this.withServiceLock(within.serviceId, async (db, running) => running < within.max && start(db));
   }
 
-  async claimQueuedRuns(serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis, clusterMax?: number, accountMax?: number): Promise<RunRow[]> {
-    if (clusterMax === undefined && accountMax === undefined) return this.claim(this.pool, serviceId, limit, nodeId, now, leaseExpiresAt);
+  async claimQueuedRuns(c: RunClaim): Promise<RunRow[]> {
+    if (c.clusterMax === undefined && c.accountMax === undefined) return this.claim(this.pool, c, c.limit);
+    const { clusterMax, accountMax } = c;
     return this.tx(async (db) => {
-      const room = clusterMax === undefined ? limit : Math.min(limit, clusterMax - (await this.lockService(db, serviceId)));
+      const room = clusterMax === undefined ? c.limit : Math.min(c.limit, clusterMax - (await this.lockService(db, c.serviceId)));
       // Claims under account caps take turns across the cluster, so two nodes never both see an account's last place.
       if (accountMax !== undefined && room > 0) await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['runlet.account-caps']);
-      return this.claim(db, serviceId, room, nodeId, now, leaseExpiresAt, accountMax);
+      return this.claim(db, c, room);
     });
+  }
+
+  async takeClaimedRuns(nodeId: string, claimNumber: number, leaseExpiresAt: Millis): Promise<RunRow[]> {
+    const rows = await this.rows(
+      `UPDATE runs SET lease_expires_at = $1 WHERE node_id = $2 AND status = 'running' AND claim_number = $3 RETURNING *`,
+      [leaseExpiresAt, nodeId, claimNumber],
+    );
+    return rows.map(toRun).sort((a, b) => a.createdAt - b.createdAt);
   }
 
   /**
@@ -309,18 +318,18 @@ export class PostgresStore implements Store {
     return Number((await this.one(`SELECT count(*) AS n FROM runs WHERE status = 'running' AND service_id = $1`, [serviceId], db))!.n);
   }
 
-  private async claim(db: Queryable, serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis, accountMax?: number): Promise<RunRow[]> {
+  private async claim(db: Queryable, c: RunClaim, limit: number): Promise<RunRow[]> {
     if (limit <= 0) return [];
     const queued = `status = 'queued' AND mode = 'async' AND service_id = $1 AND (run_after IS NULL OR run_after <= $3)`;
     // The conditions stay on the rows locked, not only in the subquery: a row another claimer
     // took meanwhile is checked again once locked, and skipped when no longer queued.
-    const capped = accountMax === undefined ? '' : ` AND id IN (SELECT id FROM (${withinAccountCaps(`SELECT id, account_id, created_at FROM runs WHERE ${queued}`, '$6')}) c)`;
+    const capped = c.accountMax === undefined ? '' : ` AND id IN (SELECT id FROM (${withinAccountCaps(`SELECT id, account_id, created_at FROM runs WHERE ${queued}`, '$7')}) c)`;
     const rows = await this.rows(
       `WITH picked AS (
          SELECT id FROM runs WHERE ${queued}${capped} ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-       UPDATE runs r SET status = 'running', started_at = $3, node_id = $4, lease_expires_at = $5, attempt = r.attempt + 1
+       UPDATE runs r SET status = 'running', started_at = $3, node_id = $4, lease_expires_at = $5, attempt = r.attempt + 1, claim_number = $6
        FROM picked WHERE r.id = picked.id RETURNING r.*`,
-      [serviceId, limit, now, nodeId, leaseExpiresAt, ...(accountMax === undefined ? [] : [accountMax])],
+      [c.serviceId, limit, c.now, c.nodeId, c.leaseExpiresAt, c.claimNumber ?? null, ...(c.accountMax === undefined ? [] : [c.accountMax])],
       db,
     );
     return rows.map(toRun).sort((a, b) => a.createdAt - b.createdAt);
@@ -353,9 +362,14 @@ export class PostgresStore implements Store {
     );
   }
 
-  async adoptRun(id: string, fromNodeId: string | null, toNodeId: string): Promise<boolean> {
+  async adoptRun(id: string, fromNodeId: string | null, toNodeId: string, leaseExpiredBefore?: Millis): Promise<boolean> {
+    const lapsed = leaseExpiredBefore === undefined ? '' : ' AND lease_expires_at < $4';
+    const args = leaseExpiredBefore === undefined ? [] : [leaseExpiredBefore];
     return (
-      (await this.changes(`UPDATE runs SET node_id = $1 WHERE id = $2 AND node_id IS NOT DISTINCT FROM $3 AND status IN ('queued', 'running')`, [toNodeId, id, fromNodeId])) === 1
+      (await this.changes(
+        `UPDATE runs SET node_id = $1, claim_number = NULL WHERE id = $2 AND node_id IS NOT DISTINCT FROM $3 AND status IN ('queued', 'running')${lapsed}`,
+        [toNodeId, id, fromNodeId, ...args],
+      )) === 1
     );
   }
 

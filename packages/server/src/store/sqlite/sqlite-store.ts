@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { RunletError } from '../../errors.js';
 import { newAccountId } from '../../ids.js';
-import type { ClusterLimit, OrphanFilter, Store } from '../store.js';
+import type { ClusterLimit, OrphanFilter, RunClaim, Store } from '../store.js';
 import type {
   Account,
   ApiKeyRecord,
@@ -303,23 +303,31 @@ export class SqliteStore implements Store {
     );
   }
 
-  async claimQueuedRuns(serviceId: string, limit: number, nodeId: string, now: Millis, leaseExpiresAt: Millis, clusterMax?: number, accountMax?: number): Promise<RunRow[]> {
+  async claimQueuedRuns(c: RunClaim): Promise<RunRow[]> {
     // Claims come one a freed worker under load: each in a commit of its own cost more than the run.
     return this.commits.run(() => {
       // One node, one writer: the count and the claim cannot interleave with another claim.
-      const room = clusterMax === undefined ? limit : Math.min(limit, clusterMax - this.runningCount(serviceId));
+      const room = c.clusterMax === undefined ? c.limit : Math.min(c.limit, c.clusterMax - this.runningCount(c.serviceId));
       if (room <= 0) return [];
-      const candidates = accountMax === undefined ? QUEUED_OF_SERVICE : withinAccountCaps(QUEUED_OF_SERVICE);
+      const candidates = c.accountMax === undefined ? QUEUED_OF_SERVICE : withinAccountCaps(QUEUED_OF_SERVICE);
       // Picked, then taken one by one in the same synchronous step (nothing can come between):
       // an UPDATE … WHERE id IN (that pick) cost SQLite four times as much per claim.
       const picked = this.stmt(`SELECT id FROM (${candidates}) ORDER BY created_at LIMIT ?`)
         .pluck()
-        .all(serviceId, now, ...(accountMax === undefined ? [] : [accountMax]), room) as string[];
+        .all(c.serviceId, c.now, ...(c.accountMax === undefined ? [] : [c.accountMax]), room) as string[];
       const take = this.stmt(
-        `UPDATE runs SET status = 'running', started_at = ?, node_id = ?, lease_expires_at = ?, attempt = attempt + 1 WHERE id = ? RETURNING *`,
+        `UPDATE runs SET status = 'running', started_at = ?, node_id = ?, lease_expires_at = ?, attempt = attempt + 1, claim_number = ? WHERE id = ? RETURNING *`,
       );
-      return picked.map((id) => toRun(take.get(now, nodeId, leaseExpiresAt, id) as Row));
+      return picked.map((id) => toRun(take.get(c.now, c.nodeId, c.leaseExpiresAt, c.claimNumber ?? null, id) as Row));
     });
+  }
+
+  async takeClaimedRuns(nodeId: string, claimNumber: number, leaseExpiresAt: Millis): Promise<RunRow[]> {
+    return this.commits.run(() =>
+      (this.stmt(`UPDATE runs SET lease_expires_at = ? WHERE node_id = ? AND status = 'running' AND claim_number = ? RETURNING *`).all(leaseExpiresAt, nodeId, claimNumber) as Row[])
+        .map(toRun)
+        .sort((a, b) => a.createdAt - b.createdAt),
+    );
   }
 
   private runningCount(serviceId: string): number {
@@ -367,8 +375,10 @@ export class SqliteStore implements Store {
     );
   }
 
-  async adoptRun(id: string, fromNodeId: string | null, toNodeId: string): Promise<boolean> {
-    return this.run(`UPDATE runs SET node_id = ? WHERE id = ? AND node_id IS ? AND ${ACTIVE}`, toNodeId, id, fromNodeId) === 1;
+  async adoptRun(id: string, fromNodeId: string | null, toNodeId: string, leaseExpiredBefore?: Millis): Promise<boolean> {
+    const lapsed = leaseExpiredBefore === undefined ? '' : ' AND lease_expires_at < ?';
+    const args = leaseExpiredBefore === undefined ? [] : [leaseExpiredBefore];
+    return this.run(`UPDATE runs SET node_id = ?, claim_number = NULL WHERE id = ? AND node_id IS ? AND ${ACTIVE}${lapsed}`, toNodeId, id, fromNodeId, ...args) === 1;
   }
 
   async requeueRun(id: string): Promise<boolean> {
