@@ -2,12 +2,10 @@ import type { RunRow, Store } from '../store/store.js';
 import type { ServiceRegistry } from '../workers/service-registry.js';
 import type { WorkerPool } from '../workers/worker-pool.js';
 import type { RunEngine, ServerLog } from './run-engine.js';
+import { untilStoreAnswers } from './store-retries.js';
 
 /** How often queued runs are looked for without a nudge: only a safety net, since every enqueue nudges and a freed worker looks while runs may wait. */
 const SWEEP_MS = 1000;
-/** A claim whose answer was lost is looked up at once, then again after this long, doubling up to the max, until the store answers. */
-const SETTLE_RETRY_FIRST_MS = 100;
-const SETTLE_RETRY_MAX_MS = 2000;
 
 /**
  * Moves queued async runs onto free workers. It claims at most as many runs of a service as
@@ -31,8 +29,8 @@ export class Dispatcher {
   private swept = false;
   /** Numbers this node's claims, so the runs of one whose answer is lost can be found. */
   private claims = 0;
-  /** Claims whose answer was lost (by number): they may have taken runs, which nothing here calls yet. */
-  private readonly unsettled = new Map<number, NodeJS.Timeout>();
+  /** Claims whose answer was lost (by number), and how to stop looking them up: they may have taken runs, which nothing here calls yet. */
+  private readonly unsettled = new Map<number, () => void>();
 
   constructor(
     private readonly store: Store,
@@ -63,7 +61,7 @@ export class Dispatcher {
   /** Stops looking up lost claims too: the store is closing. Their runs end as orphans, as a dead node's would. */
   close(): void {
     this.stop();
-    for (const timer of this.unsettled.values()) clearTimeout(timer);
+    for (const stopLooking of this.unsettled.values()) stopLooking();
     this.unsettled.clear();
   }
 
@@ -146,7 +144,7 @@ export class Dispatcher {
       this.backlog.add(serviceId);
       this.log.warn({ err, serviceId }, 'could not claim queued runs');
       // The claim may have committed as its connection dropped: then its runs are running here, unheard of.
-      this.settle(claimNumber, 0);
+      this.settle(claimNumber);
     }
   }
 
@@ -157,19 +155,15 @@ export class Dispatcher {
   }
 
   /** Asks the store which runs a claim whose answer was lost took, until it answers, and starts them. */
-  private settle(claimNumber: number, tries: number): void {
-    const wait = tries === 0 ? 0 : Math.min(SETTLE_RETRY_FIRST_MS * 2 ** (tries - 1), SETTLE_RETRY_MAX_MS);
-    const timer = setTimeout(() => {
-      this.store.takeClaimedRuns(this.nodeId, claimNumber, Date.now() + this.engine.leaseMs).then(
-        (runs) => {
-          if (!this.unsettled.delete(claimNumber)) return;
-          if (runs.length > 0) this.log.warn({ requestIds: runs.map((r) => r.id) }, 'a claim whose answer was lost had taken runs: starting them');
-          this.startAll(runs);
-        },
-        () => this.unsettled.has(claimNumber) && this.settle(claimNumber, tries + 1),
-      );
-    }, wait);
-    timer.unref();
-    this.unsettled.set(claimNumber, timer);
+  private settle(claimNumber: number): void {
+    this.unsettled.set(
+      claimNumber,
+      untilStoreAnswers(async () => {
+        const runs = await this.store.takeClaimedRuns(this.nodeId, claimNumber, Date.now() + this.engine.leaseMs);
+        if (!this.unsettled.delete(claimNumber)) return;
+        if (runs.length > 0) this.log.warn({ requestIds: runs.map((r) => r.id) }, 'a claim whose answer was lost had taken runs: starting them');
+        this.startAll(runs);
+      }),
+    );
   }
 }

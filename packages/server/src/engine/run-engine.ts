@@ -16,6 +16,7 @@ import { attemptRowOf, describeEnding, noteInLog } from './attempts.js';
 import { Execution, type ProxiedResponse } from './execution.js';
 import { claimOf } from './idempotency.js';
 import { nextAttemptAt, retryPolicyOf, type AttemptHints } from './retry-policy.js';
+import { untilStoreAnswers } from './store-retries.js';
 
 /** What a caller asked to run, as the HTTP layer hands it over. */
 export interface RunCall {
@@ -100,6 +101,8 @@ export class RunEngine {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   /** Runs whose end the store could not take yet (disk full, database out of reach): their next try. */
   private readonly endsPending = new Map<string, NodeJS.Timeout>();
+  /** Runs whose recording failed for the store's sake, though it may have landed; and how to stop looking them up. */
+  private readonly lostRecordings = new Map<string, () => void>();
   /** Asked to look for queued async runs of a service (set by the dispatcher). */
   onCapacityFreed: (serviceId: string) => void = () => {};
   /** Whether no async run of a service is known to wait in the queue (set by the dispatcher). */
@@ -132,7 +135,7 @@ export class RunEngine {
 
   /** Whether this node still holds the run: it must not be taken for orphaned, even with its lease lapsed. */
   holds(runId: string): boolean {
-    return this.held.has(runId) || this.endsPending.has(runId);
+    return this.held.has(runId) || this.endsPending.has(runId) || this.lostRecordings.has(runId);
   }
 
   /** Shutdown begins: every new run (and provisioned id) is refused with 503 SHUTTING_DOWN from now on. */
@@ -182,9 +185,10 @@ export class RunEngine {
     const spendKeyId = this.spendKeyOf(principal, idempotency !== undefined, call.provisionedId);
     const lease = this.startsAtOnce(mode, call.serviceId, idempotency !== undefined, pool) ? pool.tryAcquire(principal.accountId) : undefined;
     const createdAt = Date.now();
+    const id = newRequestId(createdAt);
     const run = await this.d.store.createRun(
       {
-        id: newRequestId(createdAt),
+        id,
         accountId: principal.accountId,
         keyId: principal.key?.id ?? null,
         serviceId: call.serviceId,
@@ -206,6 +210,7 @@ export class RunEngine {
       { provisionedId: call.provisionedId, spendKeyId, idempotency },
     ).catch((err: unknown) => {
       lease?.release(true);
+      if (isStoreFailure(err)) this.settleLostRecording(id, mode, idempotency !== undefined);
       throw err;
     });
     if (!run.replayed) this.changed(run);
@@ -225,6 +230,53 @@ export class RunEngine {
   private startsAtOnce(mode: RunMode, serviceId: string, idempotent: boolean, pool: WorkerPool): boolean {
     if (idempotent || pool.concurrency !== undefined) return false;
     return mode === 'sync' || (this.d.config.maxConcurrentPerAccount === 0 && this.queueIsEmpty(serviceId));
+  }
+
+  /** Ends the run as cancelled unless it has ended: a run not started never starts, a running one has its worker stopped. */
+  private async cancelRun(run: RunRow, at: number, reason: string): Promise<void> {
+    if (!(await this.d.store.cancelRun(run.id, at, reason))) return;
+    this.changed(run);
+    if (run.status === 'running') {
+      // The node that runs it stops it, and ends its log before readers hear it is over.
+      this.d.bus.publish(run.id, { type: 'cancel' });
+    } else {
+      await noteInLog(this.d.logs, run, 'error', 'The run was cancelled before it started.');
+      this.d.bus.publish(run.id, { type: 'status', status: 'cancelled' });
+    }
+  }
+
+  /**
+   * A run whose recording failed for the store's sake may have been written all the same: on
+   * PostgreSQL a commit can land just as its connection drops. Its caller was answered 503 and
+   * told to retry. Once the store answers, such a run is settled. Under an idempotency key the
+   * retry is answered this very run, so it must run: a queued async one is claimed like any
+   * other; a sync one, whose caller is gone, runs here in the background, and the retry waits
+   * for its answer. Without a key the retry starts a run of its own, so this one is cancelled.
+   */
+  private settleLostRecording(id: string, mode: RunMode, keyed: boolean): void {
+    this.lostRecordings.set(
+      id,
+      untilStoreAnswers(async () => {
+        const run = await this.d.store.getRun(id);
+        if (run && !isTerminal(run.status)) {
+          this.d.log.warn({ requestId: id, keyed }, `a run whose recording seemed to fail had been written: ${keyed ? 'running it' : 'cancelling it'}`);
+          // One recorded as started here never reached a worker: it is cancelled as a run not started.
+          const notStarted = run.nodeId === this.d.nodeId && !this.held.has(id) ? { ...run, status: 'queued' as const } : run;
+          if (!keyed) await this.cancelRun(notStarted, Date.now(), 'Its caller was answered 503 STORE_UNAVAILABLE and told to retry, as the store failed while this run was recorded: it was not run.');
+          else if (mode === 'async') this.d.bus.announce('queued', run.serviceId!);
+          else this.runWithoutCaller(run);
+        }
+        this.lostRecordings.delete(id);
+      }),
+    );
+  }
+
+  /** Runs a recorded sync run that has no caller here: its answer is recorded, for a retry that waits for it. */
+  private runWithoutCaller(run: RunRow): void {
+    void this.startSync(run).then(
+      (execution) => void execution.response.then((r) => Buffer.isBuffer(r.body) || r.body.resume(), () => {}),
+      () => {},
+    );
   }
 
   /** Tells the account's feed, on every node, that the run's status changed. */
@@ -348,17 +400,7 @@ export class RunEngine {
     const run = await this.d.store.getRun(runId);
     if (!this.d.access.canRead(principal, run)) throw new RunletError('RUN_NOT_FOUND', `No request "${runId}".`);
     const at = Date.now();
-    const by = actorOf(principal);
-    if (await this.d.store.cancelRun(runId, at, `Cancelled by ${by} at ${new Date(at).toISOString()}.`)) {
-      this.changed(run!);
-      if (run.status === 'running') {
-        // The node that runs it stops it, and ends its log before readers hear it is over.
-        this.d.bus.publish(runId, { type: 'cancel' });
-      } else {
-        await noteInLog(this.d.logs, run, 'error', 'The run was cancelled before it started.');
-        this.d.bus.publish(runId, { type: 'status', status: 'cancelled' });
-      }
-    }
+    await this.cancelRun(run!, at, `Cancelled by ${actorOf(principal)} at ${new Date(at).toISOString()}.`);
     const now = (await this.d.store.getRun(runId))!;
     if (now.status !== 'cancelled') {
       throw new RunletError('RUN_ALREADY_ENDED', `The run has already ended (${now.status}); there is nothing to cancel.`, { requestId: runId, details: { status: now.status } });
@@ -441,6 +483,7 @@ export class RunEngine {
     for (const t of this.retryTimers) clearTimeout(t);
     // Ends still unwritten stay `running` in the store: the next start recovers them as orphans.
     for (const t of this.endsPending.values()) clearTimeout(t);
+    for (const stopLooking of this.lostRecordings.values()) stopLooking();
   }
 
   /** `marked`: the write that records the run as started, still committing (see `startSync`). */
