@@ -43,3 +43,11 @@ export async function storeOutageFor(s: TestServer, ms: number): Promise<{ back:
   const outage = await storeOutage(s, 'read-only');
   return { back: new Promise<void>((resolve, reject) => setTimeout(() => outage.end().then(resolve, reject), ms)) };
 }
+
+/** Fails the store for 150 ms in every 400 ms, `rounds` times over (see `storeOutageFor`); settles once it is back for good. */
+export async function storeChaos(s: TestServer, rounds: number): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    await new Promise((r) => setTimeout(r, 250));
+    await (await storeOutageFor(s, 150)).back;
+  }
+}

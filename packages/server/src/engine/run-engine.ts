@@ -87,6 +87,9 @@ const DRAIN_CHECK_MS = 100;
  */
 const END_RETRY_FIRST_MS = 500;
 const END_RETRY_MAX_MS = 5000;
+/** A sync run's start that the store could not take is written again after this long, doubling up to the max: its caller waits meanwhile. */
+const MARK_RETRY_FIRST_MS = 100;
+const MARK_RETRY_MAX_MS = 1000;
 
 /**
  * The life of a run: recorded first, then handed a worker, executed, and ended exactly once.
@@ -337,7 +340,7 @@ export class RunEngine {
         // The call goes out while this write commits, rather than after: a worker must not
         // idle through a commit (under load, most of a turn of the event loop) on every call.
         // The run is already recorded; the execution waits for this before it takes the answer.
-        marked = this.d.store.markRunning(run.id, this.d.nodeId, started.startedAt, started.startedAt + this.leaseMs);
+        marked = this.markStarted(run, started.startedAt);
       }
     } catch (err) {
       this.held.delete(run.id);
@@ -350,6 +353,30 @@ export class RunEngine {
     // The feed hears of the start once it is recorded (a run whose start lost to a cancel never started).
     void Promise.resolve(marked ?? true).then((ok) => ok && this.changed(run), () => {});
     return this.execute(running, lease, true, marked);
+  }
+
+  /**
+   * Records a sync run that waited for a worker as started. A write the store cannot take now
+   * is tried again, backing off, until it takes one or the run's time limit has passed: the
+   * call is on its way already, and a blip of the store should cost the caller a wait, not the
+   * answer (past the sync limit the caller is answered 504, and the run carries on, as any
+   * slow run does). A try whose answer was lost may have landed; a later one then finds the run
+   * no longer queued, and reads whether it is started here or was cancelled meanwhile.
+   */
+  private async markStarted(run: RunRow, startedAt: number): Promise<boolean> {
+    const giveUpAt = startedAt + this.d.config.runTimeoutSeconds * 1000;
+    for (let tries = 0; ; tries++) {
+      try {
+        if (await this.d.store.markRunning(run.id, this.d.nodeId, startedAt, Date.now() + this.leaseMs)) return true;
+        if (tries === 0) return false;
+        const now = await this.d.store.getRun(run.id);
+        return now?.status === 'running' && now.nodeId === this.d.nodeId;
+      } catch (err) {
+        const delay = Math.min(MARK_RETRY_FIRST_MS * 2 ** tries, MARK_RETRY_MAX_MS);
+        if (!isStoreFailure(err) || Date.now() + delay > giveUpAt) throw err;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 
   /**

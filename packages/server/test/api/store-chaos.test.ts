@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startTestServer, TEST_STORE, waitFor, type TestServer } from '../helpers.js';
-import { storeOutageFor } from '../store-outage.js';
+import { storeChaos } from '../store-outage.js';
 import type { Json } from './api-helpers.js';
 
 let s: TestServer;
@@ -34,10 +34,7 @@ test(`the node survives a store that keeps failing under load, and ends every ru
     }
   };
   const callers = Array.from({ length: 8 }, (_, i) => caller(i));
-  for (let round = 0; round < 20; round++) {
-    await new Promise((r) => setTimeout(r, 250));
-    await (await storeOutageFor(s, 150)).back;
-  }
+  await storeChaos(s, 20);
   stop = true;
   await Promise.all(callers);
 

@@ -80,35 +80,46 @@ describe(`when the store fails (${TEST_STORE})`, () => {
     assert.equal(record.responseStatus, 503);
   });
 
-  test('a call that waited for a worker, whose start the store cannot take, is answered 503 and ends once the store is back', async () => {
-    // One worker: the second call waits for the first, and its start is written when that one ends.
-    const one = await startTestServer({ maxWorkersPerService: 1 });
-    try {
-      const runsOf = async (status: string) => (await expectJson<{ runs: Json[] }>(await one.fetch(`/runs?service=late-answer&status=${status}`))).runs;
-      const first = one.fetch('/run/late-answer', { json: { ms: 1500, bytes: 0 } });
-      await waitFor(async () => (await runsOf('running')).length === 1 || undefined, 30_000, 'the first call to run');
-      const second = one.fetch('/run/late-answer', { json: { ms: 0, bytes: 0 } });
-      const [queued] = await waitFor(async () => { const q = await runsOf('queued'); return q.length === 1 ? q : undefined; }, 30_000, 'the second call to wait');
-      const outage = await storeOutage(one, 'read-only');
-      let refused: Response;
+  for (const pastTheLimit of [false, true]) {
+    const what = pastTheLimit
+      ? 'until past the sync limit is answered 504, and its run completes once the store is back'
+      : 'at first is answered once the store is back';
+    test(`a call that waited for a worker, whose start the store cannot take ${what}`, async () => {
+      // One worker: the second call waits for the first, and its start is written when that one ends.
+      const one = await startTestServer({ maxWorkersPerService: 1, ...(pastTheLimit ? { syncTimeoutSeconds: 3 } : {}) });
       try {
-        assert.equal((await first).status, 200, 'the first caller has its answer');
-        refused = await second;
+        const runsOf = async (status: string) => (await expectJson<{ runs: Json[] }>(await one.fetch(`/runs?service=late-answer&status=${status}`))).runs;
+        const first = one.fetch('/run/late-answer', { json: { ms: 1500, bytes: 0 } });
+        await waitFor(async () => (await runsOf('running')).length === 1 || undefined, 30_000, 'the first call to run');
+        const second = one.fetch('/run/late-answer', { json: { ms: 0, bytes: 3 } });
+        const [queued] = await waitFor(async () => { const q = await runsOf('queued'); return q.length === 1 ? q : undefined; }, 30_000, 'the second call to wait');
+        const outage = await storeOutage(one, 'read-only');
+        let answered = false;
+        void second.then(() => (answered = true), () => {});
+        try {
+          assert.equal((await first).status, 200, 'the first caller has its answer');
+          await new Promise((r) => setTimeout(r, pastTheLimit ? 3000 : 1000));
+          if (!pastTheLimit) assert.equal(answered, false, 'the second caller waits while the store is away');
+        } finally {
+          await outage.end();
+        }
+        const res = await second;
+        assert.equal(res.headers.get('x-request-id'), queued!.id);
+        if (pastTheLimit) {
+          const body = await expectRuntimeError(res, 504, 'SYNC_TIMEOUT');
+          assert.equal(body.request_id, queued!.id);
+        } else {
+          assert.deepEqual(await expectJson(res), { pad: 'xxx' });
+        }
+        // The node is up, and the run ran once, its answer recorded.
+        assert.equal((await fetch(`${one.url}/healthz`)).status, 200);
+        const record = await expectJson<Json>(await one.fetch(`/result/${queued!.id}?timeout=30`));
+        assert.deepEqual([record.status, record.responseStatus, record.responseJson], ['completed', 200, { pad: 'xxx' }]);
       } finally {
-        await outage.end();
+        await one.close();
       }
-      const body = await expectRuntimeError(refused, 503, 'STORE_UNAVAILABLE');
-      assert.equal(refused.headers.get('x-request-id'), queued!.id);
-      assert.match(body.message, /could not be recorded|cannot take/);
-      // The node is up, and the refused run is not left waiting forever.
-      assert.equal((await fetch(`${one.url}/healthz`)).status, 200);
-      const record = await expectJson<Json>(await one.fetch(`/result/${queued!.id}?timeout=30`));
-      assert.equal(record.status, 'failed');
-      assert.equal(record.errorCode, 'STORE_UNAVAILABLE');
-    } finally {
-      await one.close();
-    }
-  });
+    });
+  }
 
   test("an async run whose worker cannot start because the store failed goes back to the queue, and runs once it is back", async () => {
     const { store } = s.server.runtime;
