@@ -1,4 +1,5 @@
 import { RunletError } from '../errors.js';
+import { isStoreFailure } from '../store/store-failure.js';
 import type { EventBus } from '../logs/event-bus.js';
 import type { ClusterLimit, Store } from '../store/store.js';
 import type { WorkerPool } from '../workers/worker-pool.js';
@@ -36,14 +37,22 @@ export class ClusterLimits {
 
   /**
    * Marks a queued sync run running once its service has room; `false` when the run stopped
-   * being queued meanwhile (it ended some other way).
+   * being queued meanwhile (it ended some other way). While the store cannot take the write,
+   * the run waits as it does for room, and its caller with it, rather than fail.
    */
   async start(runId: string, limit: ClusterLimit, nodeId: string, leaseMs: number): Promise<{ startedAt: number } | false> {
     for (;;) {
       if (this.closed) throw new RunletError('SHUTTING_DOWN');
       const startedAt = Date.now();
-      if (await this.store.markRunning(runId, nodeId, startedAt, startedAt + leaseMs, limit)) return { startedAt };
-      if ((await this.store.getRun(runId))?.status !== 'queued') return false;
+      try {
+        if (await this.store.markRunning(runId, nodeId, startedAt, startedAt + leaseMs, limit)) return { startedAt };
+        const run = await this.store.getRun(runId);
+        // Only this node starts its sync run: running here, it was started by a try whose answer was lost.
+        if (run?.status === 'running' && run.nodeId === nodeId) return { startedAt: run.startedAt ?? startedAt };
+        if (run?.status !== 'queued') return false;
+      } catch (err) {
+        if (!isStoreFailure(err)) throw err;
+      }
       await this.roomIn(limit.serviceId);
     }
   }

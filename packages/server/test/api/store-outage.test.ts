@@ -80,41 +80,47 @@ describe(`when the store fails (${TEST_STORE})`, () => {
     assert.equal(record.responseStatus, 503);
   });
 
-  for (const pastTheLimit of [false, true]) {
+  // A sync call waits for a free worker (one only here), or for room under its service's cap
+  // across the cluster (`capped` lets two run at once); its start is written when its turn comes.
+  const waits = [
+    { why: 'a worker', service: 'late-answer', busy: 1, settings: { maxWorkersPerService: 1 }, input: (ms: number) => ({ ms, bytes: 3 }) },
+    { why: "room under its service's cap", service: 'capped', busy: 2, settings: {}, input: (ms: number) => ({ ms }) },
+  ];
+  const cases = [...waits.map((wait) => ({ wait, pastTheLimit: false })), { wait: waits[0]!, pastTheLimit: true }];
+  for (const { wait, pastTheLimit } of cases) {
     const what = pastTheLimit
       ? 'until past the sync limit is answered 504, and its run completes once the store is back'
       : 'at first is answered once the store is back';
-    test(`a call that waited for a worker, whose start the store cannot take ${what}`, async () => {
-      // One worker: the second call waits for the first, and its start is written when that one ends.
-      const one = await startTestServer({ maxWorkersPerService: 1, ...(pastTheLimit ? { syncTimeoutSeconds: 3 } : {}) });
+    test(`a call that waited for ${wait.why}, whose start the store cannot take ${what}`, async () => {
+      const one = await startTestServer({ ...wait.settings, ...(pastTheLimit ? { syncTimeoutSeconds: 3 } : {}) });
       try {
-        const runsOf = async (status: string) => (await expectJson<{ runs: Json[] }>(await one.fetch(`/runs?service=late-answer&status=${status}`))).runs;
-        const first = one.fetch('/run/late-answer', { json: { ms: 1500, bytes: 0 } });
-        await waitFor(async () => (await runsOf('running')).length === 1 || undefined, 30_000, 'the first call to run');
-        const second = one.fetch('/run/late-answer', { json: { ms: 0, bytes: 3 } });
-        const [queued] = await waitFor(async () => { const q = await runsOf('queued'); return q.length === 1 ? q : undefined; }, 30_000, 'the second call to wait');
+        const runsOf = async (status: string) => (await expectJson<{ runs: Json[] }>(await one.fetch(`/runs?service=${wait.service}&status=${status}`))).runs;
+        const busy = Array.from({ length: wait.busy }, () => one.fetch(`/run/${wait.service}`, { json: wait.input(1500) }));
+        await waitFor(async () => (await runsOf('running')).length === wait.busy || undefined, 30_000, 'the first calls to run');
+        const waiting = one.fetch(`/run/${wait.service}`, { json: wait.input(0) });
+        const [queued] = await waitFor(async () => { const q = await runsOf('queued'); return q.length === 1 ? q : undefined; }, 30_000, 'the last call to wait');
         const outage = await storeOutage(one, 'read-only');
         let answered = false;
-        void second.then(() => (answered = true), () => {});
+        void waiting.then(() => (answered = true), () => {});
         try {
-          assert.equal((await first).status, 200, 'the first caller has its answer');
+          for (const res of await Promise.all(busy)) assert.equal(res.status, 200, 'the first callers have their answers');
           await new Promise((r) => setTimeout(r, pastTheLimit ? 3000 : 1000));
-          if (!pastTheLimit) assert.equal(answered, false, 'the second caller waits while the store is away');
+          if (!pastTheLimit) assert.equal(answered, false, 'the last caller waits while the store is away');
         } finally {
           await outage.end();
         }
-        const res = await second;
+        const res = await waiting;
         assert.equal(res.headers.get('x-request-id'), queued!.id);
         if (pastTheLimit) {
           const body = await expectRuntimeError(res, 504, 'SYNC_TIMEOUT');
           assert.equal(body.request_id, queued!.id);
         } else {
-          assert.deepEqual(await expectJson(res), { pad: 'xxx' });
+          await expectJson(res);
         }
         // The node is up, and the run ran once, its answer recorded.
         assert.equal((await fetch(`${one.url}/healthz`)).status, 200);
         const record = await expectJson<Json>(await one.fetch(`/result/${queued!.id}?timeout=30`));
-        assert.deepEqual([record.status, record.responseStatus, record.responseJson], ['completed', 200, { pad: 'xxx' }]);
+        assert.deepEqual([record.status, record.responseStatus, record.attempt], ['completed', 200, 1]);
       } finally {
         await one.close();
       }
