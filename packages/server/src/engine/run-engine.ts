@@ -16,7 +16,7 @@ import { attemptRowOf, describeEnding, noteInLog } from './attempts.js';
 import { Execution, type ProxiedResponse } from './execution.js';
 import { claimOf } from './idempotency.js';
 import { nextAttemptAt, retryPolicyOf, type AttemptHints } from './retry-policy.js';
-import { untilStoreAnswers } from './store-retries.js';
+import { retryWhileStoreFails, untilStoreAnswers } from './store-retries.js';
 
 /** What a caller asked to run, as the HTTP layer hands it over. */
 export interface RunCall {
@@ -87,9 +87,6 @@ const DRAIN_CHECK_MS = 100;
  */
 const END_RETRY_FIRST_MS = 500;
 const END_RETRY_MAX_MS = 5000;
-/** A sync run's start that the store could not take is written again after this long, doubling up to the max: its caller waits meanwhile. */
-const MARK_RETRY_FIRST_MS = 100;
-const MARK_RETRY_MAX_MS = 1000;
 
 /**
  * The life of a run: recorded first, then handed a worker, executed, and ended exactly once.
@@ -330,7 +327,8 @@ export class RunEngine {
       const limit = await this.limits.of(run.serviceId!, pool, async () => run.accountId);
       if (limit) started = await this.limits.start(run.id, limit, this.d.nodeId, this.leaseMs);
       if (started === false) throw await this.whyNotStarted(run.id);
-      lease = await pool.acquire(run.accountId);
+      // A worker that cannot start because the store failed (its environment is read from it) is waited for too.
+      lease = await retryWhileStoreFails(() => pool.acquire(run.accountId), this.deadlineFrom(run.createdAt));
       if (cancelled) {
         lease.release(true);
         throw new RunletError('RUN_CANCELLED', 'The run was cancelled before it started.');
@@ -363,21 +361,20 @@ export class RunEngine {
    * slow run does). A try whose answer was lost may have landed; a later one then finds the run
    * no longer queued, and reads whether it is started here or was cancelled meanwhile.
    */
-  private async markStarted(run: RunRow, startedAt: number): Promise<boolean> {
-    const giveUpAt = startedAt + this.d.config.runTimeoutSeconds * 1000;
-    for (let tries = 0; ; tries++) {
-      try {
-        if (await this.d.store.markRunning(run.id, this.d.nodeId, startedAt, Date.now() + this.leaseMs)) return true;
-        if (tries === 0) return false;
-        const now = await this.d.store.getRun(run.id);
-        return now?.status === 'running' && now.nodeId === this.d.nodeId;
-      } catch (err) {
-        const delay = Math.min(MARK_RETRY_FIRST_MS * 2 ** tries, MARK_RETRY_MAX_MS);
-        if (!isStoreFailure(err) || Date.now() + delay > giveUpAt) throw err;
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
-    }
+  private markStarted(run: RunRow, startedAt: number): Promise<boolean> {
+    return retryWhileStoreFails(async (tries) => {
+      if (await this.d.store.markRunning(run.id, this.d.nodeId, startedAt, Date.now() + this.leaseMs)) return true;
+      if (tries === 0) return false;
+      const now = await this.d.store.getRun(run.id);
+      return now?.status === 'running' && now.nodeId === this.d.nodeId;
+    }, this.deadlineFrom(startedAt));
   }
+
+  /** When a run started at `startedAt` passes its time limit. */
+  private deadlineFrom(startedAt: number): number {
+    return startedAt + this.d.config.runTimeoutSeconds * 1000;
+  }
+
 
   /**
    * Runs an async run this node holds (already `running` in the store): claimed from the
@@ -525,7 +522,7 @@ export class RunEngine {
       run,
       lease,
       logs: this.d.logs,
-      deadlineAt: (run.startedAt ?? Date.now()) + this.d.config.runTimeoutSeconds * 1000,
+      deadlineAt: this.deadlineFrom(run.startedAt ?? Date.now()),
       storedResponseLimit: this.d.config.storedResponseLimitBytes,
       streamToCaller,
       marked,

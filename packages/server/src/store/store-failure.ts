@@ -37,6 +37,7 @@ const POSTGRES_CONNECTION_LOST = /Connection terminated|timeout exceeded when tr
  * anything else, including constraint violations, which are answers rather than outages.
  */
 export function storeFailureOf(err: unknown): RunletError | undefined {
+  if (isTranslated(err)) return err;
   const cause = causeOf(err);
   if (!cause) return undefined;
   return new RunletError('STORE_UNAVAILABLE', `The store cannot take this request now: ${cause}. Nothing of it was carried out; retry shortly.`, {
@@ -44,10 +45,12 @@ export function storeFailureOf(err: unknown): RunletError | undefined {
   });
 }
 
-/** Whether `err` is the store's own failure (see `storeFailureOf`). */
+/** Whether `err` is the store's own failure (see `storeFailureOf`), as the store raised it or already translated. */
 export function isStoreFailure(err: unknown): boolean {
-  return causeOf(err) !== undefined;
+  return isTranslated(err) || causeOf(err) !== undefined;
 }
+
+const isTranslated = (err: unknown): err is RunletError => err instanceof RunletError && err.code === 'STORE_UNAVAILABLE';
 
 function causeOf(err: unknown): string | undefined {
   if (!(err instanceof Error)) return undefined;

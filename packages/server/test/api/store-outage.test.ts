@@ -19,6 +19,18 @@ describe(`when the store fails (${TEST_STORE})`, () => {
   before(async () => (s = await startTestServer({ leaseSeconds: 1 })));
   after(() => s.close());
 
+  /**
+   * A new account and its key. Its first worker of `service` mints the account's worker key in
+   * the store, so the store failing then fails that worker's start. (The service is called once
+   * first: its limits known, the new account's call starts no worker before it runs.)
+   */
+  const newAccountOf = async (service: string) => {
+    const { store } = s.server.runtime;
+    await expectJson(await s.fetch(`/run/${service}`, { json: {} }));
+    const account = await store.createAccount(`outage-${Math.random().toString(36).slice(2, 8)}`);
+    return { account, key: (await createKey(store, account.id, 'standard', 'outage')).key };
+  };
+
   const runCount = async () => ((await expectJson<{ runs: Json[] }>(await s.fetch('/runs?limit=100'))).runs).length;
 
   test('a call the store cannot take is answered 503 STORE_UNAVAILABLE with the cause; nothing of it is kept', async () => {
@@ -127,13 +139,37 @@ describe(`when the store fails (${TEST_STORE})`, () => {
     });
   }
 
+  test('a sync call whose new worker cannot start because the store failed waits, and is answered once the store is back', async () => {
+    const { store } = s.server.runtime;
+    const { account, key } = await newAccountOf('noop');
+    const create = store.createRun.bind(store);
+    let outage: Awaited<ReturnType<typeof storeOutage>> | undefined;
+    // The store fails just after the run is recorded, before its worker starts.
+    store.createRun = async (run, options) => {
+      const recorded = await create(run, options);
+      if (!outage && run.accountId === account.id) outage = await storeOutage(s, 'read-only');
+      return recorded;
+    };
+    let answered = false;
+    const call = s.fetch('/run/noop', { json: {}, key });
+    void call.then(() => (answered = true), () => {});
+    try {
+      await waitFor(() => outage, 30_000, 'the run to be recorded');
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(answered, false, 'the caller waits while the store is away');
+    } finally {
+      store.createRun = create;
+      await outage?.end();
+    }
+    const res = await call;
+    assert.equal(res.status, 200);
+    const record = await expectJson<Json>(await s.fetch(`/result/${res.headers.get('x-request-id')}?timeout=30`, { key }));
+    assert.deepEqual([record.status, record.attempt], ['completed', 1]);
+  });
+
   test("an async run whose worker cannot start because the store failed goes back to the queue, and runs once it is back", async () => {
     const { store } = s.server.runtime;
-    // A new account's first worker mints its key in the store: the store failing then fails the
-    // start. (The service called once first: its limits known, the new account's call starts no worker.)
-    await expectJson(await s.fetch('/run/noop', { json: {} }));
-    const account = await store.createAccount('outage-at-start');
-    const key = (await createKey(store, account.id, 'standard', 'outage')).key;
+    const { account, key } = await newAccountOf('noop');
     const claim = store.claimQueuedRuns.bind(store);
     let outage: Awaited<ReturnType<typeof storeOutage>> | undefined;
     // The store fails just after the claim that takes the run, before its worker starts.
