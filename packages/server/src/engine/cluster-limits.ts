@@ -43,13 +43,11 @@ export class ClusterLimits {
   async start(runId: string, limit: ClusterLimit, nodeId: string, leaseMs: number): Promise<{ startedAt: number } | false> {
     for (;;) {
       if (this.closed) throw new RunletError('SHUTTING_DOWN');
-      const startedAt = Date.now();
+      const now = Date.now();
       try {
-        if (await this.store.markRunning(runId, nodeId, startedAt, startedAt + leaseMs, limit)) return { startedAt };
-        const run = await this.store.getRun(runId);
-        // Only this node starts its sync run: running here, it was started by a try whose answer was lost.
-        if (run?.status === 'running' && run.nodeId === nodeId) return { startedAt: run.startedAt ?? startedAt };
-        if (run?.status !== 'queued') return false;
+        const start = await tryStartSync(this.store, runId, nodeId, now, now + leaseMs, limit);
+        if (start === 'gone') return false;
+        if (start !== 'no-room') return start;
       } catch (err) {
         if (!isStoreFailure(err)) throw err;
       }
@@ -85,4 +83,24 @@ export class ClusterLimits {
   private wake(serviceId: string): void {
     for (const done of [...(this.waiting.get(serviceId) ?? [])]) done();
   }
+}
+
+/**
+ * One try to mark this node's queued sync run running (with `within`, only while its service
+ * has room): started, `no-room` (still queued), or `gone` (it ended some other way). Only its
+ * own node starts a sync run, so one found running here was started by an earlier try whose
+ * answer was lost: that counts as started.
+ */
+export async function tryStartSync(
+  store: Store,
+  runId: string,
+  nodeId: string,
+  startedAt: number,
+  leaseExpiresAt: number,
+  within?: ClusterLimit,
+): Promise<{ startedAt: number } | 'no-room' | 'gone'> {
+  if (await store.markRunning(runId, nodeId, startedAt, leaseExpiresAt, within)) return { startedAt };
+  const run = await store.getRun(runId);
+  if (run?.status === 'running' && run.nodeId === nodeId) return { startedAt: run.startedAt ?? startedAt };
+  return run?.status === 'queued' ? 'no-room' : 'gone';
 }

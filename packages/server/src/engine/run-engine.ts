@@ -11,7 +11,7 @@ import type { ServiceRegistry } from '../workers/service-registry.js';
 import type { WorkerLease, WorkerPool } from '../workers/worker-pool.js';
 import type { Access, Principal } from './access.js';
 import { AccountLimits, KeyRateLimits } from './back-pressure.js';
-import { ClusterLimits } from './cluster-limits.js';
+import { ClusterLimits, tryStartSync } from './cluster-limits.js';
 import { attemptRowOf, describeEnding, noteInLog } from './attempts.js';
 import { Execution, type ProxiedResponse } from './execution.js';
 import { claimOf } from './idempotency.js';
@@ -236,7 +236,9 @@ export class RunEngine {
   private async cancelRun(run: RunRow, at: number, reason: string): Promise<void> {
     if (!(await this.d.store.cancelRun(run.id, at, reason))) return;
     this.changed(run);
-    if (run.status === 'running') {
+    // Running on this node yet neither executing nor ending here (a write whose answer was lost), it reached no worker.
+    const executing = run.status === 'running' && (run.nodeId !== this.d.nodeId || this.held.has(run.id) || this.endsPending.has(run.id));
+    if (executing) {
       // The node that runs it stops it, and ends its log before readers hear it is over.
       this.d.bus.publish(run.id, { type: 'cancel' });
     } else {
@@ -260,9 +262,7 @@ export class RunEngine {
         const run = await this.d.store.getRun(id);
         if (run && !isTerminal(run.status)) {
           this.d.log.warn({ requestId: id, keyed }, `a run whose recording seemed to fail had been written: ${keyed ? 'running it' : 'cancelling it'}`);
-          // One recorded as started here never reached a worker: it is cancelled as a run not started.
-          const notStarted = run.nodeId === this.d.nodeId && !this.held.has(id) ? { ...run, status: 'queued' as const } : run;
-          if (!keyed) await this.cancelRun(notStarted, Date.now(), 'Its caller was answered 503 STORE_UNAVAILABLE and told to retry, as the store failed while this run was recorded: it was not run.');
+          if (!keyed) await this.cancelRun(run, Date.now(), 'Its caller was answered 503 STORE_UNAVAILABLE and told to retry, as the store failed while this run was recorded: it was not run.');
           else if (mode === 'async') this.d.bus.announce('queued', run.serviceId!);
           else this.runWithoutCaller(run);
         }
@@ -362,19 +362,16 @@ export class RunEngine {
    * no longer queued, and reads whether it is started here or was cancelled meanwhile.
    */
   private markStarted(run: RunRow, startedAt: number): Promise<boolean> {
-    return retryWhileStoreFails(async (tries) => {
-      if (await this.d.store.markRunning(run.id, this.d.nodeId, startedAt, Date.now() + this.leaseMs)) return true;
-      if (tries === 0) return false;
-      const now = await this.d.store.getRun(run.id);
-      return now?.status === 'running' && now.nodeId === this.d.nodeId;
-    }, this.deadlineFrom(startedAt));
+    return retryWhileStoreFails(
+      async () => typeof (await tryStartSync(this.d.store, run.id, this.d.nodeId, startedAt, Date.now() + this.leaseMs)) === 'object',
+      this.deadlineFrom(startedAt),
+    );
   }
 
   /** When a run started at `startedAt` passes its time limit. */
   private deadlineFrom(startedAt: number): number {
     return startedAt + this.d.config.runTimeoutSeconds * 1000;
   }
-
 
   /**
    * Runs an async run this node holds (already `running` in the store): claimed from the

@@ -1,11 +1,7 @@
 import { isStoreFailure } from '../store/store-failure.js';
 
-/** A lost answer is looked up at once, then again after this long, doubling up to the max, until the store answers. */
-const FIRST_RETRY_MS = 100;
-const MAX_RETRY_MS = 2000;
-/** A step a caller waits on is tried again after this long, doubling up to the max, while the store fails. */
-const FIRST_WAIT_MS = 100;
-const MAX_WAIT_MS = 1000;
+/** While the store fails, the next try comes after 0.1 s, then twice as long each time, up to 1 s. */
+const retryDelay = (failedTries: number): number => Math.min(100 * 2 ** failedTries, 1000);
 
 /**
  * Runs `attempt` now (on the next turn), and again, backing off, for as long as it throws: for
@@ -16,8 +12,7 @@ export function untilStoreAnswers(attempt: () => Promise<void>): () => void {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const run = (tries: number) => {
-    const wait = tries === 0 ? 0 : Math.min(FIRST_RETRY_MS * 2 ** (tries - 1), MAX_RETRY_MS);
-    timer = setTimeout(() => void attempt().catch(() => !stopped && run(tries + 1)), wait);
+    timer = setTimeout(() => void attempt().catch(() => !stopped && run(tries + 1)), tries === 0 ? 0 : retryDelay(tries - 1));
     timer.unref();
   };
   run(0);
@@ -28,17 +23,16 @@ export function untilStoreAnswers(attempt: () => Promise<void>): () => void {
 }
 
 /**
- * Runs `attempt` (given how many tries failed before it) and, while it fails for the store's
- * sake and `giveUpAt` is not reached, again after 0.1 s, doubling up to 1 s: for a step its
- * caller waits on, so that a blip of the store costs the caller a wait rather than an error.
- * Any other error, or the store's past `giveUpAt`, is thrown.
+ * Runs `attempt` and, while it fails for the store's sake and `giveUpAt` is not reached, again,
+ * backing off: for a step its caller waits on, so that a blip of the store costs the caller a
+ * wait rather than an error. Any other error, or the store's past `giveUpAt`, is thrown.
  */
-export async function retryWhileStoreFails<T>(attempt: (tries: number) => Promise<T>, giveUpAt: number): Promise<T> {
+export async function retryWhileStoreFails<T>(attempt: () => Promise<T>, giveUpAt: number): Promise<T> {
   for (let tries = 0; ; tries++) {
     try {
-      return await attempt(tries);
+      return await attempt();
     } catch (err) {
-      const delay = Math.min(FIRST_WAIT_MS * 2 ** tries, MAX_WAIT_MS);
+      const delay = retryDelay(tries);
       if (!isStoreFailure(err) || Date.now() + delay > giveUpAt) throw err;
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
