@@ -1,9 +1,11 @@
 /**
  * Makes a test server's store fail for real, as a full disk, a read-only file system or a
  * database gone away would: SQLite's file may not grow (`max_page_count`, what a full disk does
- * to it) or may not be written at all; PostgreSQL's database refuses connections and drops
- * those it has.
+ * to it) or may not be written at all, and its run journal's writes go to `/dev/full` (a full
+ * disk) or to a descriptor open for reading only; PostgreSQL's database refuses connections and
+ * drops those it has.
  */
+import { closeSync, openSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { POSTGRES_ADMIN_URL, type TestServer } from './helpers.js';
 
@@ -17,13 +19,14 @@ export interface Outage {
 export async function storeOutage(s: TestServer, sqlite: 'full' | 'read-only' = 'full'): Promise<Outage> {
   const { store, config } = s.server.runtime;
   if (store.kind === 'sqlite') {
-    const db = (store as unknown as { db: Database.Database }).db;
+    const { db, journal } = store as unknown as { db: Database.Database; journal: { fd: number; file: string } };
+    const journalBack = failJournal(journal, sqlite === 'read-only' ? [journal.file, 'r'] : ['/dev/full', 'w']);
     if (sqlite === 'read-only') {
       db.pragma('query_only = ON');
-      return { cause: /cannot be written/, end: async () => void db.pragma('query_only = OFF') };
+      return { cause: /cannot be written/, end: async () => (db.pragma('query_only = OFF'), journalBack()) };
     }
     db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
-    return { cause: /disk holding the data folder is full/, end: async () => void db.pragma('max_page_count = 1073741823') };
+    return { cause: /disk holding the data folder is full/, end: async () => (db.pragma('max_page_count = 1073741823'), journalBack()) };
   }
   const name = new URL(config.database!).pathname.slice(1);
   const admin = async (sql: string) => {
@@ -36,6 +39,17 @@ export async function storeOutage(s: TestServer, sqlite: 'full' | 'read-only' = 
   await admin(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS false`);
   await admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}'`);
   return { cause: /PostgreSQL|database/, end: () => admin(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`) };
+}
+
+/** Points the journal's writes at a file opened with `how`; answers what gives it back its own. */
+function failJournal(journal: { fd: number }, how: [string, string]): () => void {
+  const own = journal.fd;
+  const failing = openSync(...how);
+  journal.fd = failing;
+  return () => {
+    journal.fd = own;
+    closeSync(failing);
+  };
 }
 
 /** Fails the store now (SQLite: read-only, every write refused) for `ms`: `back` settles once it has been given back. */

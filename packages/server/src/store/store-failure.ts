@@ -39,7 +39,11 @@ const POSTGRES_CONNECTION_LOST = /Connection terminated|timeout exceeded when tr
 export function storeFailureOf(err: unknown): RunletError | undefined {
   if (isTranslated(err)) return err;
   const cause = causeOf(err);
-  if (!cause) return undefined;
+  return cause === undefined ? undefined : storeUnavailable(cause);
+}
+
+/** The store cannot work now, for `cause` (said in words for the caller). */
+export function storeUnavailable(cause: string): RunletError {
   return new RunletError('STORE_UNAVAILABLE', `The store cannot take this request now: ${cause}. Nothing of it was carried out; retry shortly.`, {
     headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
   });

@@ -328,46 +328,79 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         assert.equal(await store.markRunning(run.id, 'node-a', 1, 2), false, 'an ended run never runs again');
       });
 
-      test('of many concurrent endings exactly one wins', async () => {
-        const run = await store.createRun(newRun());
-        const statuses = ['completed', 'failed', 'timed_out', 'cancelled', 'failed', 'completed'] as const;
-        const wins = await Promise.all(statuses.map((status) => store.completeRun(run.id, completed({ status }))));
-        const won = wins.filter((w) => w !== undefined);
-        assert.equal(won.length, 1);
-        assert.equal((await store.getRun(run.id))!.status, statuses[wins.indexOf(won[0])]);
-        assert.equal(won[0]!.status, statuses[wins.indexOf(won[0])]);
+      // The embedded store journals sync runs before it indexes them: each mode takes its own path.
+      for (const mode of ['async', 'sync'] as const) {
+        test(`of many concurrent endings exactly one wins (${mode})`, async () => {
+          const run = await store.createRun(newRun({ mode }));
+          const statuses = ['completed', 'failed', 'timed_out', 'cancelled', 'failed', 'completed'] as const;
+          const wins = await Promise.all(statuses.map((status) => store.completeRun(run.id, completed({ status }))));
+          const won = wins.filter((w) => w !== undefined);
+          assert.equal(won.length, 1);
+          assert.equal((await store.getRun(run.id))!.status, statuses[wins.indexOf(won[0])]);
+          assert.equal(won[0]!.status, statuses[wins.indexOf(won[0])]);
+        });
+
+        test(`a failure is recorded with its error and code, also for a run that never started (${mode})`, async () => {
+          const run = await store.createRun(newRun({ mode }));
+          assert.equal((await store.completeRun(run.id, { status: 'failed', completedAt: 10, error: 'it broke', errorCode: 'WORKER_START_FAILED' }))?.status, 'failed');
+          const failed = (await store.getRun(run.id))!;
+          assert.deepEqual(
+            [failed.status, failed.error, failed.errorCode, failed.responseStatus, failed.responseBody, failed.startedAt],
+            ['failed', 'it broke', 'WORKER_START_FAILED', null, null, null],
+          );
+          assert.equal(await store.completeRun((await provision()).id, completed()), undefined, 'a provisioned id cannot end');
+          assert.equal(await store.completeRun(newRequestId(), completed()), undefined);
+        });
+
+        test(`cancelRun ends a provisioned, queued or running run (held by any node) once; an ended run stays as it was (${mode})`, async () => {
+          const at = Date.now();
+          const queued = await store.createRun(newRun({ mode }));
+          const running = await store.createRun(newRun({ mode }));
+          await store.markRunning(running.id, 'node-b', at, at + 1000);
+          const provisioned = await provision();
+          const done = await store.createRun(newRun({ mode }));
+          await store.completeRun(done.id, completed());
+          for (const run of [queued, running, provisioned]) {
+            assert.equal(await store.cancelRun(run.id, at, 'Cancelled by key cwk-abc.'), true);
+            const after = (await store.getRun(run.id))!;
+            assert.deepEqual([after.status, after.completedAt, after.error, after.errorCode], ['cancelled', at, 'Cancelled by key cwk-abc.', 'RUN_CANCELLED']);
+            assert.equal(await store.cancelRun(run.id, at + 5, 'again'), false, 'only the first cancel counts');
+          }
+          assert.equal(await store.cancelRun(done.id, at, 'late'), false);
+          assert.equal((await store.getRun(done.id))!.status, 'completed');
+          assert.equal(await store.completeRun(running.id, completed(), 'node-b'), undefined, 'the node running it cannot end it after');
+          await rejectsWith(store.createRun(newRun(), { provisionedId: provisioned.id }), 'PROVISION_USED');
+        });
+      }
+
+      test('a sync run just recorded, started or ended is seen at once by every reader of runs', async () => {
+        const now = Date.now();
+        const service = unique('seen');
+        const queued = await store.createRun(newRun({ serviceId: service, mode: 'sync', createdAt: now, leaseExpiresAt: now + 30_000 }));
+        const running = await store.createRun(newRun({ serviceId: service, mode: 'sync', createdAt: now + 1, startedAt: now + 1, leaseExpiresAt: now + 30_000 }));
+        const ended = await store.createRun(newRun({ serviceId: service, mode: 'sync', createdAt: now + 2, startedAt: now + 2, leaseExpiresAt: now + 30_000 }));
+        await store.completeRun(ended.id, completed({ completedAt: now + 3 }), 'node-a', attemptRowOf(ended, completed({ completedAt: now + 3 }), 'node-a', null));
+        const listed = await store.listRuns({ accountId, serviceId: service, limit: 10 });
+        assert.deepEqual(listed.map((r) => [r.id, r.status]), [[ended.id, 'completed'], [running.id, 'running'], [queued.id, 'queued']]);
+        const counts = await store.countAccountRuns(accountId);
+        assert.ok(counts.queued >= 1 && counts.running >= 1);
+        const timings = (await store.runTimings(accountId, now, 100)).filter((t) => t.serviceId === service);
+        assert.deepEqual(timings.map((t) => [t.status, t.completedAt]), [['completed', now + 3], ['running', null], ['queued', null]]);
+        assert.deepEqual((await store.listAttempts(ended.id)).map((a) => [a.attempt, a.status]), [[1, 'completed']]);
+        assert.deepEqual((await store.getRunRecord(ended.id))!.attempts.map((a) => a.attempt), [1]);
+        assert.deepEqual((await store.findOrphanedRuns({ leaseExpiredBefore: now + 60_000 })).map((r) => r.id).filter((id) => id !== ended.id && [queued.id, running.id].includes(id)).sort(), [queued.id, running.id].sort());
+        assert.equal(await store.requeueRun(running.id), true, 'a write through the tables finds it');
+        assert.equal((await store.getRun(running.id))!.status, 'queued');
       });
 
-      test('a failure is recorded with its error and code, also for a run that never started', async () => {
-        const run = await store.createRun(newRun());
-        assert.equal((await store.completeRun(run.id, { status: 'failed', completedAt: 10, error: 'it broke', errorCode: 'WORKER_START_FAILED' }))?.status, 'failed');
-        const failed = (await store.getRun(run.id))!;
-        assert.deepEqual(
-          [failed.status, failed.error, failed.errorCode, failed.responseStatus, failed.responseBody, failed.startedAt],
-          ['failed', 'it broke', 'WORKER_START_FAILED', null, null, null],
-        );
-        assert.equal(await store.completeRun((await provision()).id, completed()), undefined, 'a provisioned id cannot end');
-        assert.equal(await store.completeRun(newRequestId(), completed()), undefined);
-      });
-
-      test('cancelRun ends a provisioned, queued or running run (held by any node) once; an ended run stays as it was', async () => {
-        const at = Date.now();
-        const queued = await store.createRun(newRun());
-        const running = await store.createRun(newRun());
-        await store.markRunning(running.id, 'node-b', at, at + 1000);
-        const provisioned = await provision();
-        const done = await store.createRun(newRun());
-        await store.completeRun(done.id, completed());
-        for (const run of [queued, running, provisioned]) {
-          assert.equal(await store.cancelRun(run.id, at, 'Cancelled by key cwk-abc.'), true);
-          const after = (await store.getRun(run.id))!;
-          assert.deepEqual([after.status, after.completedAt, after.error, after.errorCode], ['cancelled', at, 'Cancelled by key cwk-abc.', 'RUN_CANCELLED']);
-          assert.equal(await store.cancelRun(run.id, at + 5, 'again'), false, 'only the first cancel counts');
-        }
-        assert.equal(await store.cancelRun(done.id, at, 'late'), false);
-        assert.equal((await store.getRun(done.id))!.status, 'completed');
-        assert.equal(await store.completeRun(running.id, completed(), 'node-b'), undefined, 'the node running it cannot end it after');
-        await rejectsWith(store.createRun(newRun(), { provisionedId: provisioned.id }), 'PROVISION_USED');
+      test('an attempt is recorded with a sync run whose ending lost, once per number', async () => {
+        const run = await store.createRun(newRun({ mode: 'sync', startedAt: 100, leaseExpiresAt: 30_000 }));
+        const attempt = attemptRowOf(run, completed(), 'node-a', null);
+        assert.equal(await store.completeRun(run.id, completed(), 'node-b', attempt), undefined, 'another node cannot end it');
+        assert.equal((await store.completeRun(run.id, completed(), 'node-a', attempt))?.status, 'completed');
+        assert.deepEqual((await store.getRunRecord(run.id))!.attempts.map((a) => [a.attempt, a.nodeId]), [[1, 'node-a']]);
+        await store.extendLeases('node-a', [run.id], 99_000);
+        assert.equal((await store.getRun(run.id))!.leaseExpiresAt, null, 'an ended run holds no lease');
       });
 
       test('requeueRun puts only a running run back in the queue, unowned', async () => {

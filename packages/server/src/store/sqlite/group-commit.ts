@@ -51,6 +51,11 @@ export class GroupCommit {
     this.held = true;
   }
 
+  /** Whether writes are held now (see `hold`). */
+  get isHeld(): boolean {
+    return this.held;
+  }
+
   /** Ends a hold: what waited commits at the end of this turn. */
   resume(): void {
     this.held = false;

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -25,6 +25,8 @@ import type { Statement } from '../directory/sql-port.js';
 import type { AuditEvent } from '../directory/types.js';
 import { Checkpointer } from './checkpointer.js';
 import { GroupCommit } from './group-commit.js';
+import { JournaledRuns } from './journaled-runs.js';
+import { RunJournal, type JournaledRun } from './run-journal.js';
 import { sqlitePort } from './sqlite-port.js';
 import { migrateSqlite } from './migrate.js';
 import type { AttemptRow, DeliveryAttemptRow, DeliveryNext, DeliveryRow, PurgePolicy, RunWithAttempts, TombstoneRow } from '../control-types.js';
@@ -39,6 +41,12 @@ import type { RunListQuery, RunTiming } from '../types.js';
 
 const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 const ACTIVE = `status IN ('queued', 'running')`;
+const isActive = (r: Row) => r.status === 'queued' || r.status === 'running';
+/** The columns `createRun` inserts, in the order of its values (the id and creation time apart). */
+const INSERTED_COLUMNS = [
+  'account_id', 'key_id', 'service_id', 'method', 'path', 'query', 'mode', 'input', 'input_content_type', 'request_headers',
+  'correlation_id', 'node_id', 'lease_expires_at', 'status', 'started_at', 'attempt',
+] as const;
 /** The async runs of a service (`?`) due by a time (`?`): what a claim picks from. */
 const QUEUED_OF_SERVICE = `SELECT id, account_id, created_at FROM runs WHERE status = 'queued' AND mode = 'async' AND service_id = ? AND (run_after IS NULL OR run_after <= ?)`;
 
@@ -59,6 +67,7 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     migrateSqlite(this.db, MIGRATIONS);
+    this.runDefaults = columnDefaults(this.db, 'runs');
     this.commits = new GroupCommit(this.db, () => this.checkpointer?.wrote());
     if (file !== ':memory:') {
       this.db.pragma('wal_autocheckpoint = 0');
@@ -66,6 +75,55 @@ export class SqliteStore implements Store {
       this.checkpointer = new Checkpointer(file, this.commits, () => this.db.open && this.db.pragma('wal_autocheckpoint = 1000'));
     }
     this.directory = new Directory(sqlitePort(this.db));
+    // A database in memory has no file beside it, and nothing to survive a crash: its sync runs
+    // go to the tables like the rest.
+    if (file !== ':memory:') {
+      // What a crashed process journaled and did not index, first of all.
+      for (const left of RunJournal.leftBehind(file)) {
+        this.indexRuns(RunJournal.read(left));
+        rmSync(left);
+      }
+      this.journal = RunJournal.create(file);
+      this.recent = new JournaledRuns(this.journal, (runs) => this.indexRuns(runs), () => !this.commits.isHeld);
+    }
+  }
+
+  /** Each column of `runs` with its default: a journaled run's row is whole before it reaches the table. */
+  private readonly runDefaults: Row;
+  private readonly journal: RunJournal | undefined;
+  /** Sync runs journaled and not yet in the tables (see `JournaledRuns`); none for a database in memory. */
+  private readonly recent: JournaledRuns | undefined;
+
+  /**
+   * Writes journaled runs into the tables, in one transaction. A run already there is updated
+   * only while it has not ended there, and a purged run (its tombstone kept) is not written
+   * again: a replay after a crash may carry lines the tables already hold.
+   */
+  private indexRuns(runs: readonly JournaledRun[]): void {
+    if (runs.length === 0) return;
+    const columns = Object.keys(this.runDefaults);
+    const upsert = this.stmt(
+      `INSERT INTO runs (${columns.join(', ')}) SELECT ${columns.map(() => '?').join(', ')}
+       WHERE NOT EXISTS (SELECT 1 FROM run_tombstones WHERE id = ?)
+       ON CONFLICT (id) DO UPDATE SET ${columns.map((c) => `${c} = excluded.${c}`).join(', ')} WHERE runs.${ACTIVE}`,
+    );
+    this.db.transaction(() => {
+      for (const { row, attempts } of runs) {
+        upsert.run(...columns.map((c) => (row[c] === undefined ? this.runDefaults[c] : row[c])), row.id);
+        for (const a of attempts) this.insertAttempt(a);
+      }
+    }).immediate();
+    this.checkpointer?.wrote();
+  }
+
+  /** Indexes every journaled run, so a read of the tables sees them all. */
+  private indexed(): void {
+    this.recent?.indexAll();
+  }
+
+  /** Indexes the journaled runs when `id` is one of them, so a write to the tables finds it there. */
+  private indexedRun(id: string): void {
+    if (this.recent?.has(id)) this.recent.indexAll();
   }
 
   readonly directory: Directory;
@@ -78,6 +136,13 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     this.commits.flush();
+    try {
+      this.recent?.close();
+      this.journal?.remove();
+    } catch {
+      // The tables would not take them: the journal keeps them for the next start.
+      this.journal?.close();
+    }
     await this.checkpointer?.close();
     this.db.close();
   }
@@ -218,7 +283,9 @@ export class SqliteStore implements Store {
       const usable = existing && existing.account_id === run.accountId && existing.status !== 'provisioned';
       throw new RunletError(usable ? 'PROVISION_USED' : 'PROVISION_NOT_FOUND', undefined, { requestId: id });
     };
-    if (!options.provisionedId && !options.spendKeyId && !options.idempotency && !hasRunOptions(run)) return this.commits.run(insert);
+    if (!options.provisionedId && !options.spendKeyId && !options.idempotency && !hasRunOptions(run)) {
+      return this.recent && run.mode === 'sync' ? this.journalRun(this.recent, run, values) : this.commits.run(insert);
+    }
     return this.commits.run(() => {
       const id = options.provisionedId ?? run.id;
       const replay = options.idempotency && this.replayOf(run.accountId, options.idempotency);
@@ -228,6 +295,14 @@ export class SqliteStore implements Store {
       if (options.idempotency) this.claimKey(run.accountId, id, options.idempotency);
       return recorded;
     });
+  }
+
+  /** Records a plain sync run in the journal: the row the table would hold, with `values` in the insert's column order. */
+  private async journalRun(recent: JournaledRuns, run: NewRun, values: unknown[]): Promise<RecordedRun> {
+    const row: Row = { ...this.runDefaults, id: run.id, created_at: run.createdAt };
+    INSERTED_COLUMNS.forEach((column, i) => (row[column] = values[i]));
+    await recent.add(row);
+    return toRun(row);
   }
 
   /** Sets what a run was asked besides its call (callback, retention); called inside the run's own write. */
@@ -260,6 +335,7 @@ export class SqliteStore implements Store {
   }
 
   async countAccountRuns(accountId: string): Promise<{ queued: number; running: number }> {
+    this.indexed();
     return toRunCounts(this.get(ACCOUNT_RUN_COUNTS.replace('$1', '?'), accountId));
   }
 
@@ -276,13 +352,15 @@ export class SqliteStore implements Store {
   }
 
   async getRun(id: string): Promise<RunRow | undefined> {
-    return this.runOf(id);
+    const journaled = this.recent?.read(id);
+    return journaled ? toRun(journaled.row) : this.runOf(id);
   }
 
   async getRunRecord(id: string): Promise<RunWithAttempts | undefined> {
     // Read in the same synchronous step, so no write lands between the run and its attempts. A
     // run that never started made no attempt.
-    const run = this.runOf(id);
+    const journaled = this.recent?.read(id);
+    const run = journaled ? toRun(journaled.row) : this.runOf(id);
     return run && { run, attempts: run.attempt > 0 ? this.attemptsOf(id) : [] };
   }
 
@@ -292,6 +370,14 @@ export class SqliteStore implements Store {
   }
 
   async markRunning(id: string, nodeId: string, startedAt: Millis, leaseExpiresAt: Millis, within?: ClusterLimit): Promise<boolean> {
+    if (this.recent?.has(id)) {
+      // A cap counts the service's running runs in the tables.
+      if (within) this.indexed();
+      else {
+        const started = (r: Row): Row => ({ status: 'running', started_at: startedAt, node_id: nodeId, lease_expires_at: leaseExpiresAt, attempt: Number(r.attempt) + 1 });
+        return (await this.recent.change(id, (r) => (r.status === 'queued' ? started(r) : undefined))) !== undefined;
+      }
+    }
     return this.commits.run(
       () =>
         (!within || this.runningCount(within.serviceId) < within.max) &&
@@ -304,6 +390,8 @@ export class SqliteStore implements Store {
   }
 
   async claimQueuedRuns(c: RunClaim): Promise<RunRow[]> {
+    // Caps count the running runs in the tables, sync ones too.
+    if (c.clusterMax !== undefined || c.accountMax !== undefined) this.indexed();
     // Claims come one a freed worker under load: each in a commit of its own cost more than the run.
     return this.commits.run(() => {
       // One node, one writer: the count and the claim cannot interleave with another claim.
@@ -343,13 +431,27 @@ export class SqliteStore implements Store {
   }
 
   async extendLeases(nodeId: string, runIds: readonly string[], leaseExpiresAt: Millis): Promise<void> {
+    const recent = this.recent;
+    const journaled = recent ? runIds.filter((id) => recent.has(id)) : [];
+    const renew = (r: Row) => (r.node_id === nodeId && isActive(r) ? { lease_expires_at: leaseExpiresAt } : undefined);
     const update = this.stmt(`UPDATE runs SET lease_expires_at = ? WHERE id = ? AND node_id = ? AND ${ACTIVE}`);
-    await this.commits.run(() => {
-      for (const id of runIds) update.run(leaseExpiresAt, id, nodeId);
-    });
+    await Promise.all([
+      ...journaled.map((id) => recent!.change(id, renew)),
+      this.commits.run(() => {
+        for (const id of runIds) if (!journaled.includes(id)) update.run(leaseExpiresAt, id, nodeId);
+      }),
+    ]);
   }
 
   async completeRun(id: string, o: RunOutcome, ownerNodeId?: string, attempt?: AttemptRow): Promise<RunRow | undefined> {
+    if (this.recent?.has(id)) {
+      const ended: Row = {
+        status: o.status, completed_at: o.completedAt, response_status: o.responseStatus ?? null, response_content_type: o.responseContentType ?? null,
+        response_body: o.responseBody ?? null, error: o.error ?? null, error_code: o.errorCode ?? null, lease_expires_at: null,
+      };
+      const row = await this.recent.change(id, (r) => (isActive(r) && (ownerNodeId == null || r.node_id === ownerNodeId) ? ended : undefined), attempt);
+      return row && toRun(row);
+    }
     return this.commits.run(() => {
       if (attempt) this.insertAttempt(attempt);
       const ended = this.get(
@@ -365,6 +467,10 @@ export class SqliteStore implements Store {
   }
 
   async cancelRun(id: string, at: Millis, error: string): Promise<boolean> {
+    if (this.recent?.has(id)) {
+      const cancelled: Row = { status: 'cancelled', completed_at: at, error, error_code: 'RUN_CANCELLED', lease_expires_at: null, expires_at: null };
+      return (await this.recent.change(id, (r) => (isActive(r) ? cancelled : undefined))) !== undefined;
+    }
     return this.commits.run(
       () =>
         this.run(
@@ -376,16 +482,19 @@ export class SqliteStore implements Store {
   }
 
   async adoptRun(id: string, fromNodeId: string | null, toNodeId: string, leaseExpiredBefore?: Millis): Promise<boolean> {
+    this.indexedRun(id);
     const lapsed = leaseExpiredBefore === undefined ? '' : ' AND lease_expires_at < ?';
     const args = leaseExpiredBefore === undefined ? [] : [leaseExpiredBefore];
     return this.run(`UPDATE runs SET node_id = ?, claim_number = NULL WHERE id = ? AND node_id IS ? AND ${ACTIVE}${lapsed}`, toNodeId, id, fromNodeId, ...args) === 1;
   }
 
   async requeueRun(id: string): Promise<boolean> {
+    this.indexedRun(id);
     return this.run(`UPDATE runs SET status = 'queued', node_id = NULL, lease_expires_at = NULL WHERE id = ? AND status = 'running'`, id) === 1;
   }
 
   async findOrphanedRuns(filter: OrphanFilter): Promise<RunRow[]> {
+    this.indexed();
     const held = `(status = 'running' OR (status = 'queued' AND mode = 'sync'))`;
     const rows =
       'notNodeId' in filter
@@ -404,11 +513,13 @@ export class SqliteStore implements Store {
   }
 
   async listRuns(query: RunListQuery): Promise<RunRow[]> {
+    this.indexed();
     const { sql, params } = listRunsStatement(query, () => '?');
     return this.all(sql, ...params).map(toRun);
   }
 
   async runTimings(accountId: string, since: Millis, limit: number): Promise<RunTiming[]> {
+    this.indexed();
     const { sql, params } = runTimingsStatement(accountId, since, limit, () => '?');
     return this.all(sql, ...params).map(toRunTiming);
   }
@@ -504,6 +615,7 @@ export class SqliteStore implements Store {
   // retries, completion webhooks, retention
 
   async retryRun(a: AttemptRow & { retryAt: Millis }, ownerNodeId: string | null): Promise<boolean> {
+    this.indexedRun(a.runId);
     return this.db.transaction(() => {
       const requeued = this.run(
         `UPDATE runs SET status = 'queued', node_id = NULL, lease_expires_at = NULL, run_after = ? WHERE id = ? AND status = 'running' AND node_id IS ?`,
@@ -523,6 +635,8 @@ export class SqliteStore implements Store {
   }
 
   private attemptsOf(runId: string): AttemptRow[] {
+    const journaled = this.recent?.read(runId);
+    if (journaled) return [...journaled.attempts].sort((a, b) => a.attempt - b.attempt);
     return this.all('SELECT * FROM run_attempts WHERE run_id = ? ORDER BY attempt', runId).map(toAttempt);
   }
 
@@ -597,6 +711,7 @@ export class SqliteStore implements Store {
   }
 
   async purgeExpiredRuns(p: PurgePolicy): Promise<string[]> {
+    this.indexed();
     return this.db.transaction(() => {
       const d = p.defaultRetentionSeconds;
       const rows = this.all(
@@ -623,6 +738,18 @@ export class SqliteStore implements Store {
     const row = this.get('SELECT * FROM run_tombstones WHERE id = ?', id);
     return row && toTombstone(row);
   }
+}
+
+/** Each column of `table` with its declared default (null when it has none). */
+function columnDefaults(db: Database.Database, table: string): Row {
+  const columns = db.pragma(`table_info(${table})`) as { name: string; dflt_value: string | null }[];
+  return Object.fromEntries(columns.map((c) => [c.name, literalOf(c.dflt_value)]));
+}
+
+/** The value of a default as SQLite declares it: a quoted string or a number. */
+function literalOf(sql: string | null): unknown {
+  if (sql === null) return null;
+  return sql.startsWith("'") ? sql.slice(1, -1).replaceAll("''", "'") : Number(sql);
 }
 
 function toAccount(r: Row): Account {

@@ -1,0 +1,166 @@
+import type { AttemptRow } from '../control-types.js';
+import type { Row } from '../rows.js';
+import { changeLine, runLine, withAttempt, type JournaledRun, type RunJournal } from './run-journal.js';
+
+/** How often runs are indexed into the tables. */
+const INDEX_EVERY_MS = 100;
+/** A run still going after this long is indexed anyway, so that no run waits in memory for long. */
+const KEEP_RUNNING_MS = 1000;
+
+interface Entry {
+  /** The run as its latest write left it. */
+  current: JournaledRun;
+  /** What readers see: the state the journal holds (undefined until its first line is written). */
+  seen: JournaledRun | undefined;
+  /** When it was recorded, on this process's clock. */
+  since: number;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Sync runs recorded in the journal and not yet indexed in the tables: the embedded store's fast
+ * path. A sync run is written three times in a few milliseconds (recorded, started, ended), and
+ * a SQLite commit costs far more than the row it holds, so each of those writes is instead one
+ * line in an append-only journal (the lines of one turn of the event loop in one `write`), and
+ * every INDEX_EVERY_MS the runs that ended go into the tables together, each as one row.
+ *
+ * As with the group commit, no caller hears of a write before it is durable, a write the
+ * journal refused is undone, and readers see only what is durable: `read` answers the state
+ * the journal holds. A run leaves this set only by being
+ * indexed, and never comes back, so a method of the store that reads runs from the tables first
+ * calls `indexAll` and then sees them all.
+ */
+export class JournaledRuns {
+  private readonly runs = new Map<string, Entry>();
+  /** Lines not written yet, with the entry each records. */
+  private pending: { entry: Entry; line: string }[] = [];
+  private waiting: Waiter[] = [];
+  /** A mark the journal refused: owed before its next line, or a replay would redo indexed runs. */
+  private markOwed = false;
+  private readonly timer: NodeJS.Timeout;
+
+  /**
+   * `index` writes runs into the tables in one transaction (throwing when the store fails, with
+   * nothing written); `mayIndex` says whether the tables may be written now.
+   */
+  constructor(
+    private readonly journal: RunJournal,
+    private readonly index: (runs: readonly JournaledRun[]) => void,
+    private readonly mayIndex: () => boolean = () => true,
+  ) {
+    this.timer = setInterval(() => this.indexSome(), INDEX_EVERY_MS).unref();
+  }
+
+  has(id: string): boolean {
+    return this.runs.has(id);
+  }
+
+  /** The run as the journal holds it, if it is here. */
+  read(id: string): JournaledRun | undefined {
+    return this.runs.get(id)?.seen;
+  }
+
+  /** Records a new run; settles once its line is written. */
+  add(row: Row): Promise<void> {
+    const entry: Entry = { current: { row, attempts: [] }, seen: undefined, since: Date.now() };
+    this.runs.set(String(row.id), entry);
+    return this.written(entry, runLine(entry.current));
+  }
+
+  /**
+   * Changes a run held here (`has`): `change` answers the columns to set, or undefined to leave
+   * the run as it is. `attempt` is recorded either way (once per number). Answers the run's new
+   * row once its line is written (undefined when `change` left it).
+   */
+  async change(id: string, change: (row: Row) => Row | undefined, attempt?: AttemptRow): Promise<Row | undefined> {
+    const entry = this.runs.get(id)!;
+    const { row, attempts } = entry.current;
+    const set = change(row);
+    const withNew = withAttempt(attempts, attempt);
+    if (!set && withNew === attempts) return undefined;
+    entry.current = { row: set ? { ...row, ...set } : row, attempts: withNew };
+    await this.written(entry, changeLine(id, set ?? {}, withNew === attempts ? undefined : attempt));
+    return set && entry.current.row;
+  }
+
+  /** Indexes every run held here now. Throws when the tables cannot take them (nothing is lost). */
+  indexAll(): void {
+    if (this.runs.size > 0 || this.markOwed) this.indexRuns([...this.runs.values()]);
+  }
+
+  /** Indexes what is left and stops. Throws when the tables cannot take them: the journal keeps them. */
+  close(): void {
+    clearInterval(this.timer);
+    this.indexAll();
+    this.writeLines();
+  }
+
+  private written(entry: Entry, line: string): Promise<void> {
+    if (this.pending.length === 0) setImmediate(() => this.writeLines());
+    this.pending.push({ entry, line });
+    return new Promise<void>((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+
+  /** Journals the lines of this turn in one write, then answers their callers. */
+  private writeLines(): void {
+    const pending = this.pending;
+    const waiting = this.waiting;
+    this.pending = [];
+    this.waiting = [];
+    // A run indexed meanwhile is in the tables already: durable, and no longer read from here.
+    const held = pending.filter((p) => this.runs.get(String(p.entry.current.row.id)) === p.entry);
+    try {
+      if (this.markOwed) this.mark();
+      this.journal.append(held.map((p) => p.line).join(''));
+    } catch (err) {
+      // Undone, as a failed commit is: each run goes back to what the journal holds of it.
+      for (const { entry } of held) {
+        if (entry.seen) entry.current = entry.seen;
+        else this.runs.delete(String(entry.current.row.id));
+      }
+      for (const w of waiting) w.reject(err);
+      return;
+    }
+    for (const { entry } of held) entry.seen = entry.current;
+    for (const w of waiting) w.resolve();
+  }
+
+  /** The timer's indexing: runs that ended, and those going on for long. A failure waits for the next tick. */
+  private indexSome(): void {
+    if (!this.mayIndex() || (this.runs.size === 0 && !this.markOwed)) return;
+    const now = Date.now();
+    const due = [...this.runs.values()].filter((e) => !isActive(e.current.row) || now - e.since >= KEEP_RUNNING_MS);
+    try {
+      if (due.length > 0 || this.markOwed) this.indexRuns(due);
+    } catch {
+      // The store failed: the journal keeps the runs, and the next tick tries again.
+    }
+  }
+
+  private indexRuns(entries: readonly Entry[]): void {
+    if (entries.length > 0) this.index(entries.map((e) => e.current));
+    for (const e of entries) this.runs.delete(String(e.current.row.id));
+    // The runs are in the tables: a refused mark only means a replay writes them again.
+    try {
+      this.mark();
+    } catch {
+      this.markOwed = true;
+    }
+  }
+
+  /**
+   * Marks the journal: every line before is in the tables, but the runs still here, written
+   * again after it as the journal holds them (their unwritten changes follow in this turn's lines).
+   */
+  private mark(): void {
+    if (this.runs.size === 0) this.journal.clear();
+    else this.journal.mark([...this.runs.values()].flatMap((e) => (e.seen ? [e.seen] : [])));
+    this.markOwed = false;
+  }
+}
+
+const isActive = (row: Row) => row.status === 'queued' || row.status === 'running';
