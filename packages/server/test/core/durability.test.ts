@@ -1,7 +1,7 @@
 /**
  * kill -9 of the runtime: nothing acknowledged is lost. Queued runs run after the restart,
- * runs in flight end (or run again, for a retryable service), finished ones keep their
- * results and logs, and no record stays `running`.
+ * runs in flight end (or run again, for a retryable service), finished ones (sync runs answered
+ * a moment before, too) keep their results and logs, and no record stays `running`.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -37,6 +37,10 @@ test('a runtime killed with SIGKILL loses nothing it acknowledged', async () => 
   }, 20_000, 'both long runs to be running');
   // Let the in-flight run print a few ticks before the crash.
   await new Promise((r) => setTimeout(r, 600));
+  // Sync runs answered just before the crash: the last of them are still in the run journal,
+  // not yet indexed in the tables (they are every 0.1 s).
+  const answered = await Promise.all(Array.from({ length: 20 }, (_, i) => call(first.url, '/run/echo', { i })));
+  assert.deepEqual(answered.map((r) => r.status), Array(20).fill(200));
 
   first.child.kill('SIGKILL');
   await new Promise((r) => first.child.once('exit', r));
@@ -64,6 +68,12 @@ test('a runtime killed with SIGKILL loses nothing it acknowledged', async () => 
     return r.status === 'running' && r.attempt === 2 ? r : undefined;
   }, 20_000, 'the retryable run to run again');
   assert.equal(again.attempt, 2);
+
+  for (const [i, res] of answered.entries()) {
+    const r = await record(res.headers.get('x-request-id')!);
+    assert.equal(r.status, 'completed', `answered sync run ${i} is kept`);
+    assert.deepEqual((r.responseJson as { input: unknown }).input, { i });
+  }
 
   const kept = await record(doneId);
   assert.equal(kept.status, 'completed');
