@@ -136,8 +136,11 @@ export function runAdmissionConformance(name: string, open: () => Promise<Opened
       await store.markRunning(ended.id, 'node-b', Date.now(), Date.now() + 1000);
       await store.completeRun(ended.id, { status: 'completed', completedAt: Date.now(), responseStatus: 200 });
       await store.provisionRun(newProvision());
-      await store.createRun(newRun({ accountId: (await store.createAccount('else')).id }));
-      assert.deepEqual(await store.countAccountRuns(accountId), { queued: 2, running: 1 });
+      await store.createRun(newRun({ mode: 'sync', serviceId: 'c' })); // a sync call waiting for a worker
+      const elsewhere = (await store.createAccount('else')).id;
+      await store.createRun(newRun({ accountId: elsewhere }));
+      await store.createRun(newRun({ accountId: elsewhere, mode: 'sync', startedAt: Date.now() }));
+      assert.deepEqual(await store.countAccountRuns(accountId), { queued: 3, running: 1 });
     });
 
     test("claims under an account cap take an account's oldest runs into the places its running ones leave, racing nodes included", async () => {

@@ -87,6 +87,17 @@ export class JournaledRuns {
     return set && entry.current.row;
   }
 
+  /** How many of the account's runs held here are queued and running (as their latest writes left them). */
+  countActive(accountId: string): { queued: number; running: number } {
+    const counts = { queued: 0, running: 0 };
+    for (const { current } of this.runs.values()) {
+      if (current.row.account_id !== accountId) continue;
+      if (current.row.status === 'queued') counts.queued++;
+      else if (current.row.status === 'running') counts.running++;
+    }
+    return counts;
+  }
+
   /** Indexes every run held here now. Throws when the tables cannot take them (nothing is lost). */
   indexAll(): void {
     if (this.runs.size > 0 || this.markOwed) this.indexRuns([...this.runs.values()]);

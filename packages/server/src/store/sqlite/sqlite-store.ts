@@ -335,8 +335,11 @@ export class SqliteStore implements Store {
   }
 
   async countAccountRuns(accountId: string): Promise<{ queued: number; running: number }> {
-    this.indexed();
-    return toRunCounts(this.get(ACCOUNT_RUN_COUNTS.replace('$1', '?'), accountId));
+    // A journaled run is in the journal or in the tables, never both: the two counts add up.
+    // Back-pressure asks this on every call of an account near its limits, so nothing is indexed.
+    const inTables = toRunCounts(this.get(ACCOUNT_RUN_COUNTS.replace('$1', '?'), accountId));
+    const journaled = this.recent?.countActive(accountId) ?? { queued: 0, running: 0 };
+    return { queued: inTables.queued + journaled.queued, running: inTables.running + journaled.running };
   }
 
   async deleteExpiredIdempotencyKeys(now: Millis): Promise<number> {
