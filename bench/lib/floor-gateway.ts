@@ -7,7 +7,10 @@
  *
  * With `FLOOR_STORE_DIR` set it also records each call as Runlet's sync fast path does, and
  * nothing else: the same SQLite store code writes the run as started before the call and its
- * end after it. That prices durability alone, apart from the rest of Runlet's work.
+ * end after it. That prices durability alone, apart from the rest of Runlet's work. (Since
+ * 2026-12-07, 17:30 UTC the store journals such runs and indexes them in bulk, as the
+ * `FLOOR_JOURNAL` + `FLOOR_INDEX_DIR` rows below first priced; before, each write was a
+ * statement in a group commit.)
  *
  * With `FLOOR_JOURNAL` (a file) set instead, it records the same two facts as lines appended
  * to that file, the lines asked for in one turn of the event loop in one write, awaited before

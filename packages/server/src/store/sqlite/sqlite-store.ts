@@ -80,27 +80,43 @@ export class SqliteStore implements Store {
     if (file !== ':memory:') {
       // What a crashed process journaled and did not index, first of all.
       for (const left of RunJournal.leftBehind(file)) {
-        this.indexRuns(RunJournal.read(left));
-        rmSync(left);
+        this.replayRuns(RunJournal.read(left));
+        rmSync(left, { force: true });
       }
       this.journal = RunJournal.create(file);
       this.recent = new JournaledRuns(this.journal, (runs) => this.indexRuns(runs), () => !this.commits.isHeld);
     }
   }
 
-  /** Each column of `runs` with its default: a journaled run's row is whole before it reaches the table. */
+  /** Each column of `runs` with its default: a replayed run lacks the columns that were null. */
   private readonly runDefaults: Row;
   private readonly journal: RunJournal | undefined;
   /** Sync runs journaled and not yet in the tables (see `JournaledRuns`); none for a database in memory. */
   private readonly recent: JournaledRuns | undefined;
 
   /**
-   * Writes journaled runs into the tables, in one transaction. A run already there is updated
-   * only while it has not ended there, and a purged run (its tombstone kept) is not written
-   * again: a replay after a crash may carry lines the tables already hold.
+   * Writes journaled runs into the tables, in one transaction. A journaled run has never been in
+   * the tables, so each is a plain insert of the columns it set (the rest take their defaults).
    */
   private indexRuns(runs: readonly JournaledRun[]): void {
     if (runs.length === 0) return;
+    this.db.transaction(() => {
+      for (const { row, attempts } of runs) {
+        const columns = Object.keys(row);
+        this.stmt(`INSERT INTO runs (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`).run(...Object.values(row));
+        for (const a of attempts) this.insertAttempt(a);
+      }
+    }).immediate();
+    this.checkpointer?.wrote();
+  }
+
+  /**
+   * Writes the runs of a journal left behind into the tables, in one transaction. A replay may
+   * carry lines the tables already hold (a crash between an indexing and the journal's mark):
+   * a run already there is updated only while it has not ended there, and a purged run (its
+   * tombstone kept) is not written again.
+   */
+  private replayRuns(runs: readonly JournaledRun[]): void {
     const columns = Object.keys(this.runDefaults);
     const upsert = this.stmt(
       `INSERT INTO runs (${columns.join(', ')}) SELECT ${columns.map(() => '?').join(', ')}
@@ -113,7 +129,6 @@ export class SqliteStore implements Store {
         for (const a of attempts) this.insertAttempt(a);
       }
     }).immediate();
-    this.checkpointer?.wrote();
   }
 
   /** Indexes every journaled run, so a read of the tables sees them all. */
@@ -299,7 +314,8 @@ export class SqliteStore implements Store {
 
   /** Records a plain sync run in the journal: the row the table would hold, with `values` in the insert's column order. */
   private async journalRun(recent: JournaledRuns, run: NewRun, values: unknown[]): Promise<RecordedRun> {
-    const row: Row = { ...this.runDefaults, id: run.id, created_at: run.createdAt };
+    // Only the columns the insert sets: the others keep their defaults in the table, and read as null here.
+    const row: Row = { id: run.id, created_at: run.createdAt };
     INSERTED_COLUMNS.forEach((column, i) => (row[column] = values[i]));
     await recent.add(row);
     return toRun(row);
