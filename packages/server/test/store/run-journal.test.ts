@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +76,7 @@ describe('sync runs in the journal', () => {
     const left = RunJournal.leftBehind(file);
     assert.equal(left.length, 1, 'the dead process left its journal');
     assert.deepEqual(RunJournal.read(left[0]!).map((r) => r.row.id).sort(), Object.values(ids).sort(), 'and it holds them');
+    writeFileSync(`${left[0]}.new`, '{"mark":1}\n'); // as a compaction killed before its rename leaves it
 
     const store = new SqliteStore(file);
     const statusOf = async (id: string) => (await store.getRun(id))?.status;
@@ -87,6 +88,7 @@ describe('sync runs in the journal', () => {
     assert.deepEqual([ended.run.responseStatus, ended.run.responseBody?.toString(), ended.run.input?.toString()], [201, 'done', '{"n":1}']);
     assert.deepEqual(ended.attempts.map((a) => [a.attempt, a.endedAt]), [[1, 1500]]);
     assert.deepEqual(RunJournal.leftBehind(file), [], 'replayed once, then removed');
+    assert.ok(!existsSync(`${left[0]}.new`), "the compaction's leftover too");
     // The dead node's runs are its orphans now, for recovery to end.
     assert.deepEqual((await store.findOrphanedRuns({ notNodeId: 'this-node' })).map((r) => r.id).sort(), [ids.queued, ids.running].sort());
     await store.close();

@@ -82,6 +82,8 @@ export class SqliteStore implements Store {
       for (const left of RunJournal.leftBehind(file)) {
         this.replayRuns(RunJournal.read(left));
         rmSync(left, { force: true });
+        // A compaction cut short: the journal it was to replace was whole, and has just been replayed.
+        rmSync(`${left}.new`, { force: true });
       }
       this.journal = RunJournal.create(file);
       this.recent = new JournaledRuns(this.journal, (runs) => this.indexRuns(runs), () => !this.commits.isHeld);
