@@ -198,8 +198,13 @@ describe('the journal file', () => {
     const text = readFileSync(journalFile, 'utf8');
     assert.ok(!text.includes('"a"'), 'what the tables hold is gone from the file');
     journal.append(changeLine('b', { status: 'completed' }));
-    journal.close();
     assert.deepEqual(RunJournal.read(journalFile).map((r) => [r.row.id, r.row.status]), [['b', 'completed']]);
-    writeFileSync(journalFile, '');
+    // Emptied once every run is indexed, the new file takes its next line at its start.
+    journal.clear();
+    const line = runLine({ row: row('c', 'queued'), attempts: [] });
+    journal.append(line);
+    journal.close();
+    assert.equal(readFileSync(journalFile, 'utf8'), line);
+    assert.deepEqual(RunJournal.read(journalFile).map((r) => r.row.id), ['c']);
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { AttemptRow } from '../control-types.js';
 import type { Row } from '../rows.js';
@@ -17,9 +17,10 @@ const MARK = '{"mark":1}\n';
 
 /**
  * The append-only file beside the database that makes a recent sync run durable before it is
- * indexed in the tables (see `JournaledRuns`). Each line holds one run's whole state; a later
- * line of the same run supersedes an earlier one. A mark line says that everything before it is
- * in the tables, except the runs written again after it.
+ * indexed in the tables (see `JournaledRuns`). A line holds a run whole (`runLine`) or a change
+ * of it (`changeLine`: the columns it set, the attempt it made), which applies to what the lines
+ * before it made of that run. A mark line says that everything before it is in the tables,
+ * except the runs written whole again after it.
  *
  * Appends are plain `write`s, not synced: like the database's commits under
  * `synchronous = NORMAL`, a line survives a crashed process, not a lost machine.
@@ -100,7 +101,8 @@ export class RunJournal {
     const fresh = `${this.file}.new`;
     let fd: number | undefined;
     try {
-      fd = openSync(fresh, 'w');
+      // Appending, like the journal it replaces: after a `clear` the next line goes at the start.
+      fd = openSync(fresh, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND);
       writeSync(fd, text);
       renameSync(fresh, this.file);
     } catch (err) {
