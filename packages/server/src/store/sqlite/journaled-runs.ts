@@ -106,8 +106,12 @@ export class JournaledRuns {
   /** Indexes what is left and stops. Throws when the tables cannot take them: the journal keeps them. */
   close(): void {
     clearInterval(this.timer);
-    this.indexAll();
-    this.writeLines();
+    try {
+      this.indexAll();
+    } finally {
+      // Lines of this turn still owed: written (and their callers answered) whatever happened above.
+      this.writeLines();
+    }
   }
 
   private written(entry: Entry, line: string): Promise<void> {
