@@ -12,10 +12,13 @@ import { newRunOf } from './new-run.js';
 const dir = mkdtempSync(path.join(os.tmpdir(), 'runlet-checkpoint-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs with bodies big enough that a few hundred of them need new pages in the database file. */
+/**
+ * Runs with bodies big enough that a few hundred of them need new pages in the database file,
+ * written through the group commit: a retention of their own keeps them out of the run journal.
+ */
 async function writeRuns(store: SqliteStore, count: number): Promise<string[]> {
   const accountId = (await store.defaultAccount()).id;
-  const runs = await Promise.all(Array.from({ length: count }, () => store.createRun(newRunOf(accountId, { input: Buffer.alloc(2000, 'x') }))));
+  const runs = await Promise.all(Array.from({ length: count }, () => store.createRun(newRunOf(accountId, { input: Buffer.alloc(2000, 'x'), retainSeconds: 3600 }))));
   return runs.map((r) => r.id);
 }
 
@@ -70,7 +73,7 @@ test('under writes that never pause, the WAL starts over from its first frame in
     const deadline = Date.now() + 20_000;
     while (walRestarts(file) < 2) {
       assert.ok(Date.now() < deadline, `the WAL started over ${walRestarts(file)} times in 20 s of steady writes (want 2); it holds ${statSync(`${file}-wal`).size} bytes`);
-      const runs = await Promise.all(Array.from({ length: 50 }, () => store.createRun(newRunOf(accountId, { input: Buffer.alloc(500, 'x') }))));
+      const runs = await Promise.all(Array.from({ length: 50 }, () => store.createRun(newRunOf(accountId, { input: Buffer.alloc(500, 'x'), retainSeconds: 3600 }))));
       ids.push(...runs.map((r) => r.id));
     }
     const found = await Promise.all(ids.map((id) => store.getRun(id)));

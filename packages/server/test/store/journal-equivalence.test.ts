@@ -1,6 +1,6 @@
 /**
  * The run journal is a faster path to the same answers: over random sequences of what the
- * engine does to sync runs (record, start, end, cancel, renew, requeue), with indexing and
+ * engine does to runs (record, start, claim, end, cancel, renew, requeue), with indexing and
  * restarts at random points, a store on a file (which journals sync runs) answers every call
  * and every read exactly as a store in memory does (which has no journal: every write goes
  * to the tables). `DEBUG_SEQ=1` prints each step, to follow a failing sequence.
@@ -30,7 +30,7 @@ function generator(seed: number): () => number {
 
 /** The two stores' accounts have ids of their own: everything else must match. */
 function comparable(value: unknown): unknown {
-  if (value === undefined || value === null || typeof value === 'boolean') return value;
+  if (value === undefined || value === null || typeof value !== 'object') return value;
   const run = (r: RunRow) => ({ ...r, accountId: 'account' });
   if (Array.isArray(value)) return value.map(comparable);
   const record = value as RunWithAttempts;
@@ -56,18 +56,33 @@ test('a store that journals sync runs answers exactly as one that writes them to
       };
 
       for (let step = 0; step < STEPS; step++) {
-        clock += 1 + Math.floor(random() * 5);
+        // Times are multiples of 10, so a run recorded as 5 ms older than its step is older than
+        // the run before it and the same age as none: claims take the oldest first, never a tie.
+        clock += 10 * (1 + Math.floor(random() * 5));
         const t = clock;
         const id = ids.length > 0 ? pick(ids) : undefined;
         const node = pick(['n1', 'n2']);
-        const op = id ? pick(['create', 'create', 'start', 'end', 'end', 'cancel', 'renew', 'requeue', 'list', 'reopen']) : 'create';
+        const op = id ? pick(['create', 'create', 'start', 'claim', 'claim', 'end', 'end', 'cancel', 'renew', 'requeue', 'queues', 'taken', 'list', 'reopen']) : 'create';
+        const service = pick(['s1', 's2']);
         const what = `step ${step}: ${op} ${id ?? ''}`;
         if (process.env.DEBUG_SEQ) console.log(what, node, t);
         if (op === 'create') {
           const runId = `req_${seed}_${step}`;
           ids.push(runId);
-          const startedAt = random() < 0.5 ? t : null;
-          await both(what, (s, accountId) => s.createRun(newRunOf(accountId, { id: runId, mode: 'sync', createdAt: t, startedAt, leaseExpiresAt: t + 1000, nodeId: node, input: Buffer.from(`{"step":${step}}`) })));
+          const input = Buffer.from(`{"step":${step}}`);
+          const run = random() < 0.5
+            ? { mode: 'sync' as const, startedAt: random() < 0.5 ? t : null, leaseExpiresAt: t + 1000 }
+            : { mode: 'async' as const };
+          const createdAt = random() < 0.2 ? t - 5 : t;
+          await both(what, (s, accountId) => s.createRun(newRunOf(accountId, { id: runId, serviceId: service, createdAt, nodeId: node, input, ...run })));
+        } else if (op === 'claim') {
+          const claim = { serviceId: service, limit: 1 + Math.floor(random() * 3), nodeId: node, claimNumber: step, now: t, leaseExpiresAt: t + 700 };
+          await both(what, (s) => s.claimQueuedRuns(claim));
+        } else if (op === 'taken') {
+          const claimNumber = Math.floor(random() * step);
+          await both(what, (s) => s.takeClaimedRuns(node, claimNumber, t + 900));
+        } else if (op === 'queues') {
+          await both(what, async (s) => JSON.stringify([(await s.servicesWithQueuedRuns()).sort(), await s.countQueuedRuns('s1'), await s.countQueuedRuns('s2')]) as unknown as null);
         } else if (op === 'start') {
           await both(what, (s) => s.markRunning(id!, node, t, t + 500));
         } else if (op === 'end') {
