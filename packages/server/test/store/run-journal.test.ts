@@ -1,5 +1,5 @@
 /**
- * The embedded store's journal of sync runs (`JournaledRuns`, `RunJournal`): what the
+ * The embedded store's run journal (`JournaledRuns`, `RunJournal`): what the
  * conformance suite cannot see from outside. A run journaled and not yet indexed survives a
  * killed process; a write the journal refuses is undone; runs wait in the journal while the
  * tables refuse them, and none is lost.
@@ -165,15 +165,15 @@ test('another store on the same database (runlet keys create beside a server) le
 describe('the journal file', () => {
   const row = (id: string, status: string) => ({ id, account_id: 'acc', status, input: Buffer.from([1, 2]), node_id: null });
 
-  test('a mark drops what came before it but the runs written after; changes fold into their run; a torn last line is skipped', () => {
+  test('a mark leaves out the runs it names; changes fold into their run; a torn last line is skipped', () => {
     const journal = new RunJournal(`${file}-runs-test`);
     journal.append(runLine({ row: row('a', 'running'), attempts: [] }) + runLine({ row: row('b', 'running'), attempts: [] }));
-    journal.mark([{ row: row('b', 'running'), attempts: [] }]);
+    journal.mark(['a'], () => assert.fail('a journal under its size is not written anew'));
     journal.append(changeLine('a', { status: 'completed' }) + changeLine('b', { status: 'completed' }, { runId: 'b', attempt: 1, status: 'completed', responseStatus: 200, error: null, errorCode: null, nodeId: 'n', startedAt: 1, endedAt: 2, retryAt: null }));
     journal.close();
     appendFileSync(`${file}-runs-test`, '{"id":"c","row":{"id":"c","sta');
     const runs = RunJournal.read(`${file}-runs-test`);
-    assert.deepEqual(runs.map((r) => [r.row.id, r.row.status, r.attempts.length]), [['b', 'completed', 1]], "a's change follows the mark that indexed it, so it is skipped");
+    assert.deepEqual(runs.map((r) => [r.row.id, r.row.status, r.attempts.length]), [['b', 'completed', 1]], 'a is in the tables, whatever lines it has');
     assert.deepEqual(runs[0]!.row.input, Buffer.from([1, 2]), 'blobs survive');
   });
 
@@ -197,7 +197,7 @@ describe('the journal file', () => {
     const journalFile = `${file}-runs-test`;
     const journal = new RunJournal(journalFile, 200);
     journal.append(runLine({ row: row('a', 'completed'), attempts: [] }).repeat(3));
-    journal.mark([{ row: row('b', 'running'), attempts: [] }]);
+    journal.mark(['a'], () => [{ row: row('b', 'running'), attempts: [] }]);
     const text = readFileSync(journalFile, 'utf8');
     assert.ok(!text.includes('"a"'), 'what the tables hold is gone from the file');
     journal.append(changeLine('b', { status: 'completed' }));

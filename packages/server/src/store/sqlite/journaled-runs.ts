@@ -6,6 +6,12 @@ import { changeLine, runLine, withAttempt, type JournaledRun, type RunJournal } 
 const INDEX_EVERY_MS = 100;
 /** A run still going after this long is indexed anyway, so that no run waits in memory for long. */
 const KEEP_RUNNING_MS = 1000;
+/**
+ * A queued async run waits this long before it is indexed: a claim takes the oldest queued runs
+ * of the tables and of the journal together, but one that finds any in the tables indexes the
+ * journal's first, so a backlog indexed early would make every claim an index.
+ */
+const KEEP_QUEUED_MS = 30_000;
 
 interface Entry {
   /** The run as its latest write left it. */
@@ -22,25 +28,31 @@ interface Waiter {
 }
 
 /**
- * Sync runs recorded in the journal and not yet indexed in the tables: the embedded store's fast
- * path. A sync run is written three times in a few milliseconds (recorded, started, ended), and
- * a SQLite commit costs far more than the row it holds, so each of those writes is instead one
- * line in an append-only journal (the lines of one turn of the event loop in one `write`), and
- * every INDEX_EVERY_MS the runs that ended go into the tables together, each as one row.
+ * Runs recorded in the journal and not yet indexed in the tables: the embedded store's fast
+ * path. A run is written three times, often within milliseconds (recorded; started, or claimed
+ * when async; ended), and a SQLite commit costs far more than the row it holds, so each of those
+ * writes is instead one line in an append-only journal (the lines of one turn of the event loop
+ * in one `write`), and every INDEX_EVERY_MS the runs that ended go into the tables together,
+ * each as one row.
  *
  * As with the group commit, no caller hears of a write before it is durable, a write the
  * journal refused is undone, and readers see only what is durable: `read` answers the state
- * the journal holds. A run leaves this set only by being
- * indexed, and never comes back, so a method of the store that reads runs from the tables first
- * calls `indexAll` and then sees them all.
+ * the journal holds. A run leaves this set only by being indexed, and never comes back, so a
+ * method of the store that reads runs from the tables either adds what is here (counts,
+ * claims) or first calls `indexAll` and then sees them all.
  */
 export class JournaledRuns {
   private readonly runs = new Map<string, Entry>();
   /** Lines not written yet, with the entry each records. */
   private pending: { entry: Entry; line: string }[] = [];
   private waiting: Waiter[] = [];
-  /** A mark the journal refused: owed before its next line, or a replay would redo indexed runs. */
-  private markOwed = false;
+  /** The queued async runs held here, by service, in the order they came (see `queuedOf`). */
+  private readonly queues = new Map<string, Map<string, Entry>>();
+  /** The newest creation time each service's queue took: an older one after it unsorts the queue. */
+  private readonly newest = new Map<string, number>();
+  private readonly unsorted = new Set<string>();
+  /** Runs indexed whose mark the journal refused: owed before its next line, or a replay would redo them. */
+  private owed: string[] = [];
   private readonly timer: NodeJS.Timeout;
 
   /**
@@ -68,6 +80,7 @@ export class JournaledRuns {
   add(row: Row): Promise<void> {
     const entry: Entry = { current: { row, attempts: [] }, seen: undefined, since: Date.now() };
     this.runs.set(String(row.id), entry);
+    this.track(entry);
     return this.written(entry, runLine(entry.current));
   }
 
@@ -83,8 +96,35 @@ export class JournaledRuns {
     const withNew = withAttempt(attempts, attempt);
     if (!set && withNew === attempts) return undefined;
     entry.current = { row: set ? { ...row, ...set } : row, attempts: withNew };
+    this.track(entry);
     await this.written(entry, changeLine(id, set ?? {}, withNew === attempts ? undefined : attempt));
     return set && entry.current.row;
+  }
+
+  /**
+   * Up to `limit` of the service's queued async runs held here that are due by `now`, oldest
+   * first, as their latest writes left them: what a claim takes. Costs the runs it answers, not
+   * the backlog: a claim comes for every worker freed.
+   */
+  queuedOf(serviceId: string, now: number, limit: number): Row[] {
+    const queue = this.queues.get(serviceId);
+    if (!queue) return [];
+    if (this.unsorted.delete(serviceId)) {
+      const sorted = [...queue].sort(([, a], [, b]) => Number(a.current.row.created_at) - Number(b.current.row.created_at));
+      queue.clear();
+      for (const [id, e] of sorted) queue.set(id, e);
+    }
+    const rows: Row[] = [];
+    for (const { current } of queue.values()) {
+      if (rows.length === limit) break;
+      if (current.row.run_after == null || Number(current.row.run_after) <= now) rows.push(current.row);
+    }
+    return rows;
+  }
+
+  /** The services with queued async runs held here, and how many each. */
+  queuedCounts(): ReadonlyMap<string, number> {
+    return new Map([...this.queues].map(([serviceId, queue]) => [serviceId, queue.size]));
   }
 
   /** How many of the account's runs held here are queued and running (as their latest writes left them). */
@@ -100,7 +140,7 @@ export class JournaledRuns {
 
   /** Indexes every run held here now. Throws when the tables cannot take them (nothing is lost). */
   indexAll(): void {
-    if (this.runs.size > 0 || this.markOwed) this.indexRuns([...this.runs.values()]);
+    if (this.runs.size > 0 || this.owed.length > 0) this.indexRuns([...this.runs.values()]);
   }
 
   /** Indexes what is left and stops. Throws when the tables cannot take them: the journal keeps them. */
@@ -112,6 +152,29 @@ export class JournaledRuns {
       // Lines of this turn still owed: written (and their callers answered) whatever happened above.
       this.writeLines();
     }
+  }
+
+  /** Puts a run in its service's queue, or takes it out, as its state now says. */
+  private track(entry: Entry): void {
+    const { row } = entry.current;
+    const id = String(row.id);
+    const serviceId = String(row.service_id);
+    const queue = this.queues.get(serviceId);
+    const queued = row.status === 'queued' && row.mode === 'async' && this.runs.get(id) === entry;
+    if (!queued) {
+      if (queue?.delete(id) && queue.size === 0) {
+        this.queues.delete(serviceId);
+        this.newest.delete(serviceId);
+        this.unsorted.delete(serviceId);
+      }
+      return;
+    }
+    if (queue?.has(id)) return;
+    if (queue) queue.set(id, entry);
+    else this.queues.set(serviceId, new Map([[id, entry]]));
+    const createdAt = Number(row.created_at);
+    if (createdAt < (this.newest.get(serviceId) ?? -Infinity)) this.unsorted.add(serviceId);
+    else this.newest.set(serviceId, createdAt);
   }
 
   private written(entry: Entry, line: string): Promise<void> {
@@ -129,13 +192,14 @@ export class JournaledRuns {
     // A run indexed meanwhile is in the tables already: durable, and no longer read from here.
     const held = pending.filter((p) => this.runs.get(String(p.entry.current.row.id)) === p.entry);
     try {
-      if (this.markOwed) this.mark();
+      if (this.owed.length > 0) this.mark([]);
       this.journal.append(held.map((p) => p.line).join(''));
     } catch (err) {
       // Undone, as a failed commit is: each run goes back to what the journal holds of it.
       for (const { entry } of held) {
         if (entry.seen) entry.current = entry.seen;
         else this.runs.delete(String(entry.current.row.id));
+        this.track(entry);
       }
       for (const w of waiting) w.reject(err);
       return;
@@ -146,11 +210,11 @@ export class JournaledRuns {
 
   /** The timer's indexing: runs that ended, and those going on for long. A failure waits for the next tick. */
   private indexSome(): void {
-    if (!this.mayIndex() || (this.runs.size === 0 && !this.markOwed)) return;
+    if (!this.mayIndex() || (this.runs.size === 0 && this.owed.length === 0)) return;
     const now = Date.now();
-    const due = [...this.runs.values()].filter((e) => !isActive(e.current.row) || now - e.since >= KEEP_RUNNING_MS);
+    const due = [...this.runs.values()].filter((e) => !isActive(e.current.row) || now - e.since >= keepFor(e.current.row));
     try {
-      if (due.length > 0 || this.markOwed) this.indexRuns(due);
+      if (due.length > 0 || this.owed.length > 0) this.indexRuns(due);
     } catch {
       // The store failed: the journal keeps the runs, and the next tick tries again.
     }
@@ -158,24 +222,31 @@ export class JournaledRuns {
 
   private indexRuns(entries: readonly Entry[]): void {
     if (entries.length > 0) this.index(entries.map((e) => e.current));
-    for (const e of entries) this.runs.delete(String(e.current.row.id));
+    for (const e of entries) {
+      this.runs.delete(String(e.current.row.id));
+      this.track(e);
+    }
     // The runs are in the tables: a refused mark only means a replay writes them again.
     try {
-      this.mark();
+      this.mark(entries.map((e) => String(e.current.row.id)));
     } catch {
-      this.markOwed = true;
+      // `mark` kept them owed.
     }
   }
 
   /**
-   * Marks the journal: every line before is in the tables, but the runs still here, written
-   * again after it as the journal holds them (their unwritten changes follow in this turn's lines).
+   * Marks the journal: the runs `indexed` (and any owed) are in the tables. With no run left
+   * here, the journal is emptied; past its size it is written anew with the runs still here, as
+   * the journal holds them (their unwritten changes follow in this turn's lines).
    */
-  private mark(): void {
+  private mark(indexed: readonly string[]): void {
+    const ids = [...this.owed, ...indexed];
+    this.owed = ids;
     if (this.runs.size === 0) this.journal.clear();
-    else this.journal.mark([...this.runs.values()].flatMap((e) => (e.seen ? [e.seen] : [])));
-    this.markOwed = false;
+    else if (ids.length > 0) this.journal.mark(ids, () => [...this.runs.values()].flatMap((e) => (e.seen ? [e.seen] : [])));
+    this.owed = [];
   }
 }
 
 const isActive = (row: Row) => row.status === 'queued' || row.status === 'running';
+const keepFor = (row: Row) => (row.status === 'queued' && row.mode === 'async' ? KEEP_QUEUED_MS : KEEP_RUNNING_MS);

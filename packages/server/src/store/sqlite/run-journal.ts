@@ -13,14 +13,13 @@ export interface JournaledRun {
 
 /** A journal past this size is written anew with only what it still has to keep. */
 const COMPACT_BYTES = 8 * 1024 * 1024;
-const MARK = '{"mark":1}\n';
 
 /**
- * The append-only file beside the database that makes a recent sync run durable before it is
+ * The append-only file beside the database that makes a recent run durable before it is
  * indexed in the tables (see `JournaledRuns`). A line holds a run whole (`runLine`) or a change
  * of it (`changeLine`: the columns it set, the attempt it made), which applies to what the lines
- * before it made of that run. A mark line says that everything before it is in the tables,
- * except the runs written whole again after it.
+ * before it made of that run. A mark line names runs that are in the tables now: a replay leaves
+ * them out (a run never comes back to the journal once indexed).
  *
  * Appends are plain `write`s, not synced: like the database's commits under
  * `synchronous = NORMAL`, a line survives a crashed process, not a lost machine.
@@ -65,23 +64,26 @@ export class RunJournal {
   }
 
   /**
-   * The runs a journal holds past its last mark, each in its latest state, in the order they
+   * The runs a journal holds that no mark names, each in its latest state, in the order they
    * were first written. A line cut short by a crash mid-write is the last one, and is skipped,
-   * as is a change to a run whose whole line came before the mark (the tables hold that run).
+   * as is a change to a run whose whole line a compaction left out (the tables hold that run).
    */
   static read(file: string): JournaledRun[] {
     if (!existsSync(file)) return [];
-    const text = readFileSync(file, 'utf8');
     const runs = new Map<string, JournaledRun>();
-    const start = text.lastIndexOf(MARK);
-    for (const line of text.slice(start < 0 ? 0 : start + MARK.length).split('\n')) {
+    const indexed = new Set<string>();
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
       const parsed = decode(line);
       if (!parsed) continue;
+      if (parsed.indexed) {
+        for (const id of parsed.indexed) indexed.add(id);
+        continue;
+      }
       const run = parsed.row ? { row: parsed.row, attempts: parsed.attempts ?? [] } : runs.get(parsed.id);
       if (!run) continue;
       runs.set(parsed.id, { row: { ...run.row, ...parsed.set }, attempts: withAttempt(run.attempts, parsed.attempt) });
     }
-    return [...runs.values()];
+    return [...runs.values()].filter((run) => !indexed.has(String(run.row.id)));
   }
 
   /** Appends lines (of `runLine` and `changeLine`) in one write. Throws STORE_UNAVAILABLE when the disk refuses it. */
@@ -90,14 +92,15 @@ export class RunJournal {
   }
 
   /**
-   * Records that every run written so far is in the tables but `kept`, which are written again
-   * after the mark. A journal grown past its limit is replaced by one holding `kept` alone,
-   * written beside it first, so that a crash leaves one or the other whole.
+   * Records that the runs `indexed` are in the tables. A journal grown past its limit is instead
+   * replaced by one holding the runs `kept` alone, written beside it first, so that a crash
+   * leaves one or the other whole.
    */
-  mark(kept: Iterable<JournaledRun>): void {
-    let text = MARK;
-    for (const run of kept) text += runLine(run);
-    if (this.bytes + text.length <= this.compactBytes) return this.write(text);
+  mark(indexed: readonly string[], kept: () => Iterable<JournaledRun>): void {
+    const line = JSON.stringify({ indexed }) + '\n';
+    if (this.bytes + line.length <= this.compactBytes) return this.write(line);
+    let text = '';
+    for (const run of kept()) text += runLine(run);
     const fresh = `${this.file}.new`;
     let fd: number | undefined;
     try {
@@ -214,6 +217,7 @@ function decoded(row: Row | undefined): Row | undefined {
 
 interface Line {
   id: string;
+  indexed?: string[];
   row?: Row;
   attempts?: AttemptRow[];
   set?: Row;
@@ -228,6 +232,7 @@ function decode(text: string): Line | undefined {
   } catch {
     return undefined;
   }
+  if (Array.isArray(line.indexed)) return { id: '', indexed: line.indexed.map(String) };
   if (typeof line.id !== 'string') return undefined;
   const row = decoded(line.row);
   return { ...line, row: row && { ...row }, set: decoded(line.set) };

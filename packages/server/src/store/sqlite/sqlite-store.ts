@@ -75,7 +75,7 @@ export class SqliteStore implements Store {
       this.checkpointer = new Checkpointer(file, this.commits, () => this.db.open && this.db.pragma('wal_autocheckpoint = 1000'));
     }
     this.directory = new Directory(sqlitePort(this.db));
-    // A database in memory has no file beside it, and nothing to survive a crash: its sync runs
+    // A database in memory has no file beside it, and nothing to survive a crash: its runs
     // go to the tables like the rest.
     if (file !== ':memory:') {
       // What a crashed process journaled and did not index, first of all.
@@ -93,7 +93,7 @@ export class SqliteStore implements Store {
   /** Each column of `runs` with its default: a replayed run lacks the columns that were null. */
   private readonly runDefaults: Row;
   private readonly journal: RunJournal | undefined;
-  /** Sync runs journaled and not yet in the tables (see `JournaledRuns`); none for a database in memory. */
+  /** Runs journaled and not yet in the tables (see `JournaledRuns`); none for a database in memory. */
   private readonly recent: JournaledRuns | undefined;
 
   /**
@@ -104,6 +104,7 @@ export class SqliteStore implements Store {
     if (runs.length === 0) return;
     this.db.transaction(() => {
       for (const { row, attempts } of runs) {
+        if (row.status === 'queued' && row.mode === 'async') this.noQueuedInTables.delete(String(row.service_id));
         const columns = Object.keys(row);
         this.stmt(`INSERT INTO runs (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`).run(...Object.values(row));
         for (const a of attempts) this.insertAttempt(a);
@@ -132,6 +133,13 @@ export class SqliteStore implements Store {
       }
     }).immediate();
   }
+
+  /**
+   * Services known to have no queued async run in the tables, so a claim of theirs need not look
+   * there: every claim would otherwise read the tables for a queue that lives in the journal.
+   * Whatever may put a queued run in the tables forgets what it knew, when it writes.
+   */
+  private readonly noQueuedInTables = new Set<string>();
 
   /** Indexes every journaled run, so a read of the tables sees them all. */
   private indexed(): void {
@@ -277,8 +285,10 @@ export class SqliteStore implements Store {
       run.accountId, run.keyId, run.serviceId, run.method, run.path, run.query, run.mode, run.input, run.inputContentType,
       JSON.stringify(run.requestHeaders), run.correlationId, run.nodeId, run.leaseExpiresAt ?? null, ...startOf(run),
     ];
-    const insert = () =>
-      this.withRunOptions(
+    const insert = () => {
+      // At the write itself, not at the call: a claim between the two may have looked already.
+      if (run.mode === 'async') this.noQueuedInTables.delete(run.serviceId);
+      return this.withRunOptions(
         this.get(
           `INSERT INTO runs (account_id, key_id, service_id, method, path, query, mode, input, input_content_type, request_headers,
              correlation_id, node_id, lease_expires_at, status, started_at, attempt, id, created_at)
@@ -287,7 +297,9 @@ export class SqliteStore implements Store {
         )!,
         run,
       );
+    };
     const takeOver = (id: string) => {
+      if (run.mode === 'async') this.noQueuedInTables.delete(run.serviceId);
       const row = this.get(
         `UPDATE runs SET account_id = ?, key_id = ?, service_id = ?, method = ?, path = ?, query = ?, mode = ?, input = ?,
            input_content_type = ?, request_headers = ?, correlation_id = ?, node_id = ?, lease_expires_at = ?,
@@ -301,7 +313,7 @@ export class SqliteStore implements Store {
       throw new RunletError(usable ? 'PROVISION_USED' : 'PROVISION_NOT_FOUND', undefined, { requestId: id });
     };
     if (!options.provisionedId && !options.spendKeyId && !options.idempotency && !hasRunOptions(run)) {
-      return this.recent && run.mode === 'sync' ? this.journalRun(this.recent, run, values) : this.commits.run(insert);
+      return this.recent ? this.journalRun(this.recent, run, values) : this.commits.run(insert);
     }
     return this.commits.run(() => {
       const id = options.provisionedId ?? run.id;
@@ -314,7 +326,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Records a plain sync run in the journal: the row the table would hold, with `values` in the insert's column order. */
+  /** Records a plain run in the journal: the row the table would hold, with `values` in the insert's column order. */
   private async journalRun(recent: JournaledRuns, run: NewRun, values: unknown[]): Promise<RecordedRun> {
     // Only the columns the insert sets: the others keep their defaults in the table, and read as null here.
     const row: Row = { id: run.id, created_at: run.createdAt };
@@ -411,8 +423,52 @@ export class SqliteStore implements Store {
   }
 
   async claimQueuedRuns(c: RunClaim): Promise<RunRow[]> {
-    // Caps count the running runs in the tables, sync ones too.
-    if (c.clusterMax !== undefined || c.accountMax !== undefined) this.indexed();
+    const recent = this.recent;
+    // Caps count the running runs in the tables: a capped claim indexes the journal's first.
+    if (!recent || c.clusterMax !== undefined || c.accountMax !== undefined) {
+      this.indexed();
+      return this.claimInTables(c);
+    }
+    // The oldest queued runs of the journal and of the tables together, each taken where it is.
+    const journaled = recent.queuedOf(c.serviceId, c.now, c.limit).map((r) => ({ id: String(r.id), createdAt: Number(r.created_at), journaled: true }));
+    const inTables = this.queuedInTables(c.serviceId, c.now, c.limit).map((r) => ({ id: String(r.id), createdAt: Number(r.created_at), journaled: false }));
+    const oldest = [...journaled, ...inTables].sort((a, b) => a.createdAt - b.createdAt).slice(0, c.limit);
+    const claimed: Row = { status: 'running', started_at: c.now, node_id: c.nodeId, lease_expires_at: c.leaseExpiresAt, claim_number: c.claimNumber ?? null };
+    const fromTables = oldest.filter((o) => !o.journaled).map((o) => o.id);
+    const take = this.stmt(
+      `UPDATE runs SET status = 'running', started_at = ?, node_id = ?, lease_expires_at = ?, attempt = attempt + 1, claim_number = ?
+       WHERE id = ? AND status = 'queued' RETURNING *`,
+    );
+    const [taken, takenInTables] = await Promise.all([
+      Promise.all(
+        oldest
+          .filter((o) => o.journaled)
+          .map((o) => recent.change(o.id, (r) => (r.status === 'queued' ? { ...claimed, attempt: Number(r.attempt) + 1 } : undefined))),
+      ),
+      // Picked now, taken at the end of the turn: one cancelled meanwhile is left as it is.
+      fromTables.length === 0
+        ? []
+        : this.commits.run(() => fromTables.flatMap((id): Row[] => {
+          const row = take.get(c.now, c.nodeId, c.leaseExpiresAt, c.claimNumber ?? null, id) as Row | undefined;
+          return row ? [row] : [];
+        })),
+    ]);
+    return [...taken.flatMap((row) => (row ? [row] : [])), ...takenInTables].map(toRun).sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /** Up to `limit` queued async runs of the service in the tables, due by `now`, oldest first. */
+  private queuedInTables(serviceId: string, now: Millis, limit: number): Row[] {
+    if (this.noQueuedInTables.has(serviceId)) return [];
+    const due = this.all(`${QUEUED_OF_SERVICE} ORDER BY created_at LIMIT ?`, serviceId, now, limit);
+    // None due, and none waiting to be (a retry's run_after): none at all, until a write puts one there.
+    if (due.length === 0 && !this.get(`SELECT 1 FROM runs WHERE status = 'queued' AND mode = 'async' AND service_id = ? LIMIT 1`, serviceId)) {
+      this.noQueuedInTables.add(serviceId);
+    }
+    return due;
+  }
+
+  /** A claim in the tables alone, under the service's and the account's caps. */
+  private claimInTables(c: RunClaim): Promise<RunRow[]> {
     // Claims come one a freed worker under load: each in a commit of its own cost more than the run.
     return this.commits.run(() => {
       // One node, one writer: the count and the claim cannot interleave with another claim.
@@ -432,6 +488,7 @@ export class SqliteStore implements Store {
   }
 
   async takeClaimedRuns(nodeId: string, claimNumber: number, leaseExpiresAt: Millis): Promise<RunRow[]> {
+    this.indexed();
     return this.commits.run(() =>
       (this.stmt(`UPDATE runs SET lease_expires_at = ? WHERE node_id = ? AND status = 'running' AND claim_number = ? RETURNING *`).all(leaseExpiresAt, nodeId, claimNumber) as Row[])
         .map(toRun)
@@ -444,11 +501,14 @@ export class SqliteStore implements Store {
   }
 
   async servicesWithQueuedRuns(): Promise<string[]> {
-    return this.stmt(`SELECT DISTINCT service_id FROM runs WHERE status = 'queued' AND mode = 'async'`).pluck().all() as string[];
+    const inTables = this.stmt(`SELECT DISTINCT service_id FROM runs WHERE status = 'queued' AND mode = 'async'`).pluck().all() as string[];
+    return [...new Set([...inTables, ...(this.recent?.queuedCounts().keys() ?? [])])];
   }
 
   async countQueuedRuns(serviceId: string): Promise<number> {
-    return Number(this.stmt(`SELECT count(*) FROM runs WHERE status = 'queued' AND mode = 'async' AND service_id = ?`).pluck().get(serviceId));
+    // A journaled run is in the journal or in the tables, never both: the two counts add up.
+    const inTables = Number(this.stmt(`SELECT count(*) FROM runs WHERE status = 'queued' AND mode = 'async' AND service_id = ?`).pluck().get(serviceId));
+    return inTables + (this.recent?.queuedCounts().get(serviceId) ?? 0);
   }
 
   async extendLeases(nodeId: string, runIds: readonly string[], leaseExpiresAt: Millis): Promise<void> {
@@ -511,6 +571,7 @@ export class SqliteStore implements Store {
 
   async requeueRun(id: string): Promise<boolean> {
     this.indexedRun(id);
+    this.noQueuedInTables.clear();
     return this.run(`UPDATE runs SET status = 'queued', node_id = NULL, lease_expires_at = NULL WHERE id = ? AND status = 'running'`, id) === 1;
   }
 
@@ -637,6 +698,7 @@ export class SqliteStore implements Store {
 
   async retryRun(a: AttemptRow & { retryAt: Millis }, ownerNodeId: string | null): Promise<boolean> {
     this.indexedRun(a.runId);
+    this.noQueuedInTables.clear();
     return this.db.transaction(() => {
       const requeued = this.run(
         `UPDATE runs SET status = 'queued', node_id = NULL, lease_expires_at = NULL, run_after = ? WHERE id = ? AND status = 'running' AND node_id IS ?`,
