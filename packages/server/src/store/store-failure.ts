@@ -3,10 +3,16 @@ import { RunletError } from '../errors.js';
 /** What Retry-After tells a caller turned away because the store failed. */
 const RETRY_AFTER_SECONDS = 5;
 
+/** What the data folder's disk does to the embedded store's files: the database's and the run journal's. */
+export const DISK_CAUSES = {
+  full: 'the disk holding the data folder is full',
+  io: 'the disk holding the data folder failed a read or a write',
+} as const;
+
 /** SQLite's result codes of a store that cannot work now, by their primary code. */
 const SQLITE_CAUSES: Record<string, string> = {
-  SQLITE_FULL: 'the disk holding the data folder is full',
-  SQLITE_IOERR: 'the disk holding the data folder failed a read or a write',
+  SQLITE_FULL: DISK_CAUSES.full,
+  SQLITE_IOERR: DISK_CAUSES.io,
   SQLITE_READONLY: 'the database file cannot be written (read-only file or folder)',
   SQLITE_CANTOPEN: 'the database file cannot be opened',
   SQLITE_BUSY: 'another process holds the database file locked',

@@ -248,5 +248,6 @@ export class JournaledRuns {
   }
 }
 
-const isActive = (row: Row) => row.status === 'queued' || row.status === 'running';
+/** Whether a run has not ended yet (the tables' `status IN ('queued', 'running')`). */
+export const isActive = (row: Row) => row.status === 'queued' || row.status === 'running';
 const keepFor = (row: Row) => (row.status === 'queued' && row.mode === 'async' ? KEEP_QUEUED_MS : KEEP_RUNNING_MS);

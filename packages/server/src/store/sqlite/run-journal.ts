@@ -3,7 +3,7 @@ import { closeSync, constants, existsSync, fstatSync, ftruncateSync, openSync, r
 import path from 'node:path';
 import type { AttemptRow } from '../control-types.js';
 import type { Row } from '../rows.js';
-import { storeUnavailable } from '../store-failure.js';
+import { DISK_CAUSES, storeUnavailable } from '../store-failure.js';
 
 /** A run as the journal keeps it: its row in the tables' own columns, and every attempt it made. */
 export interface JournaledRun {
@@ -172,9 +172,9 @@ function isAlive(pid: number): boolean {
 /** A journal write the system refused is the store's failure, with the same causes as SQLite's. */
 function failure(err: unknown): unknown {
   const code = String((err as { code?: unknown } | null)?.code ?? '');
-  if (code === 'ENOSPC' || code === 'EDQUOT') return storeUnavailable('the disk holding the data folder is full');
+  if (code === 'ENOSPC' || code === 'EDQUOT') return storeUnavailable(DISK_CAUSES.full);
   if (code === 'EROFS' || code === 'EBADF' || code === 'EACCES' || code === 'EPERM') return storeUnavailable('the run journal cannot be written (read-only file or folder)');
-  if (code === 'EIO') return storeUnavailable('the disk holding the data folder failed a read or a write');
+  if (code === 'EIO') return storeUnavailable(DISK_CAUSES.io);
   return err;
 }
 

@@ -25,7 +25,7 @@ import type { Statement } from '../directory/sql-port.js';
 import type { AuditEvent } from '../directory/types.js';
 import { Checkpointer } from './checkpointer.js';
 import { GroupCommit } from './group-commit.js';
-import { JournaledRuns } from './journaled-runs.js';
+import { isActive, JournaledRuns } from './journaled-runs.js';
 import { RunJournal, type JournaledRun } from './run-journal.js';
 import { sqlitePort } from './sqlite-port.js';
 import { migrateSqlite } from './migrate.js';
@@ -41,7 +41,6 @@ import type { RunListQuery, RunTiming } from '../types.js';
 
 const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 const ACTIVE = `status IN ('queued', 'running')`;
-const isActive = (r: Row) => r.status === 'queued' || r.status === 'running';
 /** The columns `createRun` inserts, in the order of its values (the id and creation time apart). */
 const INSERTED_COLUMNS = [
   'account_id', 'key_id', 'service_id', 'method', 'path', 'query', 'mode', 'input', 'input_content_type', 'request_headers',
