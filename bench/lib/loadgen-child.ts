@@ -131,14 +131,15 @@ function toMs(value: unknown): number | null {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 process.once('message', (job: Job) => {
+  // From here: the CPU of loading this process (Node, tsx, undici) is not the load's.
+  const atStart = process.cpuUsage();
+  const cpuMs = () => {
+    const u = process.cpuUsage(atStart);
+    return (u.user + u.system) / 1000;
+  };
   const run = job.kind === 'closed-loop' ? closedLoop(job) : asyncBatch(job);
   run.then(
     (result) => process.send!({ ok: true, result, cpuMs: cpuMs() }, () => process.exit(0)),
     (err: unknown) => process.send!({ ok: false, error: err instanceof Error ? err.stack : String(err), cpuMs: cpuMs() }, () => process.exit(1)),
   );
 });
-
-function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}

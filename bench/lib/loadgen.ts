@@ -73,7 +73,7 @@ type ResultOf<J extends Job> = J extends ClosedLoopJob ? ClosedLoopResult : Asyn
 
 export interface LoadOutcome<R> {
   result: R;
-  /** CPU time the generator process itself used (to see whether it, not the target, was the limit). */
+  /** CPU time the generator process used on the job, from when it received it (to see whether it, not the target, was the limit). */
   generatorCpuMs: number;
   generatorPid: number;
 }

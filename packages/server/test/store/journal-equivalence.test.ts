@@ -110,6 +110,8 @@ test('a store that journals sync runs answers exactly as one that writes them to
           journaled = new SqliteStore(file);
         }
         for (const runId of ids) await both(`${what}, then reading ${runId}`, (s) => s.getRunRecord(runId));
+        // Back-pressure's count: the journal keeps its share as runs change, so it must never drift.
+        await both(`${what}, then counting the account's runs`, (s, accountId) => s.countAccountRuns(accountId));
       }
       await both('the whole list at the end', (s, accountId) => s.listRuns({ accountId, limit: 1000 }));
       await tables.close();

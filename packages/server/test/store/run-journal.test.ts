@@ -108,6 +108,7 @@ describe('sync runs in the journal', () => {
     journal.fd = own;
     assert.equal(await store.getRun(refused.id), undefined);
     assert.equal((await store.getRun(started.id))!.status, 'running', 'the refused ending was undone');
+    assert.deepEqual(await store.countAccountRuns(accountId), { queued: 0, running: 1 }, "so are the account's counts: the refused run is not queued, the other still running");
     assert.equal((await store.completeRun(started.id, completed(), 'node-a'))?.status, 'completed', 'and can be written again');
     const listed = (await store.listRuns({ accountId, limit: 10 })).map((r) => r.id);
     assert.deepEqual(listed, [started.id], 'the refused run never reaches the tables');

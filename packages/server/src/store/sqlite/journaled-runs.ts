@@ -20,7 +20,11 @@ interface Entry {
   seen: JournaledRun | undefined;
   /** When it was recorded, on this process's clock. */
   since: number;
+  /** Under which of its account's counts it is (see `countActive`), if any. */
+  counted?: ActiveStatus;
 }
+
+type ActiveStatus = 'queued' | 'running';
 
 interface Waiter {
   resolve: () => void;
@@ -51,6 +55,8 @@ export class JournaledRuns {
   /** The newest creation time each service's queue took: an older one after it unsorts the queue. */
   private readonly newest = new Map<string, number>();
   private readonly unsorted = new Set<string>();
+  /** Each account's queued and running runs held here, kept as they change: counted on every call near a limit. */
+  private readonly active = new Map<string, Record<ActiveStatus, number>>();
   /** Runs indexed whose mark the journal refused: owed before its next line, or a replay would redo them. */
   private owed: string[] = [];
   private readonly timer: NodeJS.Timeout;
@@ -129,13 +135,8 @@ export class JournaledRuns {
 
   /** How many of the account's runs held here are queued and running (as their latest writes left them). */
   countActive(accountId: string): { queued: number; running: number } {
-    const counts = { queued: 0, running: 0 };
-    for (const { current } of this.runs.values()) {
-      if (current.row.account_id !== accountId) continue;
-      if (current.row.status === 'queued') counts.queued++;
-      else if (current.row.status === 'running') counts.running++;
-    }
-    return counts;
+    const counts = this.active.get(accountId);
+    return { queued: counts?.queued ?? 0, running: counts?.running ?? 0 };
   }
 
   /** Indexes every run held here now. Throws when the tables cannot take them (nothing is lost). */
@@ -154,13 +155,15 @@ export class JournaledRuns {
     }
   }
 
-  /** Puts a run in its service's queue, or takes it out, as its state now says. */
+  /** Puts a run in its service's queue and its account's counts, or takes it out, as its state now says. */
   private track(entry: Entry): void {
     const { row } = entry.current;
     const id = String(row.id);
+    const held = this.runs.get(id) === entry;
+    this.recount(entry, held && isActive(row) ? (row.status as ActiveStatus) : undefined);
     const serviceId = String(row.service_id);
     const queue = this.queues.get(serviceId);
-    const queued = row.status === 'queued' && row.mode === 'async' && this.runs.get(id) === entry;
+    const queued = row.status === 'queued' && row.mode === 'async' && held;
     if (!queued) {
       if (queue?.delete(id) && queue.size === 0) {
         this.queues.delete(serviceId);
@@ -175,6 +178,18 @@ export class JournaledRuns {
     const createdAt = Number(row.created_at);
     if (createdAt < (this.newest.get(serviceId) ?? -Infinity)) this.unsorted.add(serviceId);
     else this.newest.set(serviceId, createdAt);
+  }
+
+  /** Moves a run from the account's count it was under to the one of `status` (none when undefined). */
+  private recount(entry: Entry, status: ActiveStatus | undefined): void {
+    if (entry.counted === status) return;
+    const accountId = String(entry.current.row.account_id);
+    const counts = this.active.get(accountId) ?? { queued: 0, running: 0 };
+    if (entry.counted) counts[entry.counted]--;
+    if (status) counts[status]++;
+    entry.counted = status;
+    if (counts.queued === 0 && counts.running === 0) this.active.delete(accountId);
+    else this.active.set(accountId, counts);
   }
 
   private written(entry: Entry, line: string): Promise<void> {
