@@ -17,10 +17,11 @@ const ACCOUNT_RETRY_AFTER_SECONDS = 2;
  * not locked: calls racing for the last place may pass it by a few, which a bound against
  * floods can afford (like the per-service QUEUE_FULL).
  *
- * Counting an account's queue on every call costs as much as the queue is long, so far from a
- * limit a node goes on an estimate: the last count, plus every call it let through since, for
- * up to a second. Within a tenth of a limit it counts again before each call; so a call is
- * only ever refused on an exact count.
+ * Counting an account's queue costs as much as the queue is long, so a node goes on an
+ * estimate: the last count, plus every call it let through since. Far from a limit a count
+ * stands for up to a second; within a tenth of it, for NEAR_COUNT_MS only, so a call is only
+ * refused on a count that fresh. Counting before every call there instead made a flood at the
+ * limit cost a count of the whole queue per refused call.
  */
 export class AccountLimits {
   private readonly estimates = new Map<string, RunCounts & { at: number }>();
@@ -28,6 +29,7 @@ export class AccountLimits {
   constructor(
     private readonly config: Pick<Config, 'maxQueuedPerAccount' | 'maxConcurrentPerAccount'>,
     private readonly store: Store,
+    private readonly clock: () => number = Date.now,
   ) {}
 
   async check(accountId: string, mode: RunMode): Promise<void> {
@@ -48,9 +50,10 @@ export class AccountLimits {
   }
 
   private async countsOf(accountId: string, maxQueued: number, maxRunning: number): Promise<RunCounts & { at: number }> {
-    const now = Date.now();
+    const now = this.clock();
     const known = this.estimates.get(accountId);
-    if (known && now - known.at < ESTIMATE_MS && !near(known.queued, maxQueued) && !near(known.running, maxRunning)) return known;
+    const standsFor = known && (near(known.queued, maxQueued) || near(known.running, maxRunning)) ? NEAR_COUNT_MS : ESTIMATE_MS;
+    if (known && now - known.at < standsFor) return known;
     if (this.estimates.size > MAX_ESTIMATES) this.estimates.clear();
     const exact = { ...(await this.store.countAccountRuns(accountId)), at: now };
     this.estimates.set(accountId, exact);
@@ -60,6 +63,8 @@ export class AccountLimits {
 
 /** How long an account's count stands in for a new one (plus the calls let through meanwhile). */
 const ESTIMATE_MS = 1000;
+/** The same within a tenth of a limit: at most one count of the queue per this, however many calls. */
+const NEAR_COUNT_MS = 20;
 /** Accounts whose estimates a node keeps; past it they are all counted afresh. */
 const MAX_ESTIMATES = 10_000;
 
