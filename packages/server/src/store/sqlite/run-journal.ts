@@ -180,14 +180,12 @@ function failure(err: unknown): unknown {
 
 /** The line that records a run whole (its columns that are not null). */
 export function runLine(run: JournaledRun): string {
-  const row: Row = {};
-  for (const [column, value] of Object.entries(run.row)) if (value !== null) row[column] = value;
-  return JSON.stringify({ id: run.row.id, row: encoded(row), attempts: run.attempts }) + '\n';
+  return JSON.stringify({ id: run.row.id, row: lineColumns(run.row, false), attempts: run.attempts }) + '\n';
 }
 
 /** The line that records a change of a run: the columns it set, and the attempt it made, if any. */
 export function changeLine(id: string, set: Row, attempt?: AttemptRow): string {
-  return JSON.stringify({ id, set: encoded(set), attempt }) + '\n';
+  return JSON.stringify({ id, set: lineColumns(set, true), attempt }) + '\n';
 }
 
 /** `attempts` with `attempt` added, unless one of its number is there already (as the table's key would refuse it). */
@@ -195,15 +193,19 @@ export function withAttempt(attempts: readonly AttemptRow[], attempt: AttemptRow
   return attempt && !attempts.some((a) => a.attempt === attempt.attempt) ? [...attempts, attempt] : attempts;
 }
 
-// Blobs (a run's input and answer) are Buffers in a row, base64 in the journal.
-function encoded(row: Row): Row {
-  let out: Row | undefined;
-  for (const [column, value] of Object.entries(row)) {
-    if (!Buffer.isBuffer(value)) continue;
-    out ??= { ...row };
-    out[column] = { b64: value.toString('base64') };
+/**
+ * A row's columns as a line holds them: blobs (a run's input and answer) are Buffers in a row,
+ * base64 in the journal. A run's whole row leaves its nulls out (`withNulls` false): a replay
+ * reads a missing column as its default, and most of a new run's columns are null.
+ */
+function lineColumns(row: Row, withNulls: boolean): Row {
+  const out: Row = {};
+  for (const column in row) {
+    const value = row[column];
+    if (value === null && !withNulls) continue;
+    out[column] = Buffer.isBuffer(value) ? { b64: value.toString('base64') } : value;
   }
-  return out ?? row;
+  return out;
 }
 
 function decoded(row: Row | undefined): Row | undefined {

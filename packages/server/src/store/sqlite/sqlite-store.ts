@@ -97,19 +97,25 @@ export class SqliteStore implements Store {
 
   /**
    * Writes journaled runs into the tables, in one transaction. A journaled run has never been in
-   * the tables, so each is a plain insert of the columns it set (the rest take their defaults).
+   * the tables, so each is a plain insert.
    */
   private indexRuns(runs: readonly JournaledRun[]): void {
     if (runs.length === 0) return;
+    const columns = Object.keys(this.runDefaults);
+    const insert = this.stmt(`INSERT INTO runs (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`);
     this.db.transaction(() => {
       for (const { row, attempts } of runs) {
         if (row.status === 'queued' && row.mode === 'async') this.noQueuedInTables.delete(String(row.service_id));
-        const columns = Object.keys(row);
-        this.stmt(`INSERT INTO runs (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`).run(...Object.values(row));
+        insert.run(...this.columnValues(columns, row));
         for (const a of attempts) this.insertAttempt(a);
       }
     }).immediate();
     this.checkpointer?.wrote();
+  }
+
+  /** The values of `columns` in a journaled row: a replayed one lacks the columns that were null, and takes their defaults. */
+  private columnValues(columns: readonly string[], row: Row): unknown[] {
+    return columns.map((c) => (row[c] === undefined ? this.runDefaults[c] : row[c]));
   }
 
   /**
@@ -127,7 +133,7 @@ export class SqliteStore implements Store {
     );
     this.db.transaction(() => {
       for (const { row, attempts } of runs) {
-        upsert.run(...columns.map((c) => (row[c] === undefined ? this.runDefaults[c] : row[c])), row.id);
+        upsert.run(...this.columnValues(columns, row), row.id);
         for (const a of attempts) this.insertAttempt(a);
       }
     }).immediate();
@@ -327,8 +333,11 @@ export class SqliteStore implements Store {
 
   /** Records a plain run in the journal: the row the table would hold, with `values` in the insert's column order. */
   private async journalRun(recent: JournaledRuns, run: NewRun, values: unknown[]): Promise<RecordedRun> {
-    // Only the columns the insert sets: the others keep their defaults in the table, and read as null here.
-    const row: Row = { id: run.id, created_at: run.createdAt };
+    // Every column, as the table would default it, then those the insert sets: a row of one
+    // fixed shape stays a fast object through its changes (see `changed` in journaled-runs.ts).
+    const row: Row = { ...this.runDefaults };
+    row.id = run.id;
+    row.created_at = run.createdAt;
     INSERTED_COLUMNS.forEach((column, i) => (row[column] = values[i]));
     await recent.add(row);
     return toRun(row);
