@@ -4,6 +4,7 @@
  * prints the functions with the most self time in the measured window, which comes after a
  * warm-up as in `npm run bench` (V8 optimises the run path over the first thousands of runs):
  * PROFILE_WARMUP_MS (sync, default 10000) or PROFILE_WARMUP_RUNS (async, default 6000).
+ * PROFILE_BODY_BYTES pads each request's JSON body to about that size (default: 32 bytes).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -56,7 +57,8 @@ const onWindow = (edge: 'start' | 'end') => {
   }
 };
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
-const body = JSON.stringify({ name: 'bench', items: [1, 2, 3] });
+const padding = Math.max(0, Number(process.env.PROFILE_BODY_BYTES ?? 0) - 45);
+const body = JSON.stringify({ name: 'bench', items: [1, 2, 3], ...(padding > 0 ? { padding: 'x'.repeat(padding) } : {}) });
 const profiled = `(profiler ${profiling ? 'on' : 'off'})`;
 if (process.env.PROFILE_SCENARIO === 'async') {
   const batch = (count: number) => runLoad({ kind: 'async-batch', url, key, serviceId: 'noop', body, count, connections: 32, resultTimeoutMs: 120_000 });

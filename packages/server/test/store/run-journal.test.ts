@@ -211,4 +211,28 @@ describe('the journal file', () => {
     assert.equal(readFileSync(journalFile, 'utf8'), line);
     assert.deepEqual(RunJournal.read(journalFile).map((r) => r.row.id), ['c']);
   });
+
+  test('runs kept past the size limit are not written anew at every mark, only once the journal has doubled', () => {
+    const journalFile = `${file}-runs-test`;
+    const journal = new RunJournal(journalFile, 200);
+    const backlog = Array.from({ length: 4 }, (_, i) => ({ row: row(`q${i}`, 'queued'), attempts: [] }));
+    const kept = runLine(backlog[0]!).length * backlog.length;
+    assert.ok(kept > 200, 'a backlog larger than the limit');
+    journal.append(runLine({ row: row('a', 'completed'), attempts: [] }).repeat(3));
+    let rewrites = 0;
+    const keep = () => (rewrites++, backlog);
+    journal.mark(['a'], keep);
+    assert.equal(rewrites, 1);
+    let marks = 0;
+    const markLine = (id: string) => JSON.stringify({ indexed: [id] }).length + 1;
+    while (statSync(journalFile).size + markLine(`done${marks}`) <= 2 * kept) {
+      journal.mark([`done${marks++}`], keep);
+      assert.equal(rewrites, 1, `mark ${marks}: appended, not written anew`);
+    }
+    assert.ok(marks > 5, 'many marks fit before it doubles');
+    journal.mark(['last'], keep);
+    assert.equal(rewrites, 2, 'written anew once it has doubled');
+    journal.close();
+    assert.deepEqual(RunJournal.read(journalFile).map((r) => r.row.id), ['q0', 'q1', 'q2', 'q3']);
+  });
 });

@@ -29,6 +29,8 @@ export class RunJournal {
   private bytes: number;
   /** The last write was cut short: its line has no end. */
   private torn = false;
+  /** What the last rewrite kept: the journal is written anew only once it has grown to twice that. */
+  private keptBytes = 0;
 
   /** `compactBytes`: past this size, a mark writes the journal anew. */
   constructor(
@@ -94,11 +96,12 @@ export class RunJournal {
   /**
    * Records that the runs `indexed` are in the tables. A journal grown past its limit is instead
    * replaced by one holding the runs `kept` alone, written beside it first, so that a crash
-   * leaves one or the other whole.
+   * leaves one or the other whole. Not before it has doubled since the last rewrite, though: a
+   * backlog of queued runs larger than the limit would otherwise be written again at every mark.
    */
   mark(indexed: readonly string[], kept: () => Iterable<JournaledRun>): void {
     const line = JSON.stringify({ indexed }) + '\n';
-    if (this.bytes + line.length <= this.compactBytes) return this.write(line);
+    if (this.bytes + line.length <= Math.max(this.compactBytes, 2 * this.keptBytes)) return this.write(line);
     let text = '';
     for (const run of kept()) text += runLine(run);
     const fresh = `${this.file}.new`;
@@ -115,6 +118,7 @@ export class RunJournal {
     closeSync(this.fd);
     this.fd = fd;
     this.bytes = Buffer.byteLength(text);
+    this.keptBytes = this.bytes;
     this.torn = false;
   }
 
@@ -126,6 +130,7 @@ export class RunJournal {
       throw failure(err);
     }
     this.bytes = 0;
+    this.keptBytes = 0;
     this.torn = false;
   }
 
