@@ -80,9 +80,9 @@ async function main(): Promise<void> {
   await floor.stop();
 
   log(`async: warm-up, ${settings.asyncWarmupRuns} run_async calls to noop`);
-  const asyncWarmup = await measureAsyncThroughput(runlet.url, key, { connections: settings.asyncConnections, count: settings.asyncWarmupRuns });
+  const asyncWarmup = await measureAsyncThroughput(runlet, key, { connections: settings.asyncConnections, count: settings.asyncWarmupRuns });
   log(`async: ${settings.asyncRuns} run_async calls to noop`);
-  const asyncLoad = await measureAsyncThroughput(runlet.url, key, { connections: settings.asyncConnections, count: settings.asyncRuns });
+  const asyncLoad = await measureAsyncThroughput(runlet, key, { connections: settings.asyncConnections, count: settings.asyncRuns });
   const client = new BenchClient(runlet.url, key);
   await new Promise((r) => setTimeout(r, 1000));
   log('async: submit→start on an idle server');

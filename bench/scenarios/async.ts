@@ -1,6 +1,7 @@
 /** Scenario 2: async runs of the no-op service under load, and submit→start latency on an idle server. */
 import type { BenchClient } from '../lib/client.js';
 import { runLoad, type AsyncBatchResult } from '../lib/loadgen.js';
+import { cpuDelta, cpuSnapshot } from '../lib/processes.js';
 import { summarize, wallNow, type Summary } from '../lib/stats.js';
 
 export interface AsyncSettings {
@@ -14,12 +15,15 @@ export interface AsyncFigures {
   serverCompletedPerSecond: number;
   /** ms a queued run waited for its worker under load (startedAt - createdAt, ms resolution). */
   queuedUnderLoad: Summary;
+  /** CPU ms per completed run, from the first submit to the last result: what shares the machine's CPUs. */
+  cpuMsPerRun: { gateway: number; workers: number; generator: number };
 }
 
-export async function measureAsyncThroughput(url: string, key: string, settings: AsyncSettings): Promise<AsyncFigures> {
-  const { result } = await runLoad({
+export async function measureAsyncThroughput(target: { url: string; pid: number }, key: string, settings: AsyncSettings): Promise<AsyncFigures> {
+  const before = cpuSnapshot(target.pid);
+  const { result, generatorCpuMs } = await runLoad({
     kind: 'async-batch',
-    url,
+    url: target.url,
     key,
     serviceId: 'noop',
     body: '{}',
@@ -27,6 +31,7 @@ export async function measureAsyncThroughput(url: string, key: string, settings:
     connections: settings.connections,
     resultTimeoutMs: 120_000,
   });
+  const cpu = cpuDelta(before, cpuSnapshot(target.pid));
   const { records, ...batch } = result;
   const done = records.filter((r) => r.completedAt !== null);
   const first = Math.min(...records.map((r) => r.createdAt));
@@ -35,6 +40,7 @@ export async function measureAsyncThroughput(url: string, key: string, settings:
     batch,
     serverCompletedPerSecond: (done.length / Math.max(1, last - first)) * 1000,
     queuedUnderLoad: summarize(done.filter((r) => r.startedAt !== null).map((r) => r.startedAt! - r.createdAt)),
+    cpuMsPerRun: { gateway: cpu.selfMs / done.length, workers: cpu.childrenMs / done.length, generator: generatorCpuMs / done.length },
   };
 }
 
