@@ -29,6 +29,27 @@ export function listRunsStatement(query: RunListQuery, placeholder: Placeholder)
   return { sql, params };
 }
 
+/**
+ * The same page's filter for runs held in memory (the embedded store's run journal): whether a
+ * run's row belongs in the list `listRunsStatement` reads. journal-equivalence.test.ts holds the
+ * two to the same answers.
+ */
+export function inRunList(query: RunListQuery): (row: Row) => boolean {
+  const { accountId, serviceId, status, before } = query;
+  return (row) =>
+    row.account_id === accountId &&
+    (serviceId === undefined || row.service_id === serviceId) &&
+    (status !== undefined ? row.status === status : row.status !== 'provisioned') &&
+    (!before || Number(row.created_at) < before.createdAt || (Number(row.created_at) === before.createdAt && String(row.id) < before.id));
+}
+
+/** The order of `listRunsStatement`: newest first, then by id. */
+export function newestFirst(a: Row, b: Row): number {
+  const byTime = Number(b.created_at) - Number(a.created_at);
+  if (byTime !== 0) return byTime;
+  return a.id === b.id ? 0 : String(a.id) < String(b.id) ? 1 : -1;
+}
+
 /** The timing columns of an account's runs created since `since` (no bodies: usage charts only). */
 export function runTimingsStatement(accountId: string, since: Millis, limit: number, placeholder: Placeholder): Statement {
   return {

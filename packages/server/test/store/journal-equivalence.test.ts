@@ -104,7 +104,15 @@ test('a store that journals sync runs answers exactly as one that writes them to
         } else if (op === 'requeue') {
           await both(what, (s) => s.requeueRun(id!));
         } else if (op === 'list') {
-          await both(what, (s, accountId) => s.listRuns({ accountId, limit: 1000 }));
+          // A page as the dashboard asks for it: by service, by status, after a cursor, short.
+          const cursorRun = random() < 0.4 ? await tables.getRun(pick(ids)) : undefined;
+          const page = {
+            serviceId: random() < 0.4 ? service : undefined,
+            status: random() < 0.4 ? pick(['queued', 'running', 'completed', 'failed', 'timed_out', 'cancelled'] as const) : undefined,
+            before: cursorRun && { createdAt: cursorRun.createdAt, id: cursorRun.id },
+            limit: random() < 0.5 ? 1000 : 1 + Math.floor(random() * 4),
+          };
+          await both(`${what} ${JSON.stringify(page)}`, (s, accountId) => s.listRuns({ accountId, ...page }));
         } else {
           await journaled.close();
           journaled = new SqliteStore(file);

@@ -16,7 +16,7 @@ import { attemptRowOf } from '../../src/engine/attempts.js';
 import { RunletError } from '../../src/errors.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { changeLine, RunJournal, runLine } from '../../src/store/sqlite/run-journal.js';
-import type { RunOutcome } from '../../src/store/store.js';
+import type { RunListQuery, RunOutcome } from '../../src/store/store.js';
 import { newRunOf } from './new-run.js';
 
 const STORE_MODULE = fileURLToPath(new URL('../../src/store/sqlite/sqlite-store.ts', import.meta.url));
@@ -45,10 +45,30 @@ describe('sync runs in the journal', () => {
     const journaled = await store.getRunRecord(run.id);
     const journalFile = insides(store).journal.file;
     assert.equal(RunJournal.read(journalFile).length, 1, 'still in the journal');
-    await store.listRuns({ accountId, limit: 1 }); // a read of the tables indexes it first
+    assert.deepEqual(await store.listRuns({ accountId, limit: 1 }), [journaled!.run], 'listed from the journal, where it is');
+    assert.equal(RunJournal.read(journalFile).length, 1, 'a list leaves it there');
+    await store.runTimings(accountId, 0, 1); // a read of the tables indexes it first
     assert.equal(statSync(journalFile).size, 0, 'the journal is empty once every run is indexed');
     assert.deepEqual(await store.getRunRecord(run.id), journaled);
     assert.deepEqual([journaled!.run.status, journaled!.run.attempt, journaled!.attempts.length], ['completed', 1, 1]);
+    await store.close();
+  });
+
+  test('a list takes runs from the journal and the tables together, in the tables\' order, ties broken by id', async () => {
+    const store = new SqliteStore(file);
+    const accountId = (await store.defaultAccount()).id;
+    const sync = { mode: 'sync' as const, startedAt: 1000, leaseExpiresAt: 5000 };
+    await store.createRun(newRunOf(accountId, { ...sync, id: 'req_b', createdAt: 1000 }));
+    await store.createRun(newRunOf(accountId, { ...sync, id: 'req_d', createdAt: 900 }));
+    await store.runTimings(accountId, 0, 10); // into the tables
+    await store.createRun(newRunOf(accountId, { ...sync, id: 'req_a', createdAt: 1000 }));
+    await store.createRun(newRunOf(accountId, { ...sync, id: 'req_c', createdAt: 1000 }));
+    await store.createRun(newRunOf(accountId, { ...sync, id: 'req_e', createdAt: 1100 }));
+    assert.equal(RunJournal.read(insides(store).journal.file).length, 3, 'three in the journal, two in the tables');
+    const ids = async (page: Partial<RunListQuery>) => (await store.listRuns({ accountId, limit: 10, ...page })).map((r) => r.id);
+    assert.deepEqual(await ids({}), ['req_e', 'req_c', 'req_b', 'req_a', 'req_d']);
+    assert.deepEqual(await ids({ limit: 2 }), ['req_e', 'req_c']);
+    assert.deepEqual(await ids({ before: { createdAt: 1000, id: 'req_c' }, limit: 2 }), ['req_b', 'req_a']);
     await store.close();
   });
 
@@ -122,7 +142,8 @@ describe('sync runs in the journal', () => {
     const runs = await Promise.all([1, 2, 3].map(() => store.createRun(newRunOf(accountId, { mode: 'sync', startedAt: 100, leaseExpiresAt: 30_000 }))));
     for (const run of runs) assert.equal((await store.completeRun(run.id, completed(), 'node-a'))?.status, 'completed');
     await new Promise((r) => setTimeout(r, 250)); // indexing tried, and refused, twice
-    await assert.rejects(store.listRuns({ accountId, limit: 10 }), /readonly|read-only/i, 'a read of the tables needs them indexed');
+    await assert.rejects(store.runTimings(accountId, 0, 10), /readonly|read-only/i, 'a read of the tables needs them indexed');
+    assert.deepEqual((await store.listRuns({ accountId, limit: 10 })).map((r) => r.status), ['completed', 'completed', 'completed'], 'a list takes them from the journal');
     assert.deepEqual((await Promise.all(runs.map((r) => store.getRun(r.id)))).map((r) => r?.status), ['completed', 'completed', 'completed']);
     const last = await store.createRun(newRunOf(accountId, { mode: 'sync', startedAt: 100, leaseExpiresAt: 30_000 }));
     const journalFile = insides(store).journal.file;

@@ -82,6 +82,11 @@ export class JournaledRuns {
     return this.runs.get(id)?.seen;
   }
 
+  /** Every run held here as the journal holds it: what readers see. */
+  *held(): Generator<JournaledRun> {
+    for (const { seen } of this.runs.values()) if (seen) yield seen;
+  }
+
   /** Records a new run; settles once its line is written. */
   add(row: Row): Promise<void> {
     const entry: Entry = { current: { row, attempts: [] }, seen: undefined, since: Date.now() };
@@ -258,7 +263,7 @@ export class JournaledRuns {
     const ids = [...this.owed, ...indexed];
     this.owed = ids;
     if (this.runs.size === 0) this.journal.clear();
-    else if (ids.length > 0) this.journal.mark(ids, () => [...this.runs.values()].flatMap((e) => (e.seen ? [e.seen] : [])));
+    else if (ids.length > 0) this.journal.mark(ids, () => this.held());
     this.owed = [];
   }
 }
