@@ -60,6 +60,11 @@ export function runTimingsStatement(accountId: string, since: Millis, limit: num
   };
 }
 
+/** The same runs' filter for runs held in memory, as `inRunList` is for lists. */
+export function inRunTimings(accountId: string, since: Millis): (row: Row) => boolean {
+  return (row) => row.account_id === accountId && Number(row.created_at) >= since && row.status !== 'provisioned';
+}
+
 export function toRunTiming(r: Row): RunTiming {
   const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
   return {

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import type { AttemptRow, RunOutcome, RunRow, RunWithAttempts } from '../../src/store/store.js';
+import type { AttemptRow, RunOutcome, RunRow, RunTiming, RunWithAttempts } from '../../src/store/store.js';
 import { newRunOf } from './new-run.js';
 
 const SEQUENCES = 25;
@@ -26,6 +26,10 @@ function generator(seed: number): () => number {
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+function sortedTimings(timings: RunTiming[]): string[] {
+  return timings.map((t) => JSON.stringify(t)).sort();
 }
 
 /** The two stores' accounts have ids of their own: everything else must match. */
@@ -113,6 +117,9 @@ test('a store that journals sync runs answers exactly as one that writes them to
             limit: random() < 0.5 ? 1000 : 1 + Math.floor(random() * 4),
           };
           await both(`${what} ${JSON.stringify(page)}`, (s, accountId) => s.listRuns({ accountId, ...page }));
+          // Usage's timings: runs created at the same time come in no set order, so compared as a set.
+          const since = cursorRun?.createdAt ?? 0;
+          await both(`${what}, timings since ${since}`, async (s, accountId) => sortedTimings(await s.runTimings(accountId, since, 1000)));
         } else {
           await journaled.close();
           journaled = new SqliteStore(file);

@@ -47,7 +47,7 @@ describe('sync runs in the journal', () => {
     assert.equal(RunJournal.read(journalFile).length, 1, 'still in the journal');
     assert.deepEqual(await store.listRuns({ accountId, limit: 1 }), [journaled!.run], 'listed from the journal, where it is');
     assert.equal(RunJournal.read(journalFile).length, 1, 'a list leaves it there');
-    await store.runTimings(accountId, 0, 1); // a read of the tables indexes it first
+    await store.findOrphanedRuns({ notNodeId: 'node-z' }); // a read of the tables indexes it first
     assert.equal(statSync(journalFile).size, 0, 'the journal is empty once every run is indexed');
     assert.deepEqual(await store.getRunRecord(run.id), journaled);
     assert.deepEqual([journaled!.run.status, journaled!.run.attempt, journaled!.attempts.length], ['completed', 1, 1]);
@@ -60,7 +60,7 @@ describe('sync runs in the journal', () => {
     const sync = { mode: 'sync' as const, startedAt: 1000, leaseExpiresAt: 5000 };
     await store.createRun(newRunOf(accountId, { ...sync, id: 'req_b', createdAt: 1000 }));
     await store.createRun(newRunOf(accountId, { ...sync, id: 'req_d', createdAt: 900 }));
-    await store.runTimings(accountId, 0, 10); // into the tables
+    await store.findOrphanedRuns({ notNodeId: 'node-z' }); // into the tables
     await store.createRun(newRunOf(accountId, { ...sync, id: 'req_a', createdAt: 1000 }));
     await store.createRun(newRunOf(accountId, { ...sync, id: 'req_c', createdAt: 1000 }));
     await store.createRun(newRunOf(accountId, { ...sync, id: 'req_e', createdAt: 1100 }));
@@ -69,6 +69,12 @@ describe('sync runs in the journal', () => {
     assert.deepEqual(await ids({}), ['req_e', 'req_c', 'req_b', 'req_a', 'req_d']);
     assert.deepEqual(await ids({ limit: 2 }), ['req_e', 'req_c']);
     assert.deepEqual(await ids({ before: { createdAt: 1000, id: 'req_c' }, limit: 2 }), ['req_b', 'req_a']);
+    // Another account's journaled runs are in neither its list nor its usage.
+    const other = (await store.createAccount('other')).id;
+    await store.createRun(newRunOf(other, { ...sync, id: 'req_f', createdAt: 1200 }));
+    assert.deepEqual(await ids({}), ['req_e', 'req_c', 'req_b', 'req_a', 'req_d']);
+    assert.deepEqual((await store.runTimings(accountId, 0, 10)).map((t) => t.createdAt), [1100, 1000, 1000, 1000, 900]);
+    assert.deepEqual((await store.listRuns({ accountId: other, limit: 10 })).map((r) => r.id), ['req_f']);
     await store.close();
   });
 
@@ -142,7 +148,8 @@ describe('sync runs in the journal', () => {
     const runs = await Promise.all([1, 2, 3].map(() => store.createRun(newRunOf(accountId, { mode: 'sync', startedAt: 100, leaseExpiresAt: 30_000 }))));
     for (const run of runs) assert.equal((await store.completeRun(run.id, completed(), 'node-a'))?.status, 'completed');
     await new Promise((r) => setTimeout(r, 250)); // indexing tried, and refused, twice
-    await assert.rejects(store.runTimings(accountId, 0, 10), /readonly|read-only/i, 'a read of the tables needs them indexed');
+    await assert.rejects(store.findOrphanedRuns({ notNodeId: 'node-z' }), /readonly|read-only/i, 'a read of the tables needs them indexed');
+    assert.equal((await store.runTimings(accountId, 0, 10)).length, 3, 'usage takes them from the journal');
     assert.deepEqual((await store.listRuns({ accountId, limit: 10 })).map((r) => r.status), ['completed', 'completed', 'completed'], 'a list takes them from the journal');
     assert.deepEqual((await Promise.all(runs.map((r) => store.getRun(r.id)))).map((r) => r?.status), ['completed', 'completed', 'completed']);
     const last = await store.createRun(newRunOf(accountId, { mode: 'sync', startedAt: 100, leaseExpiresAt: 30_000 }));

@@ -36,7 +36,7 @@ import { FILE_COLUMNS, toFile } from '../file-rows.js';
 import { IDEMPOTENCY_COLUMNS, idempotencyValues, replayOf } from '../idempotency-rows.js';
 import { ACCOUNT_RUN_COUNTS, toRunCounts, withinAccountCaps } from '../run-queries.js';
 import { apiKeyExtras, hasRunOptions, startOf, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
-import { inRunList, listRunsStatement, newestFirst, runTimingsStatement, toRunTiming } from '../run-queries.js';
+import { inRunList, inRunTimings, listRunsStatement, newestFirst, runTimingsStatement, toRunTiming } from '../run-queries.js';
 import type { RunListQuery, RunTiming } from '../types.js';
 
 const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -604,19 +604,23 @@ export class SqliteStore implements Store {
 
   async listRuns(query: RunListQuery): Promise<RunRow[]> {
     const { sql, params } = listRunsStatement(query, () => '?');
-    const listed = this.all(sql, ...params);
-    // The journal's runs join the page from where they are: indexing a queued backlog to list
-    // it (the dashboard lists often) would move its claims to the tables, twice as dear a run.
-    const filter = inRunList(query);
-    const journaled = [...(this.recent?.held() ?? [])].filter((run) => filter(run.row)).map((run) => run.row);
-    if (journaled.length === 0) return listed.map(toRun);
-    return [...listed, ...journaled].sort(newestFirst).slice(0, query.limit).map(toRun);
+    return this.withJournaled(this.all(sql, ...params), inRunList(query), query.limit).map(toRun);
   }
 
   async runTimings(accountId: string, since: Millis, limit: number): Promise<RunTiming[]> {
-    this.indexed();
     const { sql, params } = runTimingsStatement(accountId, since, limit, () => '?');
-    return this.all(sql, ...params).map(toRunTiming);
+    return this.withJournaled(this.all(sql, ...params), inRunTimings(accountId, since), limit).map(toRunTiming);
+  }
+
+  /**
+   * Rows read from the tables, newest first, with the journal's runs that `belongs` takes, in
+   * the same order, up to `limit`. The dashboard reads these pages often: indexing a queued
+   * backlog to read them would move its claims to the tables, about twice as dear a run.
+   */
+  private withJournaled(fromTables: Row[], belongs: (row: Row) => boolean, limit: number): Row[] {
+    const journaled = [...(this.recent?.held() ?? [])].filter((run) => belongs(run.row)).map((run) => run.row);
+    if (journaled.length === 0) return fromTables;
+    return [...fromTables, ...journaled].sort(newestFirst).slice(0, limit);
   }
 
   async appendLogs(lines: readonly StoredLogLine[]): Promise<void> {
