@@ -16,7 +16,7 @@ import { attemptRowOf } from '../../src/engine/attempts.js';
 import { RunletError } from '../../src/errors.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { changeLine, RunJournal, runLine } from '../../src/store/sqlite/run-journal.js';
-import type { RunListQuery, RunOutcome } from '../../src/store/store.js';
+import type { AttemptRow, RunListQuery, RunOutcome } from '../../src/store/store.js';
 import { newRunOf } from './new-run.js';
 
 const STORE_MODULE = fileURLToPath(new URL('../../src/store/sqlite/sqlite-store.ts', import.meta.url));
@@ -75,6 +75,35 @@ describe('sync runs in the journal', () => {
     assert.deepEqual(await ids({}), ['req_e', 'req_c', 'req_b', 'req_a', 'req_d']);
     assert.deepEqual((await store.runTimings(accountId, 0, 10)).map((t) => t.createdAt), [1100, 1000, 1000, 1000, 900]);
     assert.deepEqual((await store.listRuns({ accountId: other, limit: 10 })).map((r) => r.id), ['req_f']);
+    await store.close();
+  });
+
+  test('a write to the tables about one journaled run moves that run there, and leaves the others', async () => {
+    const store = new SqliteStore(file);
+    const accountId = (await store.defaultAccount()).id;
+    const queued = [await store.createRun(newRunOf(accountId, { mode: 'async' })), await store.createRun(newRunOf(accountId, { mode: 'async' }))];
+    const running = await store.createRun(newRunOf(accountId, { mode: 'sync', startedAt: 100, leaseExpiresAt: 30_000, serviceId: 'other' }));
+    assert.equal(await store.requeueRun(running.id), true);
+    const journalFile = insides(store).journal.file;
+    assert.deepEqual(RunJournal.read(journalFile).map((r) => r.row.id), queued.map((r) => r.id), 'the queued backlog stays in the journal');
+    assert.equal((await store.getRun(running.id))?.status, 'queued');
+    // A capped start counts its service's runs in the tables: it moves those, not another service's.
+    const capped = await store.createRun(newRunOf(accountId, { mode: 'sync', serviceId: 'capped' }));
+    assert.equal(await store.markRunning(capped.id, 'node-a', 200, 30_000, { serviceId: 'capped', max: 1 }), true);
+    assert.deepEqual(RunJournal.read(journalFile).map((r) => r.row.id), queued.map((r) => r.id));
+    await store.close();
+  });
+
+  test('a journaled run retried goes to the tables, and the next claim of its service finds it there', async () => {
+    const store = new SqliteStore(file);
+    const accountId = (await store.defaultAccount()).id;
+    const run = await store.createRun(newRunOf(accountId, { mode: 'async', serviceId: 'svc', createdAt: 100 }));
+    const claim = (now: number) => store.claimQueuedRuns({ serviceId: 'svc', limit: 5, nodeId: 'node-a', claimNumber: now, now, leaseExpiresAt: now + 1000 });
+    assert.deepEqual((await claim(200)).map((r) => r.id), [run.id], 'claimed from the journal');
+    assert.deepEqual(await claim(300), [], 'and none is left: the store knows the tables hold none of the service');
+    const attempt: AttemptRow = { runId: run.id, attempt: 1, status: 'failed', responseStatus: 503, error: 'busy', errorCode: null, nodeId: 'node-a', startedAt: 200, endedAt: 300, retryAt: 400 };
+    assert.equal(await store.retryRun({ ...attempt, retryAt: 400 }, 'node-a'), true);
+    assert.deepEqual((await claim(500)).map((r) => [r.id, r.attempt]), [[run.id, 2]], 'the retry is claimed from the tables');
     await store.close();
   });
 

@@ -149,6 +149,16 @@ export class JournaledRuns {
     if (this.runs.size > 0 || this.owed.length > 0) this.indexRuns([...this.runs.values()]);
   }
 
+  /**
+   * Indexes now the runs held here whose latest write `which` takes, and only those: a write
+   * to the tables about one run (a retry, a requeue) or one service (a capped start) need not
+   * move a queued backlog there. Throws when the tables cannot take them (nothing is lost).
+   */
+  indexWhere(which: (row: Row) => boolean): void {
+    const entries = [...this.runs.values()].filter((e) => which(e.current.row));
+    if (entries.length > 0) this.indexRuns(entries);
+  }
+
   /** Indexes what is left and stops. Throws when the tables cannot take them: the journal keeps them. */
   close(): void {
     clearInterval(this.timer);

@@ -142,7 +142,7 @@ export class SqliteStore implements Store {
   /**
    * Services known to have no queued async run in the tables, so a claim of theirs need not look
    * there: every claim would otherwise read the tables for a queue that lives in the journal.
-   * Whatever may put a queued run in the tables forgets what it knew, when it writes.
+   * Whatever may put a queued run in the tables forgets what it knew of its service, when it writes.
    */
   private readonly noQueuedInTables = new Set<string>();
 
@@ -151,9 +151,14 @@ export class SqliteStore implements Store {
     this.recent?.indexAll();
   }
 
-  /** Indexes the journaled runs when `id` is one of them, so a write to the tables finds it there. */
+  /** Indexes the run `id` when it is journaled, so a write to the tables finds it there. */
   private indexedRun(id: string): void {
-    if (this.recent?.has(id)) this.recent.indexAll();
+    if (this.recent?.has(id)) this.recent.indexWhere((row) => row.id === id);
+  }
+
+  /** Indexes the service's journaled runs: a cap of the service counts them in the tables. */
+  private indexedService(serviceId: string): void {
+    this.recent?.indexWhere((row) => row.service_id === serviceId);
   }
 
   readonly directory: Directory;
@@ -413,7 +418,7 @@ export class SqliteStore implements Store {
   async markRunning(id: string, nodeId: string, startedAt: Millis, leaseExpiresAt: Millis, within?: ClusterLimit): Promise<boolean> {
     if (this.recent?.has(id)) {
       // A cap counts the service's running runs in the tables.
-      if (within) this.indexed();
+      if (within) this.indexedService(within.serviceId);
       else {
         const started = (r: Row): Row => ({ status: 'running', started_at: startedAt, node_id: nodeId, lease_expires_at: leaseExpiresAt, attempt: Number(r.attempt) + 1 });
         return (await this.recent.change(id, (r) => (r.status === 'queued' ? started(r) : undefined))) !== undefined;
@@ -432,9 +437,11 @@ export class SqliteStore implements Store {
 
   async claimQueuedRuns(c: RunClaim): Promise<RunRow[]> {
     const recent = this.recent;
-    // Caps count the running runs in the tables: a capped claim indexes the journal's first.
+    // Caps count the running runs in the tables: a capped claim indexes the journal's first,
+    // the service's for its own cap, every one for an account's (its runs of any service count).
     if (!recent || c.clusterMax !== undefined || c.accountMax !== undefined) {
-      this.indexed();
+      if (c.accountMax !== undefined) this.indexed();
+      else this.indexedService(c.serviceId);
       return this.claimInTables(c);
     }
     // The oldest queued runs of the journal and of the tables together, each taken where it is.
@@ -579,8 +586,9 @@ export class SqliteStore implements Store {
 
   async requeueRun(id: string): Promise<boolean> {
     this.indexedRun(id);
-    this.noQueuedInTables.clear();
-    return this.run(`UPDATE runs SET status = 'queued', node_id = NULL, lease_expires_at = NULL WHERE id = ? AND status = 'running'`, id) === 1;
+    const requeued = this.get(`UPDATE runs SET status = 'queued', node_id = NULL, lease_expires_at = NULL WHERE id = ? AND status = 'running' RETURNING service_id`, id);
+    if (requeued) this.noQueuedInTables.delete(String(requeued.service_id));
+    return requeued !== undefined;
   }
 
   async findOrphanedRuns(filter: OrphanFilter): Promise<RunRow[]> {
@@ -715,14 +723,16 @@ export class SqliteStore implements Store {
 
   async retryRun(a: AttemptRow & { retryAt: Millis }, ownerNodeId: string | null): Promise<boolean> {
     this.indexedRun(a.runId);
-    this.noQueuedInTables.clear();
     return this.db.transaction(() => {
-      const requeued = this.run(
-        `UPDATE runs SET status = 'queued', node_id = NULL, lease_expires_at = NULL, run_after = ? WHERE id = ? AND status = 'running' AND node_id IS ?`,
+      const requeued = this.get(
+        `UPDATE runs SET status = 'queued', node_id = NULL, lease_expires_at = NULL, run_after = ? WHERE id = ? AND status = 'running' AND node_id IS ?
+         RETURNING service_id`,
         a.retryAt, a.runId, ownerNodeId,
       );
-      if (requeued === 1) this.insertAttempt(a);
-      return requeued === 1;
+      if (!requeued) return false;
+      this.noQueuedInTables.delete(String(requeued.service_id));
+      this.insertAttempt(a);
+      return true;
     }).immediate();
   }
 
