@@ -107,6 +107,21 @@ describe('sync runs in the journal', () => {
     await store.close();
   });
 
+  test('the lease sweep and retention take from the journal what they look for, and leave a queued backlog there', async () => {
+    const store = new SqliteStore(file);
+    const accountId = (await store.defaultAccount()).id;
+    const queued = await store.createRun(newRunOf(accountId, { mode: 'async' }));
+    const lapsed = await store.createRun(newRunOf(accountId, { mode: 'sync', startedAt: 100, leaseExpiresAt: 500, nodeId: 'node-gone' }));
+    const renewed = await store.createRun(newRunOf(accountId, { mode: 'sync', startedAt: 100, leaseExpiresAt: 5000 }));
+    const ended = await store.createRun(newRunOf(accountId, { mode: 'sync', startedAt: 100, leaseExpiresAt: 5000 }));
+    await store.completeRun(ended.id, completed({ completedAt: 200 }));
+    assert.deepEqual((await store.findOrphanedRuns({ leaseExpiredBefore: 1000 })).map((r) => r.id), [lapsed.id]);
+    assert.deepEqual(await store.purgeExpiredRuns({ now: 10_000, defaultRetentionSeconds: 1, tombstoneSeconds: 60, limit: 10 }), [ended.id]);
+    const journalFile = insides(store).journal.file;
+    assert.deepEqual(RunJournal.read(journalFile).map((r) => r.row.id).sort(), [queued.id, renewed.id].sort());
+    await store.close();
+  });
+
   test('runs journaled by a killed process are in the tables when the store opens again', async () => {
     const ids = { queued: 'req_queued', ended: 'req_ended', running: 'req_running', cancelled: 'req_cancelled' };
     // The child holds the store's writes, so nothing is indexed on its timer: only the journal has them.

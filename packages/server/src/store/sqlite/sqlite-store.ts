@@ -592,7 +592,10 @@ export class SqliteStore implements Store {
   }
 
   async findOrphanedRuns(filter: OrphanFilter): Promise<RunRow[]> {
-    this.indexed();
+    // The sweep for lapsed leases comes every few seconds: it indexes the journaled runs whose
+    // lease lapsed (normally none), not a queued backlog, which holds no lease.
+    if ('leaseExpiredBefore' in filter) this.recent?.indexWhere((row) => isActive(row) && row.lease_expires_at !== null && Number(row.lease_expires_at) < filter.leaseExpiredBefore);
+    else this.indexed();
     const held = `(status = 'running' OR (status = 'queued' AND mode = 'sync'))`;
     const rows =
       'notNodeId' in filter
@@ -821,7 +824,8 @@ export class SqliteStore implements Store {
   }
 
   async purgeExpiredRuns(p: PurgePolicy): Promise<string[]> {
-    this.indexed();
+    // Only a run that ended can be due: the journal's queued backlog stays where it is.
+    this.recent?.indexWhere((row) => !isActive(row));
     return this.db.transaction(() => {
       const d = p.defaultRetentionSeconds;
       const rows = this.all(
