@@ -4,7 +4,9 @@
  *
  * - `BESIDE=lists` (the default): lists the account's runs (`GET /runs?limit=50`), as the
  *   dashboard's live table does while runs arrive;
- * - `BESIDE=flaky`: starts a run of the `flaky-status` fixture that answers 503 and is retried.
+ * - `BESIDE=flaky`: starts a run of the `flaky-status` fixture that answers 503 and is retried;
+ * - `BESIDE=feed`: follows the account's runs on `GET /runs/events` all along, as the dashboard
+ *   does (EVERY_MS does not apply).
  *
  * Prints completed runs/s and the gateway's CPU a run. RUNS (default 9000) after 6000 runs of
  * warm-up, on the embedded store.
@@ -19,7 +21,7 @@ import { cpuMsOf, createKey, startRunlet, warmPoolSettings } from './lib/process
 import { FIXTURES } from './lib/services-dir.js';
 
 const beside = process.env.BESIDE ?? 'lists';
-if (beside !== 'lists' && beside !== 'flaky') throw new Error(`BESIDE is lists or flaky, not "${beside}"`);
+if (beside !== 'lists' && beside !== 'flaky' && beside !== 'feed') throw new Error(`BESIDE is lists, flaky or feed, not "${beside}"`);
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'runlet-beside-'));
 const servicesDir = path.join(tmp, 'services');
 mkdirSync(servicesDir);
@@ -35,14 +37,21 @@ const other = () =>
   beside === 'lists'
     ? fetch(`${server.url}/runs?limit=50`, { headers: auth })
     : fetch(`${server.url}/run_async/flaky-status`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"status":503}' });
-const everyMs = Number(process.env.EVERY_MS ?? 100);
+const everyMs = beside === 'feed' ? 0 : Number(process.env.EVERY_MS ?? 100);
 let done = 0;
 const timer = everyMs > 0 ? setInterval(() => void other().then(async (res) => (await res.text(), done++)), everyMs) : undefined;
+const feed = new AbortController();
+if (beside === 'feed') {
+  const res = await fetch(`${server.url}/runs/events`, { headers: { ...auth, accept: 'text/event-stream' }, signal: feed.signal });
+  void (async () => {
+    for await (const chunk of res.body!) done += (chunk as Uint8Array).length;
+  })().catch(() => {});
+}
 const cpuBefore = cpuMsOf(server.pid);
 const { result } = await batch(Number(process.env.RUNS ?? 9000));
 const cpuMs = cpuMsOf(server.pid) - cpuBefore;
 clearInterval(timer);
-console.log(
-  `${beside} every ${everyMs || '-'} ms (${done} done): ${result.completed} completed, ${Math.round(result.completedPerSecond)} runs/s, gateway CPU ${(cpuMs / result.completed).toFixed(3)} ms a run`,
-);
+feed.abort();
+const besideDone = beside === 'feed' ? `${done} bytes streamed` : `every ${everyMs || '-'} ms, ${done} done`;
+console.log(`${beside} (${besideDone}): ${result.completed} completed, ${Math.round(result.completedPerSecond)} runs/s, gateway CPU ${(cpuMs / result.completed).toFixed(3)} ms a run`);
 await server.stop();

@@ -3,6 +3,9 @@ import type { RunRow, Store } from '../store/store.js';
 
 export type RunFeedListener = (run: RunRow) => void;
 
+/** How long a run's change waits for the next ones before it is read for followers. */
+const FEED_GATHER_MS = 50;
+
 /** One account's followers on this node, and the changed runs still to be read for them. */
 interface Following {
   listeners: Set<RunFeedListener>;
@@ -56,11 +59,14 @@ export class RunFeed {
     const following = this.accounts.get(accountId);
     if (!following) return;
     following.due.add(runId);
-    if (!following.reading) void this.readDue(accountId, following);
+    if (following.reading) return;
+    following.reading = true;
+    // Read a moment later: a run's changes that come close together (a short run is recorded,
+    // started and ended within milliseconds) then reach followers once, as the run then is.
+    setTimeout(() => void this.readDue(accountId, following), FEED_GATHER_MS);
   }
 
   private async readDue(accountId: string, following: Following): Promise<void> {
-    following.reading = true;
     try {
       for (const runId of following.due) {
         following.due.delete(runId);

@@ -44,6 +44,6 @@ export function registerRunEventRoutes(app: FastifyInstance, runtime: Runtime): 
 const doc = {
   summary: "The account's runs as they change",
   description:
-    'Server-Sent Events: `event: run` with a request record (as `GET /runs` lists it) each time one of the account\'s runs is queued, starts, ends or is requeued for a retry, on any node. Nothing is replayed: a reader that connects (or reconnects) reads `GET /runs` for the state so far. Comments (`: keep-alive`) every 15 s; `retry:` says when to reconnect. One-time keys are refused.',
+    'Server-Sent Events: `event: run` with a request record (as `GET /runs` lists it) each time one of the account\'s runs is queued, starts, ends or is requeued for a retry, on any node (changes within 50 ms of each other told once, as the run then is). Nothing is replayed: a reader that connects (or reconnects) reads `GET /runs` for the state so far. Comments (`: keep-alive`) every 15 s; `retry:` says when to reconnect. One-time keys are refused.',
   responses: { 200: RequestRecord },
 } as const;

@@ -58,6 +58,19 @@ describe('GET /runs/events', () => {
     assert.ok(theirs.runs.every((r) => r.userId === otherAccountId), 'and it sees only its own');
   });
 
+  test("a run's changes that come close together reach a reader once, as the run then is", async () => {
+    const reader = await connect(s.key);
+    const id = (await s.fetch('/run/echo', { json: { close: 'together' } })).headers.get('x-request-id')!;
+    await waitFor(() => reader.statusesOf(id).at(-1) === 'completed', 10_000, 'the run to be told');
+    const told = () => reader.runs.filter((r) => r.id === id).length;
+    const seen = told();
+    const accountId = (await s.server.runtime.store.getRun(id))!.accountId;
+    for (let i = 0; i < 3; i++) bus().announceRunChanged(accountId, id);
+    await waitFor(() => told() > seen, 5_000, 'the changes to be told');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(told() - seen, 1, 'three changes in one moment, one event');
+  });
+
   test('the stream hints a reconnect delay and sends heartbeat comments', async () => {
     const reader = await connect(s.key);
     await waitFor(() => reader.comments.length >= 2, 10_000, 'heartbeats');
