@@ -11,6 +11,7 @@ interface Following {
   listeners: Set<RunFeedListener>;
   /** Runs whose change is not read yet; a run changed again meanwhile is read once, as it then is. */
   due: Set<string>;
+  /** A read of `due` is waiting (FEED_GATHER_MS) or under way: changes meanwhile join it. */
   reading: boolean;
 }
 

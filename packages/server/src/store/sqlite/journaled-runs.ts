@@ -133,9 +133,14 @@ export class JournaledRuns {
     return rows;
   }
 
-  /** The services with queued async runs held here, and how many each. */
-  queuedCounts(): ReadonlyMap<string, number> {
-    return new Map([...this.queues].map(([serviceId, queue]) => [serviceId, queue.size]));
+  /** The services with queued async runs held here. */
+  queuedServices(): Iterable<string> {
+    return this.queues.keys();
+  }
+
+  /** How many of the service's queued async runs are held here. */
+  queuedCount(serviceId: string): number {
+    return this.queues.get(serviceId)?.size ?? 0;
   }
 
   /** How many of the account's runs held here are queued and running (as their latest writes left them). */
@@ -150,9 +155,17 @@ export class JournaledRuns {
   }
 
   /**
-   * Indexes now the runs held here whose latest write `which` takes, and only those: a write
-   * to the tables about one run (a retry, a requeue) or one service (a capped start) need not
-   * move a queued backlog there. Throws when the tables cannot take them (nothing is lost).
+   * Indexes the run `id` now, if it is held here, and only it: a write to the tables about one
+   * run (a retry, a requeue) need not move a queued backlog there. Throws as `indexAll` does.
+   */
+  indexRun(id: string): void {
+    const entry = this.runs.get(id);
+    if (entry) this.indexRuns([entry]);
+  }
+
+  /**
+   * Indexes now the runs held here whose latest write `which` takes, and only those (a capped
+   * service's, a sweep's). Throws when the tables cannot take them (nothing is lost).
    */
   indexWhere(which: (row: Row) => boolean): void {
     const entries = [...this.runs.values()].filter((e) => which(e.current.row));

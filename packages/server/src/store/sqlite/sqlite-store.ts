@@ -153,7 +153,7 @@ export class SqliteStore implements Store {
 
   /** Indexes the run `id` when it is journaled, so a write to the tables finds it there. */
   private indexedRun(id: string): void {
-    if (this.recent?.has(id)) this.recent.indexWhere((row) => row.id === id);
+    this.recent?.indexRun(id);
   }
 
   /** Indexes the service's journaled runs: a cap of the service counts them in the tables. */
@@ -517,13 +517,13 @@ export class SqliteStore implements Store {
 
   async servicesWithQueuedRuns(): Promise<string[]> {
     const inTables = this.stmt(`SELECT DISTINCT service_id FROM runs WHERE status = 'queued' AND mode = 'async'`).pluck().all() as string[];
-    return [...new Set([...inTables, ...(this.recent?.queuedCounts().keys() ?? [])])];
+    return [...new Set([...inTables, ...(this.recent?.queuedServices() ?? [])])];
   }
 
   async countQueuedRuns(serviceId: string): Promise<number> {
     // A journaled run is in the journal or in the tables, never both: the two counts add up.
     const inTables = Number(this.stmt(`SELECT count(*) FROM runs WHERE status = 'queued' AND mode = 'async' AND service_id = ?`).pluck().get(serviceId));
-    return inTables + (this.recent?.queuedCounts().get(serviceId) ?? 0);
+    return inTables + (this.recent?.queuedCount(serviceId) ?? 0);
   }
 
   async extendLeases(nodeId: string, runIds: readonly string[], leaseExpiresAt: Millis): Promise<void> {
