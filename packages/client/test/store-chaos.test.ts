@@ -49,8 +49,9 @@ test(`every call rides out a store that keeps failing, and makes exactly one run
       if (tag) runsOf.set(tag, [...(runsOf.get(tag) ?? []), run.status]);
     }
     assert.ok(tags.length >= 16, `calls were made (${tags.length})`);
+    // Each tag with the statuses of its runs, so that a failure says what the call left behind.
     assert.deepEqual(
-      tags.filter((tag) => runsOf.get(tag)?.join() !== 'completed'),
+      tags.filter((tag) => runsOf.get(tag)?.join() !== 'completed').map((tag) => `${tag}: ${runsOf.get(tag)?.join() ?? 'no run'}`),
       [],
       'each call made one run, completed',
     );
