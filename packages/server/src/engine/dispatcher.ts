@@ -27,6 +27,9 @@ export class Dispatcher {
   private stopped = false;
   /** Until the first sweep has looked, runs queued before this node started are not known. */
   private swept = false;
+  /** The sweep under way, and whether another was asked for meanwhile. */
+  private sweeping: Promise<void> | undefined;
+  private sweepAgain = false;
   /** Numbers this node's claims, so the runs of one whose answer is lost can be found. */
   private claims = 0;
   /** Claims whose answer was lost (by number), and how to stop looking them up: they may have taken runs, which nothing here calls yet. */
@@ -109,7 +112,26 @@ export class Dispatcher {
     });
   }
 
-  private async sweep(): Promise<void> {
+  /**
+   * Looks for every service's queued runs. Under account caps each run that ends asks for one:
+   * while one is under way, the asks that come meanwhile make one more after it, not one each.
+   */
+  private sweep(): Promise<void> {
+    if (this.sweeping) {
+      this.sweepAgain = true;
+      return this.sweeping;
+    }
+    this.sweeping = this.lookForQueued().finally(() => {
+      this.sweeping = undefined;
+      if (this.sweepAgain) {
+        this.sweepAgain = false;
+        void this.sweep();
+      }
+    });
+    return this.sweeping;
+  }
+
+  private async lookForQueued(): Promise<void> {
     try {
       for (const serviceId of await this.store.servicesWithQueuedRuns()) this.nudge(serviceId);
       this.swept = true;

@@ -90,15 +90,59 @@ export function toRunCounts(row: Row | undefined): { queued: number; running: nu
   return { queued: Number(row?.queued ?? 0), running: Number(row?.running ?? 0) };
 }
 
+/** Binds a value into the statement being built: answers its placeholder. */
+export type Bind = (value: unknown) => string;
+
+/** A fresh list of parameters and the `bind` that fills it, in the dialect's spelling. */
+export function binder(placeholder: Placeholder): { params: unknown[]; bind: Bind } {
+  const params: unknown[] = [];
+  return { params, bind: (value) => (params.push(value), placeholder(params.length)) };
+}
+
 /**
- * Of the queued runs `queued` selects (id, account_id, created_at), those that fit under a cap
- * (`placeholder`) on each account's runs running at once: an account's oldest queued runs take
- * the places its running ones leave free.
+ * The recursive CTE `name (value)`: the distinct values of `column` among the queued async
+ * runs (of one service, when `serviceId` is given), found by skipping from each value to the
+ * next in an index that leads with them (`runs_queued`, `runs_queued_accounts`). It costs the
+ * values, not the runs queued: a plain DISTINCT read the whole queue. For a `WITH RECURSIVE`.
  */
-export function withinAccountCaps(queued: string, placeholder = '?'): string {
-  return `SELECT id, created_at FROM (
-      SELECT q.id, q.created_at, row_number() OVER (PARTITION BY q.account_id ORDER BY q.created_at)
-        + (SELECT count(*) FROM runs b WHERE b.account_id = q.account_id AND b.status = 'running') AS place
-      FROM (${queued}) q) ranked
-    WHERE place <= ${placeholder}`;
+export function distinctQueued(name: string, column: 'service_id' | 'account_id', bind: Bind, serviceId?: string): string {
+  const queued = (alias: string) => `${alias}.status = 'queued' AND ${alias}.mode = 'async'${serviceId === undefined ? '' : ` AND ${alias}.service_id = ${bind(serviceId)}`}`;
+  return `${name} (value) AS (
+      SELECT (SELECT q.${column} FROM runs q WHERE ${queued('q')} ORDER BY q.${column} LIMIT 1)
+      UNION ALL
+      SELECT (SELECT q.${column} FROM runs q WHERE ${queued('q')} AND q.${column} > p.value ORDER BY q.${column} LIMIT 1)
+      FROM ${name} p WHERE p.value IS NOT NULL)`;
+}
+
+/** The services with queued async runs. */
+export function queuedServicesStatement(placeholder: Placeholder): Statement {
+  const { params, bind } = binder(placeholder);
+  return { sql: `WITH RECURSIVE ${distinctQueued('services', 'service_id', bind)} SELECT value FROM services WHERE value IS NOT NULL`, params };
+}
+
+/**
+ * How many runs the account (`column`, an account id) has running now, of any service, on every
+ * node. The first status condition is the partial index's own (`runs_account_active`): SQLite
+ * uses a partial index only for a query that names its condition, and would otherwise read
+ * every run the account ever made.
+ */
+export const runningOfAccount = (column: string) =>
+  `(SELECT count(*) FROM runs b WHERE b.account_id = ${column} AND b.status IN ('queued', 'running') AND b.status = 'running')`;
+
+/**
+ * The accounts with queued async runs of the service, each with how many runs it has running
+ * (`running`): a claim under account caps gives each account the places its running runs leave.
+ */
+export function waitingAccountsStatement(serviceId: string, placeholder: Placeholder): Statement {
+  const { params, bind } = binder(placeholder);
+  return {
+    sql: `WITH RECURSIVE ${distinctQueued('waiting', 'account_id', bind, serviceId)}
+      SELECT value AS account_id, ${runningOfAccount('value')} AS running FROM waiting WHERE value IS NOT NULL`,
+    params,
+  };
+}
+
+/** The condition on the runs a claim may take: the service's queued async runs due by `now`. */
+export function claimable(serviceId: string, now: Millis, bind: Bind, alias = 'runs'): string {
+  return `${alias}.status = 'queued' AND ${alias}.mode = 'async' AND ${alias}.service_id = ${bind(serviceId)} AND (${alias}.run_after IS NULL OR ${alias}.run_after <= ${bind(now)})`;
 }

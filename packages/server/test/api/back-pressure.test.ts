@@ -82,6 +82,41 @@ describe('account running limit for async runs', () => {
   });
 });
 
+describe('account running limit under a burst', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ maxConcurrentPerAccount: 3, maxWorkersPerService: 3 });
+  });
+  after(() => s.close());
+
+  test('every run of a burst completes; the ends that free places look for queued runs one at a time, not one look each at once', async () => {
+    // A slow look (a store far away, or a long queue) is when ends pile up behind it.
+    const store = s.server.runtime.store;
+    const look = store.servicesWithQueuedRuns.bind(store);
+    let looking = 0;
+    let mostAtOnce = 0;
+    let looks = 0;
+    store.servicesWithQueuedRuns = async () => {
+      looks++;
+      mostAtOnce = Math.max(mostAtOnce, ++looking);
+      try {
+        await new Promise((r) => setTimeout(r, 30));
+        return await look();
+      } finally {
+        looking--;
+      }
+    };
+    try {
+      const ids = await Promise.all(Array.from({ length: 24 }, (_, i) => startAsync(s, 'echo', { i })));
+      for (const id of ids) assert.equal((await expectJson<Json>(await s.fetch(`/result/${id}?timeout=60`))).status, 'completed', id);
+      assert.equal(mostAtOnce, 1, 'one look at a time');
+      assert.ok(looks < ids.length, `fewer looks (${looks}) than runs that ended (${ids.length})`);
+    } finally {
+      store.servicesWithQueuedRuns = look;
+    }
+  });
+});
+
 describe('key rate limits', () => {
   let s: TestServer;
   before(async () => {

@@ -163,6 +163,58 @@ export function runAdmissionConformance(name: string, open: () => Promise<Opened
       assert.deepEqual(next.map((r) => r.id), [mine[1]!.id]);
     });
 
+    test('claims under account caps match a model over many rounds: oldest first, each account into the places its running runs leave', async () => {
+      const svc = `svc-${Math.random().toString(36).slice(2, 8)}`;
+      const elsewhere = `${svc}-elsewhere`;
+      const accounts = [accountId];
+      for (let i = 0; i < 3; i++) accounts.push((await store.createAccount(`caps-${i}-${svc}`)).id);
+      let seed = 20261207;
+      const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+      const anyOf = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
+      const base = Date.now() - 1_000_000;
+      let clock = 0;
+      // The model: the service's queued runs, and every running run with its account (any service).
+      const queued: { id: string; accountId: string; createdAt: number }[] = [];
+      const running = new Map<string, string>();
+      for (let round = 0; round < 16; round++) {
+        for (let i = Math.floor(random() * 6); i >= 0; i--) {
+          const owner = anyOf(accounts);
+          const createdAt = base + ++clock;
+          queued.push({ id: (await store.createRun(newRunOf(owner, { serviceId: svc, createdAt }))).id, accountId: owner, createdAt });
+        }
+        // Runs of another service count too: started as recorded (held in the embedded store's journal), and ending.
+        if (random() < 0.6) {
+          const owner = anyOf(accounts);
+          const createdAt = base + ++clock;
+          running.set((await store.createRun(newRunOf(owner, { serviceId: elsewhere, mode: 'sync', createdAt, startedAt: createdAt, leaseExpiresAt: Date.now() + 60_000 }))).id, owner);
+        }
+        for (const id of [...running.keys()]) {
+          if (random() >= 0.3) continue;
+          await store.completeRun(id, { status: 'completed', completedAt: Date.now(), responseStatus: 200 });
+          running.delete(id);
+        }
+        const cap = 1 + Math.floor(random() * 3);
+        const limit = 1 + Math.floor(random() * 5);
+        const places = new Map(accounts.map((a) => [a, cap - [...running.values()].filter((owner) => owner === a).length]));
+        const expected = queued
+          .filter((r) => {
+            const left = places.get(r.accountId)!;
+            places.set(r.accountId, left - 1);
+            return left > 0;
+          })
+          .slice(0, limit)
+          .map((r) => r.id);
+        const now = Date.now();
+        const claimed = await store.claimQueuedRuns({ serviceId: svc, limit, nodeId: 'node-a', now, leaseExpiresAt: now + 60_000, accountMax: cap });
+        assert.deepEqual(claimed.map((r) => r.id), expected, `round ${round}: cap ${cap}, limit ${limit}`);
+        for (const r of claimed) {
+          queued.splice(queued.findIndex((q) => q.id === r.id), 1);
+          running.set(r.id, r.accountId);
+        }
+      }
+      assert.ok(running.size > 0 && queued.length > 0, 'the rounds left runs both running and queued: the caps held some back');
+    });
+
     test('a key whose run was deleted names nothing', async () => {
       const c = claim();
       const p = await store.provisionRun(newProvision({ expiresAt: Date.now() - 1 }), { idempotency: c });

@@ -4,9 +4,10 @@ import { newRequestId } from '../../src/ids.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { endRuns } from '../../src/store/postgres/run-batches.js';
 import { inTransaction } from '../../src/store/postgres/transaction.js';
+import type { RunClaim, RunRow } from '../../src/store/store.js';
 import { storeFailureOf } from '../../src/store/store-failure.js';
 import pg from 'pg';
-import { freshDatabase, POSTGRES_ADMIN_URL } from '../helpers.js';
+import { freshDatabase, POSTGRES_ADMIN_URL, waitFor } from '../helpers.js';
 import { runStoreConformance } from './conformance.js';
 import { newRunOf } from './new-run.js';
 
@@ -110,6 +111,16 @@ describe('postgres: batched writes and reads', () => {
   });
 });
 
+/**
+ * The rows of runs the connection has read so far: take it before and after a statement in one
+ * transaction (the count includes earlier transactions not yet reported, so only the difference
+ * is the statement's).
+ */
+async function runsReadSoFar(client: pg.PoolClient): Promise<number> {
+  const { rows } = await client.query<{ read: string }>(`SELECT COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0) AS read FROM pg_stat_xact_user_tables WHERE relname = 'runs'`);
+  return Number(rows[0]!.read);
+}
+
 describe('postgres: plans that hold as the queue grows', () => {
   test('ending a run reads it by key, however many runs are queued, after the plans were made with few active', async () => {
     // One connection: the plans it keeps are the ones the measured end meets.
@@ -128,19 +139,69 @@ describe('postgres: plans that hold as the queue grows', () => {
       const run = await started();
       const client = await store.pool.connect();
       try {
-        // What this connection has read of runs, before and after the end (the counts include
-        // its earlier transactions not yet reported, so only the difference is the end's).
-        const readSoFar = async () =>
-          Number((await client.query<{ read: string }>(`SELECT COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0) AS read FROM pg_stat_xact_user_tables WHERE relname = 'runs'`)).rows[0]!.read);
         await client.query('BEGIN');
-        const before = await readSoFar();
+        const before = await runsReadSoFar(client);
         const [ended] = await endRuns(client, [{ id: run.id, outcome }]);
-        const read = (await readSoFar()) - before;
+        const read = (await runsReadSoFar(client)) - before;
         await client.query('COMMIT');
         assert.equal(ended?.status, 'completed');
         assert.ok(read <= 5, `ending one run read ${read} rows of runs`);
       } finally {
         client.release();
+      }
+    });
+  });
+});
+
+describe('postgres: claims under account caps', () => {
+  test('a claim reads the accounts waiting and their oldest runs, not the whole queue', async () => {
+    await withOwnStore({ max: 2 }, async (store) => {
+      const account = await store.defaultAccount();
+      const other = await store.createAccount('other');
+      await Promise.all(Array.from({ length: 3000 }, (_, i) => store.createRun(newRunOf(account.id, { createdAt: Date.now() - 10_000 + i }))));
+      const theirs = await store.createRun(newRunOf(other.id));
+      await store.pool.query('ANALYZE runs');
+      const client = await store.pool.connect();
+      try {
+        await client.query('BEGIN');
+        const before = await runsReadSoFar(client);
+        const now = Date.now();
+        // The store's own claim statement, on this connection, so that its reads can be counted.
+        const claim = (store as unknown as { claim(db: pg.PoolClient, c: RunClaim, limit: number): Promise<RunRow[]> }).claim.bind(store);
+        const claimed = await claim(client, { serviceId: 'svc', limit: 4, nodeId: 'node-a', now, leaseExpiresAt: now + 60_000, accountMax: 2 }, 4);
+        const read = (await runsReadSoFar(client)) - before;
+        await client.query('COMMIT');
+        assert.equal(claimed.length, 3, "the account's two places, and the other account's run");
+        assert.ok(claimed.some((r) => r.id === theirs.id));
+        assert.ok(read <= 40, `the claim read ${read} rows of runs`);
+      } finally {
+        client.release();
+      }
+    });
+  });
+
+  test("a node's claims wait for the cluster's turn one at a time, holding one connection, not one each", async () => {
+    await withOwnStore({ max: 6 }, async (store) => {
+      const account = await store.defaultAccount();
+      await Promise.all(Array.from({ length: 5 }, () => store.createRun(newRunOf(account.id))));
+      // Another node's claim holds the turn.
+      const otherNode = new pg.Client({ connectionString: store.pool.options.connectionString });
+      await otherNode.connect();
+      try {
+        await otherNode.query('BEGIN');
+        await otherNode.query(`SELECT pg_advisory_xact_lock(hashtext('runlet.account-caps'))`);
+        const now = Date.now();
+        const claims = Array.from({ length: 5 }, (_, i) => store.claimQueuedRuns({ serviceId: 'svc', limit: 1, nodeId: 'node-a', claimNumber: i + 1, now, leaseExpiresAt: now + 60_000, accountMax: 10 }));
+        const waiters = async () =>
+          Number((await otherNode.query<{ n: string }>(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).rows[0]!.n);
+        await waitFor(async () => ((await waiters()) > 0 ? true : undefined), 5000, 'a claim to wait for the turn');
+        await new Promise((r) => setTimeout(r, 200));
+        assert.equal(await waiters(), 1, 'one connection waits');
+        await otherNode.query('COMMIT');
+        const taken = (await Promise.all(claims)).flat();
+        assert.equal(new Set(taken.map((r) => r.id)).size, 5, 'then each claim takes its run');
+      } finally {
+        await otherNode.end();
       }
     });
   });

@@ -5,7 +5,10 @@ import { RunletError } from '../../errors.js';
 import { newAccountId } from '../../ids.js';
 import { IDEMPOTENCY_COLUMNS, idempotencyValues, replayOf } from '../idempotency-rows.js';
 import { apiKeyExtras, hasRunOptions, startOf, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
-import { ACCOUNT_RUN_COUNTS, listRunsStatement, runTimingsStatement, toRunCounts, toRunTiming, withinAccountCaps } from '../run-queries.js';
+import {
+  ACCOUNT_RUN_COUNTS, binder, claimable, distinctQueued, listRunsStatement, queuedServicesStatement, runningOfAccount, runTimingsStatement, toRunCounts, toRunTiming,
+  type Bind,
+} from '../run-queries.js';
 import type { RunListQuery, RunTiming } from '../types.js';
 import type { ClusterLimit, OrphanFilter, RunClaim, Store } from '../store.js';
 import type {
@@ -287,13 +290,23 @@ export class PostgresStore implements Store {
   async claimQueuedRuns(c: RunClaim): Promise<RunRow[]> {
     if (c.clusterMax === undefined && c.accountMax === undefined) return this.claim(this.pool, c, c.limit);
     const { clusterMax, accountMax } = c;
-    return this.tx(async (db) => {
-      const room = clusterMax === undefined ? c.limit : Math.min(c.limit, clusterMax - (await this.lockService(db, c.serviceId)));
-      // Claims under account caps take turns across the cluster, so two nodes never both see an account's last place.
-      if (accountMax !== undefined && room > 0) await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['runlet.account-caps']);
-      return this.claim(db, c, room);
-    });
+    const claim = () =>
+      this.tx(async (db) => {
+        const room = clusterMax === undefined ? c.limit : Math.min(c.limit, clusterMax - (await this.lockService(db, c.serviceId)));
+        // Claims under account caps take turns across the cluster, so two nodes never both see an account's last place.
+        if (accountMax !== undefined && room > 0) await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['runlet.account-caps']);
+        return this.claim(db, c, room);
+      });
+    if (accountMax === undefined) return claim();
+    // On one node they take turns here first: a burst of claims (one a run that ends) then holds
+    // one connection waiting for the lock, not one each, which starved every other query.
+    const turn = this.accountCapClaims.then(claim);
+    this.accountCapClaims = turn.catch(() => {});
+    return turn;
   }
+
+  /** The last claim under account caps this node made: the next one waits for it (see `claimQueuedRuns`). */
+  private accountCapClaims: Promise<unknown> = Promise.resolve();
 
   async takeClaimedRuns(nodeId: string, claimNumber: number, leaseExpiresAt: Millis): Promise<RunRow[]> {
     const rows = await this.rows(
@@ -320,23 +333,27 @@ export class PostgresStore implements Store {
 
   private async claim(db: Queryable, c: RunClaim, limit: number): Promise<RunRow[]> {
     if (limit <= 0) return [];
-    const queued = `status = 'queued' AND mode = 'async' AND service_id = $1 AND (run_after IS NULL OR run_after <= $3)`;
-    // The conditions stay on the rows locked, not only in the subquery: a row another claimer
-    // took meanwhile is checked again once locked, and skipped when no longer queued.
-    const capped = c.accountMax === undefined ? '' : ` AND id IN (SELECT id FROM (${withinAccountCaps(`SELECT id, account_id, created_at FROM runs WHERE ${queued}`, '$7')}) c)`;
+    const { params, bind } = binder(dollar);
+    // The conditions stay on the rows locked, not only in the pick: a row another claimer took
+    // meanwhile is checked again once locked, and skipped when no longer queued.
+    const picked =
+      c.accountMax === undefined
+        ? `picked AS (SELECT id FROM runs WHERE ${claimable(c.serviceId, c.now, bind)} ORDER BY created_at LIMIT ${bind(limit)} FOR UPDATE SKIP LOCKED)`
+        : withinAccountCaps(c, c.accountMax, limit, bind);
     const rows = await this.rows(
-      `WITH picked AS (
-         SELECT id FROM runs WHERE ${queued}${capped} ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-       UPDATE runs r SET status = 'running', started_at = $3, node_id = $4, lease_expires_at = $5, attempt = r.attempt + 1, claim_number = $6
+      `WITH RECURSIVE ${picked}
+       UPDATE runs r SET status = 'running', started_at = ${bind(c.now)}, node_id = ${bind(c.nodeId)}, lease_expires_at = ${bind(c.leaseExpiresAt)},
+         attempt = r.attempt + 1, claim_number = ${bind(c.claimNumber ?? null)}
        FROM picked WHERE r.id = picked.id RETURNING r.*`,
-      [c.serviceId, limit, c.now, c.nodeId, c.leaseExpiresAt, c.claimNumber ?? null, ...(c.accountMax === undefined ? [] : [c.accountMax])],
+      params,
       db,
     );
     return rows.map(toRun).sort((a, b) => a.createdAt - b.createdAt);
   }
 
   async servicesWithQueuedRuns(): Promise<string[]> {
-    return (await this.rows(`SELECT DISTINCT service_id FROM runs WHERE status = 'queued' AND mode = 'async'`)).map((r) => String(r.service_id));
+    const { sql, params } = queuedServicesStatement(dollar);
+    return (await this.rows(sql, params)).map((r) => String(r.value));
   }
 
   async countQueuedRuns(serviceId: string): Promise<number> {
@@ -396,12 +413,12 @@ export class PostgresStore implements Store {
   }
 
   async listRuns(query: RunListQuery): Promise<RunRow[]> {
-    const { sql, params } = listRunsStatement(query, (i) => `$${i}`);
+    const { sql, params } = listRunsStatement(query, dollar);
     return (await this.rows(sql, params)).map(toRun);
   }
 
   async runTimings(accountId: string, since: Millis, limit: number): Promise<RunTiming[]> {
-    const { sql, params } = runTimingsStatement(accountId, since, limit, (i) => `$${i}`);
+    const { sql, params } = runTimingsStatement(accountId, since, limit, dollar);
     return (await this.rows(sql, params)).map(toRunTiming);
   }
 
@@ -648,3 +665,24 @@ function toAccount(r: Row): Account {
   return { id: String(r.id), name: String(r.name), createdAt: Number(r.created_at) };
 }
 
+
+const dollar = (index: number) => `$${index}`;
+
+/**
+ * The CTEs that pick, for a claim under account caps, the oldest of the service's queued runs
+ * (up to `limit`) whose accounts have places left under `accountMax`: each account waiting
+ * (found by skipping from one to the next, see `distinctQueued`) gives its oldest runs the
+ * places its running ones leave. Ends in `picked`, locked as the plain claim's pick is.
+ */
+function withinAccountCaps(c: RunClaim, accountMax: number, limit: number, bind: Bind): string {
+  return `${distinctQueued('waiting', 'account_id', bind, c.serviceId)},
+    places AS (SELECT value AS account_id, LEAST(${bind(limit)}, ${bind(accountMax)} - ${runningOfAccount('value')}) AS n FROM waiting WHERE value IS NOT NULL),
+    candidates AS (
+      SELECT oldest.id, oldest.created_at FROM places CROSS JOIN LATERAL (
+        SELECT q.id, q.created_at FROM runs q WHERE ${claimable(c.serviceId, c.now, bind, 'q')} AND q.account_id = places.account_id
+        ORDER BY q.created_at LIMIT GREATEST(places.n, 0)) oldest),
+    picked AS (
+      SELECT id FROM runs WHERE ${claimable(c.serviceId, c.now, bind)}
+        AND id IN (SELECT id FROM candidates ORDER BY created_at, id LIMIT ${bind(limit)})
+      ORDER BY created_at LIMIT ${bind(limit)} FOR UPDATE SKIP LOCKED)`;
+}

@@ -34,7 +34,7 @@ import { ATTEMPT_COLUMNS, attemptValues, deliveryIdOf, toAttempt, toDelivery, to
 import type { CompletedUpload, FileRow, NewFile, UploadCompletion } from '../types.js';
 import { FILE_COLUMNS, toFile } from '../file-rows.js';
 import { IDEMPOTENCY_COLUMNS, idempotencyValues, replayOf } from '../idempotency-rows.js';
-import { ACCOUNT_RUN_COUNTS, toRunCounts, withinAccountCaps } from '../run-queries.js';
+import { ACCOUNT_RUN_COUNTS, binder, claimable, queuedServicesStatement, toRunCounts, waitingAccountsStatement } from '../run-queries.js';
 import { apiKeyExtras, hasRunOptions, startOf, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
 import { inRunList, inRunTimings, listRunsStatement, newestFirst, runTimingsStatement, toRunTiming } from '../run-queries.js';
 import type { RunListQuery, RunTiming } from '../types.js';
@@ -440,8 +440,7 @@ export class SqliteStore implements Store {
     // Caps count the running runs in the tables: a capped claim indexes the journal's first,
     // the service's for its own cap, every one for an account's (its runs of any service count).
     if (!recent || c.clusterMax !== undefined || c.accountMax !== undefined) {
-      if (c.accountMax !== undefined) this.indexed();
-      else this.indexedService(c.serviceId);
+      this.indexedService(c.serviceId);
       return this.claimInTables(c);
     }
     // The oldest queued runs of the journal and of the tables together, each taken where it is.
@@ -482,24 +481,45 @@ export class SqliteStore implements Store {
     return due;
   }
 
-  /** A claim in the tables alone, under the service's and the account's caps. */
+  /**
+   * A claim in the tables alone, under the service's and the accounts' caps. The service's own
+   * journaled runs are indexed first; the journal's others still count as running.
+   */
   private claimInTables(c: RunClaim): Promise<RunRow[]> {
     // Claims come one a freed worker under load: each in a commit of its own cost more than the run.
     return this.commits.run(() => {
       // One node, one writer: the count and the claim cannot interleave with another claim.
       const room = c.clusterMax === undefined ? c.limit : Math.min(c.limit, c.clusterMax - this.runningCount(c.serviceId));
       if (room <= 0) return [];
-      const candidates = c.accountMax === undefined ? QUEUED_OF_SERVICE : withinAccountCaps(QUEUED_OF_SERVICE);
       // Picked, then taken one by one in the same synchronous step (nothing can come between):
       // an UPDATE … WHERE id IN (that pick) cost SQLite four times as much per claim.
-      const picked = this.stmt(`SELECT id FROM (${candidates}) ORDER BY created_at LIMIT ?`)
-        .pluck()
-        .all(c.serviceId, c.now, ...(c.accountMax === undefined ? [] : [c.accountMax]), room) as string[];
+      const picked =
+        c.accountMax === undefined
+          ? (this.stmt(`${QUEUED_OF_SERVICE} ORDER BY created_at LIMIT ?`).all(c.serviceId, c.now, room) as Row[]).map((r) => String(r.id))
+          : this.pickWithinAccountCaps(c, c.accountMax, room);
       const take = this.stmt(
         `UPDATE runs SET status = 'running', started_at = ?, node_id = ?, lease_expires_at = ?, attempt = attempt + 1, claim_number = ? WHERE id = ? RETURNING *`,
       );
       return picked.map((id) => toRun(take.get(c.now, c.nodeId, c.leaseExpiresAt, c.claimNumber ?? null, id) as Row));
     });
+  }
+
+  /**
+   * The oldest of the service's queued runs (up to `room`) whose accounts have places left under
+   * `accountMax`: each account waiting gives its oldest runs the places its running ones leave.
+   */
+  private pickWithinAccountCaps(c: RunClaim, accountMax: number, room: number): string[] {
+    const waiting = waitingAccountsStatement(c.serviceId, () => '?');
+    const { params, bind } = binder(() => '?');
+    const oldestOf = this.stmt(`SELECT id, created_at FROM runs WHERE ${claimable(c.serviceId, c.now, bind)} AND account_id = ? ORDER BY created_at LIMIT ?`);
+    const candidates = (this.all(waiting.sql, ...waiting.params) as { account_id: string; running: number }[]).flatMap(({ account_id: accountId, running }) => {
+      const places = Math.min(room, accountMax - running - (this.recent?.countActive(accountId).running ?? 0));
+      return places > 0 ? (oldestOf.all(...params, accountId, places) as Row[]) : [];
+    });
+    return candidates
+      .sort((a, b) => Number(a.created_at) - Number(b.created_at) || (String(a.id) < String(b.id) ? -1 : 1))
+      .slice(0, room)
+      .map((r) => String(r.id));
   }
 
   async takeClaimedRuns(nodeId: string, claimNumber: number, leaseExpiresAt: Millis): Promise<RunRow[]> {
@@ -516,7 +536,8 @@ export class SqliteStore implements Store {
   }
 
   async servicesWithQueuedRuns(): Promise<string[]> {
-    const inTables = this.stmt(`SELECT DISTINCT service_id FROM runs WHERE status = 'queued' AND mode = 'async'`).pluck().all() as string[];
+    const { sql, params } = queuedServicesStatement(() => '?');
+    const inTables = this.stmt(sql).pluck().all(...params) as string[];
     return [...new Set([...inTables, ...(this.recent?.queuedServices() ?? [])])];
   }
 
