@@ -129,17 +129,10 @@ export function queuedServicesStatement(placeholder: Placeholder): Statement {
 export const runningOfAccount = (column: string) =>
   `(SELECT count(*) FROM runs b WHERE b.account_id = ${column} AND b.status IN ('queued', 'running') AND b.status = 'running')`;
 
-/**
- * The accounts with queued async runs of the service, each with how many runs it has running
- * (`running`): a claim under account caps gives each account the places its running runs leave.
- */
+/** The accounts with queued async runs of the service: a claim under account caps gives each the places its running runs leave. */
 export function waitingAccountsStatement(serviceId: string, placeholder: Placeholder): Statement {
   const { params, bind } = binder(placeholder);
-  return {
-    sql: `WITH RECURSIVE ${distinctQueued('waiting', 'account_id', bind, serviceId)}
-      SELECT value AS account_id, ${runningOfAccount('value')} AS running FROM waiting WHERE value IS NOT NULL`,
-    params,
-  };
+  return { sql: `WITH RECURSIVE ${distinctQueued('waiting', 'account_id', bind, serviceId)} SELECT value FROM waiting WHERE value IS NOT NULL`, params };
 }
 
 /** The condition on the runs a claim may take: the service's queued async runs due by `now`. */

@@ -1,9 +1,10 @@
 /**
  * The run journal is a faster path to the same answers: over random sequences of what the
- * engine does to runs (record, start, claim, end, cancel, renew, requeue), with indexing and
- * restarts at random points, a store on a file (which journals sync runs) answers every call
- * and every read exactly as a store in memory does (which has no journal: every write goes
- * to the tables). `DEBUG_SEQ=1` prints each step, to follow a failing sequence.
+ * engine does to runs (record, start, claim with and without account caps, end, cancel, renew,
+ * requeue), with indexing and restarts at random points, a store on a file (which journals sync
+ * runs) answers every call and every read exactly as a store in memory does (which has no
+ * journal: every write goes to the tables). `DEBUG_SEQ=1` prints each step, to follow a
+ * failing sequence.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -80,7 +81,9 @@ test('a store that journals sync runs answers exactly as one that writes them to
           const createdAt = random() < 0.2 ? t - 5 : t;
           await both(what, (s, accountId) => s.createRun(newRunOf(accountId, { id: runId, serviceId: service, createdAt, nodeId: node, input, ...run })));
         } else if (op === 'claim') {
-          const claim = { serviceId: service, limit: 1 + Math.floor(random() * 3), nodeId: node, claimNumber: step, now: t, leaseExpiresAt: t + 700 };
+          // Half of them under a cap of the account's runs running (maxConcurrentPerAccount).
+          const accountMax = random() < 0.5 ? 1 + Math.floor(random() * 3) : undefined;
+          const claim = { serviceId: service, limit: 1 + Math.floor(random() * 3), nodeId: node, claimNumber: step, now: t, leaseExpiresAt: t + 700, accountMax };
           await both(what, (s) => s.claimQueuedRuns(claim));
         } else if (op === 'taken') {
           const claimNumber = Math.floor(random() * step);

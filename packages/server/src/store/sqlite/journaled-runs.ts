@@ -113,11 +113,12 @@ export class JournaledRuns {
   }
 
   /**
-   * Up to `limit` of the service's queued async runs held here that are due by `now`, oldest
-   * first, as their latest writes left them: what a claim takes. Costs the runs it answers, not
-   * the backlog: a claim comes for every worker freed.
+   * Up to `limit` of the service's queued async runs held here that are due by `now` (and that
+   * `accept` takes, asked oldest first), oldest first, as their latest writes left them: what a
+   * claim takes. Costs the runs it answers, not the backlog: a claim comes for every worker
+   * freed. (A filter that refuses the oldest, an account at its cap, makes it read on.)
    */
-  queuedOf(serviceId: string, now: number, limit: number): Row[] {
+  queuedOf(serviceId: string, now: number, limit: number, accept: (row: Row) => boolean = () => true): Row[] {
     const queue = this.queues.get(serviceId);
     if (!queue) return [];
     if (this.unsorted.delete(serviceId)) {
@@ -128,7 +129,7 @@ export class JournaledRuns {
     const rows: Row[] = [];
     for (const { current } of queue.values()) {
       if (rows.length === limit) break;
-      if (current.row.run_after == null || Number(current.row.run_after) <= now) rows.push(current.row);
+      if ((current.row.run_after == null || Number(current.row.run_after) <= now) && accept(current.row)) rows.push(current.row);
     }
     return rows;
   }

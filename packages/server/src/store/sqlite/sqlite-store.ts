@@ -34,7 +34,7 @@ import { ATTEMPT_COLUMNS, attemptValues, deliveryIdOf, toAttempt, toDelivery, to
 import type { CompletedUpload, FileRow, NewFile, UploadCompletion } from '../types.js';
 import { FILE_COLUMNS, toFile } from '../file-rows.js';
 import { IDEMPOTENCY_COLUMNS, idempotencyValues, replayOf } from '../idempotency-rows.js';
-import { ACCOUNT_RUN_COUNTS, binder, claimable, queuedServicesStatement, toRunCounts, waitingAccountsStatement } from '../run-queries.js';
+import { ACCOUNT_RUN_COUNTS, binder, claimable, queuedServicesStatement, runningOfAccount, toRunCounts, waitingAccountsStatement } from '../run-queries.js';
 import { apiKeyExtras, hasRunOptions, startOf, toApiKey, toLogLine, toRun, type Row } from '../rows.js';
 import { inRunList, inRunTimings, listRunsStatement, newestFirst, runTimingsStatement, toRunTiming } from '../run-queries.js';
 import type { RunListQuery, RunTiming } from '../types.js';
@@ -439,26 +439,22 @@ export class SqliteStore implements Store {
     const recent = this.recent;
     // Caps count the running runs in the tables: a capped claim indexes the journal's first,
     // the service's for its own cap, every one for an account's (its runs of any service count).
-    if (!recent || c.clusterMax !== undefined || c.accountMax !== undefined) {
+    if (!recent || c.clusterMax !== undefined) {
       this.indexedService(c.serviceId);
       return this.claimInTables(c);
     }
+    if (c.accountMax !== undefined) return this.claimWithinAccountCaps(c, c.accountMax, recent);
     // The oldest queued runs of the journal and of the tables together, each taken where it is.
     const journaled = recent.queuedOf(c.serviceId, c.now, c.limit).map((r) => ({ id: String(r.id), createdAt: Number(r.created_at), journaled: true }));
     const inTables = this.queuedInTables(c.serviceId, c.now, c.limit).map((r) => ({ id: String(r.id), createdAt: Number(r.created_at), journaled: false }));
     const oldest = [...journaled, ...inTables].sort((a, b) => a.createdAt - b.createdAt).slice(0, c.limit);
-    const claimed: Row = { status: 'running', started_at: c.now, node_id: c.nodeId, lease_expires_at: c.leaseExpiresAt, claim_number: c.claimNumber ?? null };
     const fromTables = oldest.filter((o) => !o.journaled).map((o) => o.id);
     const take = this.stmt(
       `UPDATE runs SET status = 'running', started_at = ?, node_id = ?, lease_expires_at = ?, attempt = attempt + 1, claim_number = ?
        WHERE id = ? AND status = 'queued' RETURNING *`,
     );
     const [taken, takenInTables] = await Promise.all([
-      Promise.all(
-        oldest
-          .filter((o) => o.journaled)
-          .map((o) => recent.change(o.id, (r) => (r.status === 'queued' ? { ...claimed, attempt: Number(r.attempt) + 1 } : undefined))),
-      ),
+      Promise.all(oldest.filter((o) => o.journaled).map((o) => recent.change(o.id, claimedBy(c)))),
       // Picked now, taken at the end of the turn: one cancelled meanwhile is left as it is.
       fromTables.length === 0
         ? []
@@ -482,8 +478,8 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * A claim in the tables alone, under the service's and the accounts' caps. The service's own
-   * journaled runs are indexed first; the journal's others still count as running.
+   * A claim in the tables alone, under the service's cap (its journaled runs indexed first) and
+   * the accounts' caps.
    */
   private claimInTables(c: RunClaim): Promise<RunRow[]> {
     // Claims come one a freed worker under load: each in a commit of its own cost more than the run.
@@ -496,30 +492,85 @@ export class SqliteStore implements Store {
       const picked =
         c.accountMax === undefined
           ? (this.stmt(`${QUEUED_OF_SERVICE} ORDER BY created_at LIMIT ?`).all(c.serviceId, c.now, room) as Row[]).map((r) => String(r.id))
-          : this.pickWithinAccountCaps(c, c.accountMax, room);
-      const take = this.stmt(
-        `UPDATE runs SET status = 'running', started_at = ?, node_id = ?, lease_expires_at = ?, attempt = attempt + 1, claim_number = ? WHERE id = ? RETURNING *`,
-      );
-      return picked.map((id) => toRun(take.get(c.now, c.nodeId, c.leaseExpiresAt, c.claimNumber ?? null, id) as Row));
+          : this.pickWithinAccountCaps(c, c.accountMax, room).map((p) => p.id);
+      return picked.map((id) => this.takeInTables(c, id));
     });
+  }
+
+  /** Takes a queued run the claim picked from the tables. */
+  private takeInTables(c: RunClaim, id: string): RunRow {
+    const take = this.stmt(
+      `UPDATE runs SET status = 'running', started_at = ?, node_id = ?, lease_expires_at = ?, attempt = attempt + 1, claim_number = ? WHERE id = ? RETURNING *`,
+    );
+    return toRun(take.get(c.now, c.nodeId, c.leaseExpiresAt, c.claimNumber ?? null, id) as Row);
+  }
+
+  /**
+   * A claim under account caps, of the journal's queued runs and the tables' together. Picked
+   * and taken in one step of the commit group, after every claim before it in the group, so
+   * that each one counts the runs the others took.
+   */
+  private async claimWithinAccountCaps(c: RunClaim, accountMax: number, recent: JournaledRuns): Promise<RunRow[]> {
+    const { inTables, journaled } = await this.commits.run(() => {
+      const picked = this.pickWithinAccountCaps(c, accountMax, c.limit, recent);
+      return {
+        inTables: picked.filter((p) => !p.journaled).map((p) => this.takeInTables(c, p.id)),
+        // A journaled run changes at once (the next claim counts it); its line is written with the turn's.
+        journaled: picked.filter((p) => p.journaled).map((p) => recent.change(p.id, claimedBy(c))),
+      };
+    });
+    const taken = (await Promise.all(journaled)).flatMap((row) => (row ? [toRun(row)] : []));
+    return [...inTables, ...taken].sort((a, b) => a.createdAt - b.createdAt);
   }
 
   /**
    * The oldest of the service's queued runs (up to `room`) whose accounts have places left under
-   * `accountMax`: each account waiting gives its oldest runs the places its running ones leave.
+   * `accountMax`: each account waiting gives its oldest runs the places its running ones leave
+   * (in the tables and in the journal, when given, together).
    */
-  private pickWithinAccountCaps(c: RunClaim, accountMax: number, room: number): string[] {
+  private pickWithinAccountCaps(c: RunClaim, accountMax: number, room: number, recent?: JournaledRuns): { id: string; journaled: boolean }[] {
+    const places = new Map<string, number>();
+    const runningOf = this.stmt(`SELECT ${runningOfAccount('?')}`).pluck();
+    const placesOf = (accountId: string): number => {
+      let left = places.get(accountId);
+      if (left === undefined) {
+        left = Math.min(room, accountMax - Number(runningOf.get(accountId)) - (recent?.countActive(accountId).running ?? 0));
+        places.set(accountId, left);
+      }
+      return left;
+    };
+    type Candidate = { id: string; accountId: string; createdAt: number; journaled: boolean };
+    const candidates: Candidate[] = [];
+    const add = (row: Row, journaled: boolean) => candidates.push({ id: String(row.id), accountId: String(row.account_id), createdAt: Number(row.created_at), journaled });
+    // From each place: each account's oldest, as many as it has places.
+    const fromJournal = new Map<string, number>();
+    const fits = (row: Row) => {
+      const accountId = String(row.account_id);
+      const seen = fromJournal.get(accountId) ?? 0;
+      if (seen >= placesOf(accountId)) return false;
+      fromJournal.set(accountId, seen + 1);
+      return true;
+    };
+    // No more than `room` of them: at least as many older ones would each be picked, or have
+    // left their account no place for a younger one.
+    for (const row of recent?.queuedOf(c.serviceId, c.now, room, fits) ?? []) add(row, true);
     const waiting = waitingAccountsStatement(c.serviceId, () => '?');
     const { params, bind } = binder(() => '?');
-    const oldestOf = this.stmt(`SELECT id, created_at FROM runs WHERE ${claimable(c.serviceId, c.now, bind)} AND account_id = ? ORDER BY created_at LIMIT ?`);
-    const candidates = (this.all(waiting.sql, ...waiting.params) as { account_id: string; running: number }[]).flatMap(({ account_id: accountId, running }) => {
-      const places = Math.min(room, accountMax - running - (this.recent?.countActive(accountId).running ?? 0));
-      return places > 0 ? (oldestOf.all(...params, accountId, places) as Row[]) : [];
-    });
-    return candidates
-      .sort((a, b) => Number(a.created_at) - Number(b.created_at) || (String(a.id) < String(b.id) ? -1 : 1))
-      .slice(0, room)
-      .map((r) => String(r.id));
+    const oldestOf = this.stmt(`SELECT id, account_id, created_at FROM runs WHERE ${claimable(c.serviceId, c.now, bind)} AND account_id = ? ORDER BY created_at LIMIT ?`);
+    for (const accountId of this.stmt(waiting.sql).pluck().all(...waiting.params) as string[]) {
+      const left = placesOf(accountId);
+      if (left > 0) for (const row of oldestOf.all(...params, accountId, left) as Row[]) add(row, false);
+    }
+    // Then the oldest of them all, each account up to its places.
+    const picked: Candidate[] = [];
+    for (const candidate of candidates.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1))) {
+      if (picked.length === room) break;
+      const left = places.get(candidate.accountId)!;
+      if (left <= 0) continue;
+      places.set(candidate.accountId, left - 1);
+      picked.push(candidate);
+    }
+    return picked;
   }
 
   async takeClaimedRuns(nodeId: string, claimNumber: number, leaseExpiresAt: Millis): Promise<RunRow[]> {
@@ -889,4 +940,12 @@ function literalOf(sql: string | null): unknown {
 
 function toAccount(r: Row): Account {
   return { id: String(r.id), name: String(r.name), createdAt: Number(r.created_at) };
+}
+
+/** The change a claim makes to a journaled run it takes: running here, as that claim's; none to a run no longer queued. */
+function claimedBy(c: RunClaim): (row: Row) => Row | undefined {
+  return (row) =>
+    row.status === 'queued'
+      ? { status: 'running', started_at: c.now, node_id: c.nodeId, lease_expires_at: c.leaseExpiresAt, claim_number: c.claimNumber ?? null, attempt: Number(row.attempt) + 1 }
+      : undefined;
 }
