@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { KEY_PREFIXES, type KeyKind } from '@runlet/protocol';
 
 /** 32 random bytes: a key is a bearer secret, so it carries a full 256 bits. */
@@ -11,7 +11,8 @@ export function generateApiKey(kind: KeyKind): string {
  * password hash buys nothing against a 256-bit secret and would cost every request).
  */
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  // The one-shot form: a third of the time of a Hash object, and it runs on every request.
+  return hash('sha256', key, 'hex');
 }
 
 /** What a listing shows of a key: its prefix and the first characters of its secret. */
