@@ -185,12 +185,12 @@ function failure(err: unknown): unknown {
 
 /** The line that records a run whole (its columns that are not null). */
 export function runLine(run: JournaledRun): string {
-  return JSON.stringify({ id: run.row.id, row: lineColumns(run.row, false), attempts: run.attempts }) + '\n';
+  return `{"id":${JSON.stringify(run.row.id)},"row":${columnsJson(run.row, false)},"attempts":${JSON.stringify(run.attempts)}}\n`;
 }
 
 /** The line that records a change of a run: the columns it set, and the attempt it made, if any. */
 export function changeLine(id: string, set: Row, attempt?: AttemptRow): string {
-  return JSON.stringify({ id, set: lineColumns(set, true), attempt }) + '\n';
+  return `{"id":${JSON.stringify(id)},"set":${columnsJson(set, true)}${attempt === undefined ? '' : `,"attempt":${JSON.stringify(attempt)}`}}\n`;
 }
 
 /** `attempts` with `attempt` added, unless one of its number is there already (as the table's key would refuse it). */
@@ -199,18 +199,24 @@ export function withAttempt(attempts: readonly AttemptRow[], attempt: AttemptRow
 }
 
 /**
- * A row's columns as a line holds them: blobs (a run's input and answer) are Buffers in a row,
- * base64 in the journal. A run's whole row leaves its nulls out (`withNulls` false): a replay
- * reads a missing column as its default, and most of a new run's columns are null.
+ * A row's columns as a line holds them, in JSON: blobs (a run's input and answer) are Buffers in
+ * a row, base64 in the journal. A run's whole row leaves its nulls out (`withNulls` false): a
+ * replay reads a missing column as its default, and most of a new run's columns are null.
+ * Blobs are put in after `JSON.stringify` has written the rest, since base64 needs no escaping:
+ * stringified, a body of 1 MB cost twice its concatenation.
  */
-function lineColumns(row: Row, withNulls: boolean): Row {
-  const out: Row = {};
+function columnsJson(row: Row, withNulls: boolean): string {
+  const plain: Row = {};
+  let blobs = '';
   for (const column in row) {
     const value = row[column];
     if (value === null && !withNulls) continue;
-    out[column] = Buffer.isBuffer(value) ? { b64: value.toString('base64') } : value;
+    if (Buffer.isBuffer(value)) blobs += `,${JSON.stringify(column)}:{"b64":"${value.toString('base64')}"}`;
+    else plain[column] = value;
   }
-  return out;
+  const json = JSON.stringify(plain);
+  if (blobs === '') return json;
+  return json === '{}' ? `{${blobs.slice(1)}}` : `${json.slice(0, -1)}${blobs}}`;
 }
 
 function decoded(row: Row | undefined): Row | undefined {
