@@ -205,7 +205,9 @@ export function runAdmissionConformance(name: string, open: () => Promise<Opened
           .slice(0, limit)
           .map((r) => r.id);
         const now = Date.now();
-        const claimed = await store.claimQueuedRuns({ serviceId: svc, limit, nodeId: 'node-a', now, leaseExpiresAt: now + 60_000, accountMax: cap });
+        // Every other round under a cluster-wide cap of the service as well, one too high to hold anything back.
+        const clusterMax = round % 2 ? 1000 : undefined;
+        const claimed = await store.claimQueuedRuns({ serviceId: svc, limit, nodeId: 'node-a', now, leaseExpiresAt: now + 60_000, accountMax: cap, clusterMax });
         assert.deepEqual(claimed.map((r) => r.id), expected, `round ${round}: cap ${cap}, limit ${limit}`);
         for (const r of claimed) {
           queued.splice(queued.findIndex((q) => q.id === r.id), 1);

@@ -437,8 +437,8 @@ export class SqliteStore implements Store {
 
   async claimQueuedRuns(c: RunClaim): Promise<RunRow[]> {
     const recent = this.recent;
-    // Caps count the running runs in the tables: a capped claim indexes the journal's first,
-    // the service's for its own cap, every one for an account's (its runs of any service count).
+    // A service's cap counts its running runs in the tables: such a claim indexes the service's
+    // journaled runs first. Accounts' caps count the journal's runs where they are.
     if (!recent || c.clusterMax !== undefined) {
       this.indexedService(c.serviceId);
       return this.claimInTables(c);
@@ -479,7 +479,7 @@ export class SqliteStore implements Store {
 
   /**
    * A claim in the tables alone, under the service's cap (its journaled runs indexed first) and
-   * the accounts' caps.
+   * the accounts' caps (which count the journal's running runs too).
    */
   private claimInTables(c: RunClaim): Promise<RunRow[]> {
     // Claims come one a freed worker under load: each in a commit of its own cost more than the run.
@@ -492,7 +492,7 @@ export class SqliteStore implements Store {
       const picked =
         c.accountMax === undefined
           ? (this.stmt(`${QUEUED_OF_SERVICE} ORDER BY created_at LIMIT ?`).all(c.serviceId, c.now, room) as Row[]).map((r) => String(r.id))
-          : this.pickWithinAccountCaps(c, c.accountMax, room).map((p) => p.id);
+          : this.pickWithinAccountCaps(c, c.accountMax, room, this.recent).map((p) => p.id);
       return picked.map((id) => this.takeInTables(c, id));
     });
   }
