@@ -665,7 +665,6 @@ function toAccount(r: Row): Account {
   return { id: String(r.id), name: String(r.name), createdAt: Number(r.created_at) };
 }
 
-
 const dollar = (index: number) => `$${index}`;
 
 /**
