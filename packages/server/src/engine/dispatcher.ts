@@ -123,7 +123,7 @@ export class Dispatcher {
     }
     this.sweeping = this.lookForQueued().finally(() => {
       this.sweeping = undefined;
-      if (this.sweepAgain) {
+      if (this.sweepAgain && !this.stopped) {
         this.sweepAgain = false;
         void this.sweep();
       }
